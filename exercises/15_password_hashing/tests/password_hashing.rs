@@ -1,0 +1,394 @@
+//! Hidden tests for the password hashing kata. No database: only CPU, so each test hashes a few
+//! times at most (argon2 is built optimised even in debug builds).
+
+use std::collections::HashSet;
+use std::panic::catch_unwind;
+use std::sync::{Arc, Barrier};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+use password_hashing::{
+    HashError, MAX_PASSWORD_BYTES, hash_password, needs_rehash, verify_password,
+};
+
+/// A hash as an older release of the app (or another library) would have stored it.
+fn legacy_argon2(algorithm: Algorithm, version: Version, m: u32, t: u32, password: &str) -> String {
+    let params = Params::new(m, t, 1, None).expect("test parameters are valid");
+    Argon2::new(algorithm, version, params)
+        .hash_password(password.as_bytes())
+        .expect("argon2 can hash in the test")
+        .to_string()
+}
+
+/// The `m`, `t`, `p` numbers of `$argon2id$v=19$m=..,t=..,p=..$salt$hash`.
+fn cost_of(phc: &str) -> (u32, u32, u32) {
+    let fields: Vec<&str> = phc.split('$').collect();
+    let number = |key: &str| {
+        fields.get(3).and_then(|params| {
+            params
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(key)?.parse::<u32>().ok())
+        })
+    };
+    match (number("m="), number("t="), number("p=")) {
+        (Some(m), Some(t), Some(p)) => (m, t, p),
+        _ => panic!("expected `m=<n>,t=<n>,p=<n>` as the 4th `$` field, but the hash is {phc:?}"),
+    }
+}
+
+#[test]
+fn a_new_hash_is_an_argon2id_phc_string_with_at_least_the_owasp_parameters() {
+    let hash = hash_password("correct horse battery staple").expect("hashing a normal password");
+
+    let fields: Vec<&str> = hash.split('$').collect();
+    assert_eq!(
+        fields.len(),
+        6,
+        "expected `$argon2id$v=19$m=..,t=..,p=..$salt$hash`, got {hash:?}"
+    );
+    assert_eq!(
+        fields[1], "argon2id",
+        "expected the argon2id variant, got {hash:?}"
+    );
+    assert_eq!(
+        fields[2], "v=19",
+        "expected Argon2 version 19 (0x13), got {hash:?}"
+    );
+    let (m, t, p) = cost_of(&hash);
+    assert!(
+        m >= 19_456 && t >= 2 && p == 1,
+        "expected at least m=19456 (KiB), t=2 and p=1 (OWASP), but got m={m}, t={t}, p={p}"
+    );
+    assert!(
+        fields[4].len() >= 22,
+        "expected a salt of at least 16 bytes (22 base64 characters), got {:?}",
+        fields[4]
+    );
+}
+
+#[test]
+fn two_hashes_of_the_same_password_differ() {
+    let first = hash_password("same password").expect("hashing the first time");
+    let second = hash_password("same password").expect("hashing the second time");
+
+    assert_ne!(
+        first, second,
+        "expected a fresh random salt for every hash, but the same password hashed twice to the same string"
+    );
+}
+
+#[test]
+fn the_right_password_verifies() {
+    let stored = hash_password("open sesame").expect("hashing");
+
+    let result = verify_password("open sesame", &stored);
+
+    assert_eq!(
+        result,
+        Ok(true),
+        "expected the right password to verify against {stored:?}"
+    );
+}
+
+#[test]
+fn a_wrong_password_does_not_verify() {
+    let stored = hash_password("open sesame").expect("hashing");
+
+    let result = verify_password("open sesame!", &stored);
+
+    assert_eq!(
+        result,
+        Ok(false),
+        "expected Ok(false) for a wrong password (not an error)"
+    );
+}
+
+#[test]
+fn a_hash_made_with_weaker_parameters_still_verifies_and_needs_rehash() {
+    let old = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "legacy user");
+
+    let right = verify_password("legacy user", &old);
+    let wrong = verify_password("legacy usr", &old);
+
+    assert_eq!(
+        right,
+        Ok(true),
+        "expected an m=4096,t=1 hash to verify with its own parameters: {old:?}"
+    );
+    assert_eq!(
+        wrong,
+        Ok(false),
+        "expected a wrong password not to verify against {old:?}"
+    );
+    assert!(
+        needs_rehash(&old),
+        "expected needs_rehash to be true for the weaker hash {old:?}"
+    );
+}
+
+#[test]
+fn other_variants_versions_and_each_weaker_parameter_need_rehash() {
+    let cases = [
+        (
+            "argon2i",
+            legacy_argon2(Algorithm::Argon2i, Version::V0x13, 19_456, 2, "pw"),
+        ),
+        (
+            "argon2d",
+            legacy_argon2(Algorithm::Argon2d, Version::V0x13, 19_456, 2, "pw"),
+        ),
+        (
+            "argon2id v=16",
+            legacy_argon2(Algorithm::Argon2id, Version::V0x10, 19_456, 2, "pw"),
+        ),
+        (
+            "argon2id m too low",
+            legacy_argon2(Algorithm::Argon2id, Version::V0x13, 12_288, 2, "pw"),
+        ),
+        (
+            "argon2id t too low",
+            legacy_argon2(Algorithm::Argon2id, Version::V0x13, 19_456, 1, "pw"),
+        ),
+    ];
+
+    for (what, stored) in &cases {
+        let verified = verify_password("pw", stored);
+        assert_eq!(
+            verified,
+            Ok(true),
+            "expected the {what} hash {stored:?} to verify"
+        );
+        assert!(
+            needs_rehash(stored),
+            "expected needs_rehash to be true for the {what} hash {stored:?}"
+        );
+    }
+}
+
+#[test]
+fn a_legacy_bcrypt_hash_verifies_and_needs_rehash() {
+    // Cost 4 keeps the test fast; the `$2b$` format is the one passlib writes.
+    let stored = bcrypt::hash("hunter2", 4).expect("bcrypt can hash in the test");
+    assert!(
+        stored.starts_with("$2b$04$"),
+        "test setup: expected a $2b$ hash, got {stored:?}"
+    );
+
+    let right = verify_password("hunter2", &stored);
+    let wrong = verify_password("hunter3", &stored);
+
+    assert_eq!(
+        right,
+        Ok(true),
+        "expected the bcrypt hash {stored:?} to verify"
+    );
+    assert_eq!(
+        wrong,
+        Ok(false),
+        "expected a wrong password not to verify against {stored:?}"
+    );
+    assert!(
+        needs_rehash(&stored),
+        "expected a bcrypt hash to need rehash"
+    );
+}
+
+#[test]
+fn malformed_hashes_are_errors_and_never_panic() {
+    let good = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "pw");
+    let bcrypt_hash = bcrypt::hash("pw", 4).expect("bcrypt can hash in the test");
+    let inputs = [
+        String::new(),
+        "not a hash".to_string(),
+        good[..good.len() - 10].to_string(), // truncated in the hash part
+        good[..good.rfind('$').unwrap_or(0)].to_string(), // salt but no hash part
+        "$argon2id$v=19$m=19456,t=2,p=1".to_string(),
+        good.replacen("m=4096", "m=abc", 1),
+        good.replacen("m=4096", "m=0", 1),
+        good.replacen("v=19", "v=99", 1),
+        good.replacen("$argon2id$", "$argon2x$", 1),
+        "$argon2id$v=19$m=19456,t=2,p=1$ü$ü".to_string(),
+        "$2b$04$tooShort".to_string(),
+        bcrypt_hash.replacen("$04$", "$99$", 1),
+    ];
+
+    let mut problems = Vec::new();
+    for input in &inputs {
+        match catch_unwind(|| verify_password("pw", input)) {
+            Ok(Err(HashError::MalformedHash(_))) => {}
+            Ok(other) => problems.push(format!(
+                "{input:?}: expected Err(MalformedHash), got {other:?}"
+            )),
+            Err(_) => problems.push(format!("{input:?}: verify_password panicked")),
+        }
+        match catch_unwind(|| needs_rehash(input)) {
+            Ok(true) => {}
+            Ok(false) => problems.push(format!("{input:?}: needs_rehash said false")),
+            Err(_) => problems.push(format!("{input:?}: needs_rehash panicked")),
+        }
+    }
+
+    assert!(
+        problems.is_empty(),
+        "malformed stored hashes were mishandled:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn an_empty_password_is_rejected() {
+    let stored = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "something");
+
+    let hashed = hash_password("");
+    let verified = verify_password("", &stored);
+
+    assert_eq!(
+        hashed,
+        Err(HashError::EmptyPassword),
+        "expected hash_password(\"\") to be rejected"
+    );
+    assert_eq!(
+        verified,
+        Err(HashError::EmptyPassword),
+        "expected verify_password(\"\", ..) to be rejected"
+    );
+}
+
+#[test]
+fn a_password_over_1024_bytes_is_rejected() {
+    assert_eq!(
+        MAX_PASSWORD_BYTES, 1024,
+        "the documented limit is 1024 bytes"
+    );
+    let stored = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "something");
+    let longest = "a".repeat(1024);
+    let too_long = "a".repeat(1025);
+    let too_long_unicode = "é".repeat(513); // 513 characters, but 1026 bytes
+
+    let at_limit = hash_password(&longest);
+    assert!(
+        at_limit.is_ok(),
+        "expected a 1024-byte password to be accepted, got {at_limit:?}"
+    );
+    for (what, password) in [
+        ("1025 ASCII bytes", &too_long),
+        ("513 × 'é' = 1026 bytes", &too_long_unicode),
+    ] {
+        let expected = HashError::PasswordTooLong {
+            len: password.len(),
+        };
+        let hashed = hash_password(password);
+        assert_eq!(
+            hashed,
+            Err(expected.clone()),
+            "expected hash_password to reject {what}"
+        );
+        let verified = verify_password(password, &stored);
+        assert_eq!(
+            verified,
+            Err(expected),
+            "expected verify_password to reject {what} before hashing"
+        );
+    }
+}
+
+#[test]
+fn unicode_passwords_round_trip() {
+    let password = "pässwörd 🔑 パスワード";
+    let stored = hash_password(password).expect("hashing a unicode password");
+
+    let right = verify_password(password, &stored);
+    let near_miss = verify_password("passwörd 🔑 パスワード", &stored);
+
+    assert_eq!(
+        right,
+        Ok(true),
+        "expected the unicode password to verify against {stored:?}"
+    );
+    assert_eq!(
+        near_miss,
+        Ok(false),
+        "expected a password differing in one letter not to verify"
+    );
+}
+
+#[test]
+fn a_fresh_hash_does_not_need_rehash() {
+    let stored = hash_password("brand new").expect("hashing");
+
+    let result = needs_rehash(&stored);
+
+    assert!(
+        !result,
+        "expected a hash made by hash_password to meet the current policy: {stored:?}"
+    );
+}
+
+#[test]
+fn a_hash_stronger_than_the_policy_does_not_need_rehash() {
+    let stored = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 19_456, 3, "strong");
+
+    let result = needs_rehash(&stored);
+
+    assert!(
+        !result,
+        "expected t=3 (above the policy's t=2) not to need rehash: {stored:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hashing_on_many_threads_at_once_gives_distinct_hashes_that_all_verify() {
+    const TASKS: usize = 8;
+    let barrier = Arc::new(Barrier::new(TASKS));
+
+    let handles: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            tokio::task::spawn_blocking(move || {
+                let password = format!("password number {i}");
+                barrier.wait(); // all eight hash at the same time
+                let stored = hash_password(&password);
+                let verified = match &stored {
+                    Ok(s) => verify_password(&password, s),
+                    Err(e) => Err(e.clone()),
+                };
+                (password, stored, verified)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(
+            handle
+                .await
+                .unwrap_or_else(|e| panic!("a hashing task panicked: {e}")),
+        );
+    }
+
+    let mut distinct = HashSet::new();
+    for (password, stored, verified) in &results {
+        let stored = stored
+            .as_ref()
+            .unwrap_or_else(|e| panic!("hashing {password:?} failed: {e}"));
+        assert_eq!(
+            *verified,
+            Ok(true),
+            "expected {password:?} to verify against {stored:?}"
+        );
+        distinct.insert(stored.clone());
+    }
+    assert_eq!(
+        distinct.len(),
+        TASKS,
+        "expected {TASKS} different hashes, got {}",
+        distinct.len()
+    );
+    let (other_password, _, _) = &results[0];
+    let (_, stored, _) = &results[1];
+    let stored = stored.as_ref().expect("checked above");
+    let cross = verify_password(other_password, stored);
+    assert_eq!(
+        cross,
+        Ok(false),
+        "expected task 0's password not to verify against task 1's hash"
+    );
+}

@@ -1,0 +1,430 @@
+//! Hidden tests for the `jwt` kata: HS256 tokens with a pinned algorithm, issuer, audience and
+//! an injectable clock, plus an axum extractor answering 401/403 through axum's real stack.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::FromRef;
+use axum::http::{Request, StatusCode, header};
+use axum::routing::get;
+use http_body_util::BodyExt;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use jwt::{AuthError, AuthUser, JwtConfig, JwtError, LEEWAY_SECS, issue, verify};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+const NOW: u64 = 1_700_000_000;
+const TTL: u64 = 900;
+const SECRET: &[u8] = b"a-32-byte-secret-for-the-jwt-kata!";
+const ISSUER: &str = "https://auth.katas.test";
+const AUDIENCE: &str = "katas-api";
+
+fn config() -> JwtConfig {
+    JwtConfig {
+        secret: SECRET.to_vec(),
+        issuer: ISSUER.to_owned(),
+        audience: AUDIENCE.to_owned(),
+        ttl: Duration::from_secs(TTL),
+    }
+}
+
+fn issue_at(config: &JwtConfig, roles: &[&str], now: u64) -> String {
+    issue(config, "alice", roles, now)
+        .unwrap_or_else(|e| panic!("expected issue() to return a token, but got {e:?}"))
+}
+
+/// Asserts that `verify` rejects `token` at `now` with exactly `expected`.
+fn assert_rejected(token: &str, now: u64, expected: JwtError) {
+    let got = verify(&config(), token, now);
+    assert!(
+        got.as_ref().is_err_and(|e| *e == expected),
+        "expected Err({expected:?}) for the token {token:?} at now = {now}, but got {got:?}"
+    );
+}
+
+/// base64url without padding (RFC 7515 §2), to craft tokens by hand.
+fn b64url(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n =
+            (chunk.iter().enumerate()).fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
+        }
+    }
+    out
+}
+
+/// `header.payload.signature` with `"alg": alg` in the header, signed with SECRET and
+/// `sign_with` (`None`: an empty signature).
+fn forge(alg: &str, claims: Value, sign_with: Option<Algorithm>) -> String {
+    let header = b64url(json!({"alg": alg, "typ": "JWT"}).to_string().as_bytes());
+    let message = format!("{header}.{}", b64url(claims.to_string().as_bytes()));
+    let signature = sign_with.map_or_else(String::new, |alg| {
+        let key = EncodingKey::from_secret(SECRET);
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, alg).expect("the test can sign")
+    });
+    format!("{message}.{signature}")
+}
+
+/// Claims that are valid at NOW for `config()`.
+fn valid_claims(roles: &[&str]) -> Value {
+    json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": NOW, "nbf": NOW,
+           "exp": NOW + TTL, "jti": "forged-by-the-test", "roles": roles})
+}
+
+#[test]
+fn a_fresh_token_verifies_and_carries_every_claim() {
+    let token = issue_at(&config(), &["reader", "editor"], NOW);
+
+    let claims = verify(&config(), &token, NOW)
+        .unwrap_or_else(|e| panic!("expected a fresh token to verify, but got {e:?}"));
+
+    let got = (
+        &*claims.sub,
+        &*claims.iss,
+        &*claims.aud,
+        claims.roles.join(","),
+    );
+    let want = ("alice", ISSUER, AUDIENCE, "reader,editor".to_owned());
+    assert_eq!(got, want, "expected (sub, iss, aud, roles)");
+    let times = (claims.iat, claims.nbf, claims.exp);
+    let want = (NOW, NOW, NOW + TTL);
+    assert_eq!(
+        times, want,
+        "expected (iat, nbf, exp) = (now, now, now + ttl)"
+    );
+    assert!(!claims.jti.is_empty(), "expected a jti, but it is empty");
+}
+
+#[test]
+fn every_token_gets_its_own_random_jti() {
+    let first = verify(&config(), &issue_at(&config(), &[], NOW), NOW).map(|c| c.jti);
+    let second = verify(&config(), &issue_at(&config(), &[], NOW), NOW).map(|c| c.jti);
+
+    assert!(
+        matches!((&first, &second), (Ok(a), Ok(b)) if a != b && a.len() >= 16),
+        "expected two different random jti (16+ chars) for two tokens issued in the same second, but got {first:?} and {second:?}"
+    );
+}
+
+#[test]
+fn an_issued_token_is_a_standard_hs256_jwt() {
+    let token = issue_at(&config(), &[], NOW);
+
+    let header = jsonwebtoken::decode_header(&token);
+
+    assert!(
+        matches!(&header, Ok(h) if h.alg == Algorithm::HS256),
+        "expected a JWT header with alg HS256, but got {header:?}"
+    );
+}
+
+#[test]
+fn a_token_is_accepted_until_exp_plus_the_leeway_and_rejected_from_then_on() {
+    let token = issue_at(&config(), &[], NOW);
+    let exp = NOW + TTL;
+
+    let last_good_second = verify(&config(), &token, exp + LEEWAY_SECS - 1);
+
+    assert!(
+        last_good_second.is_ok(),
+        "expected the token to verify at exp + {LEEWAY_SECS} - 1 s (inside the leeway), but got {last_good_second:?}"
+    );
+    assert_rejected(&token, exp + LEEWAY_SECS, JwtError::Expired);
+}
+
+#[test]
+fn a_long_expired_token_is_rejected_as_expired() {
+    let token = issue_at(&config(), &["admin"], NOW);
+
+    assert_rejected(&token, NOW + TTL + 3600, JwtError::Expired);
+}
+
+#[test]
+fn a_token_before_its_nbf_minus_the_leeway_is_rejected_as_not_yet_valid() {
+    let nbf = NOW + 600;
+    let mut claims = valid_claims(&[]);
+    claims["nbf"] = json!(nbf);
+    claims["exp"] = json!(nbf + TTL);
+    let token = forge("HS256", claims, Some(Algorithm::HS256));
+
+    let first_good_second = verify(&config(), &token, nbf - LEEWAY_SECS);
+
+    assert!(
+        first_good_second.is_ok(),
+        "expected the token to verify at nbf - {LEEWAY_SECS} s (inside the leeway), but got {first_good_second:?}"
+    );
+    assert_rejected(&token, nbf - LEEWAY_SECS - 1, JwtError::NotYetValid);
+}
+
+#[test]
+fn a_token_from_another_issuer_is_rejected_as_wrong_issuer() {
+    let mut other = config();
+    other.issuer = "https://evil.example".to_owned();
+    let token = issue_at(&other, &[], NOW);
+
+    assert_rejected(&token, NOW, JwtError::WrongIssuer);
+}
+
+#[test]
+fn a_token_for_another_audience_is_rejected_as_wrong_audience() {
+    let mut other = config();
+    other.audience = "billing-api".to_owned();
+    let token = issue_at(&other, &[], NOW);
+
+    assert_rejected(&token, NOW, JwtError::WrongAudience);
+}
+
+#[test]
+fn a_token_signed_with_another_secret_is_rejected_as_bad_signature() {
+    let mut other = config();
+    other.secret = b"another-32-byte-secret-entirely!!".to_vec();
+    let token = issue_at(&other, &[], NOW);
+
+    assert_rejected(&token, NOW, JwtError::BadSignature);
+}
+
+#[test]
+fn a_swapped_payload_under_the_old_signature_is_rejected_as_bad_signature() {
+    let token = issue_at(&config(), &[], NOW);
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "expected header.payload.signature: {token:?}"
+    );
+    let escalated = b64url(valid_claims(&["admin"]).to_string().as_bytes());
+
+    let tampered = format!("{}.{escalated}.{}", parts[0], parts[2]);
+
+    assert_rejected(&tampered, NOW, JwtError::BadSignature);
+}
+
+#[test]
+fn a_flipped_signature_character_is_rejected_as_bad_signature() {
+    let token = issue_at(&config(), &[], NOW);
+    let (message, signature) = token.rsplit_once('.').expect("expected a token with dots");
+    let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+
+    let tampered = format!("{message}.{flipped}{}", &signature[1..]);
+
+    assert_rejected(&tampered, NOW, JwtError::BadSignature);
+}
+
+#[test]
+fn an_alg_none_token_is_rejected_as_malformed() {
+    // jsonwebtoken's `Algorithm` has no `none`: the header does not even parse.
+    let token = forge("none", valid_claims(&["admin"]), None);
+
+    assert_rejected(&token, NOW, JwtError::Malformed);
+}
+
+#[test]
+fn a_token_re_signed_with_hs512_is_rejected_as_wrong_algorithm() {
+    let token = forge("HS512", valid_claims(&["admin"]), Some(Algorithm::HS512));
+
+    assert_rejected(&token, NOW, JwtError::WrongAlgorithm);
+}
+
+#[test]
+fn a_token_claiming_rs256_is_rejected_as_wrong_algorithm() {
+    // The classic key-confusion header: RS256, with an HMAC signature over our secret.
+    let token = forge("RS256", valid_claims(&["admin"]), Some(Algorithm::HS256));
+
+    assert_rejected(&token, NOW, JwtError::WrongAlgorithm);
+}
+
+#[test]
+fn garbage_and_incomplete_tokens_are_rejected_as_malformed() {
+    let mut null_exp = valid_claims(&[]);
+    null_exp["exp"] = Value::Null;
+    let signed_null_exp = forge("HS256", null_exp, Some(Algorithm::HS256));
+    let signed_string = forge("HS256", json!("just a string"), Some(Algorithm::HS256));
+    let garbage = ["", "not-a-jwt", "a.b", "%%%.%%%.%%%"];
+
+    for token in garbage
+        .iter()
+        .copied()
+        .chain([&*signed_null_exp, &*signed_string])
+    {
+        assert_rejected(token, NOW, JwtError::Malformed);
+    }
+}
+
+// ---------------------------------------------------------------- axum
+
+#[derive(Clone)]
+struct AppState {
+    jwt: JwtConfig,
+}
+
+impl FromRef<AppState> for JwtConfig {
+    fn from_ref(state: &AppState) -> Self {
+        state.jwt.clone()
+    }
+}
+
+async fn me(AuthUser(claims): AuthUser) -> String {
+    claims.sub
+}
+
+async fn admin(user: AuthUser) -> Result<String, AuthError> {
+    user.require_role("admin")?;
+    Ok(format!("welcome, admin {}", user.0.sub))
+}
+
+fn app() -> Router {
+    Router::new()
+        .route("/me", get(me))
+        .route("/admin", get(admin))
+        .with_state(AppState { jwt: config() })
+}
+
+fn wall_clock() -> u64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH);
+    since_epoch.expect("a clock after 1970").as_secs()
+}
+
+struct Reply {
+    status: StatusCode,
+    challenge: String,
+    body: String,
+}
+
+/// Sends GET `path` through the router, with `Authorization: <authorization>` if given.
+async fn call(path: &str, authorization: Option<&str>) -> Reply {
+    let mut request = Request::get(path);
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let request = request.body(Body::empty()).expect("a valid request");
+    let response = app().oneshot(request).await.expect("an infallible router");
+    let status = response.status();
+    let challenge = (response.headers().get(header::WWW_AUTHENTICATE))
+        .map_or("(none)", |v| v.to_str().expect("an ASCII header"))
+        .to_owned();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Reply {
+        status,
+        challenge,
+        body,
+    }
+}
+
+fn bearer(token: &str) -> Option<String> {
+    Some(format!("Bearer {token}"))
+}
+
+#[tokio::test]
+async fn a_request_without_a_token_gets_401_and_a_bearer_challenge() {
+    for authorization in [None, Some("Basic YWxpY2U6c2VjcmV0")] {
+        let reply = call("/me", authorization).await;
+
+        let (status, challenge) = (reply.status, reply.challenge.as_str());
+        assert!(
+            status == StatusCode::UNAUTHORIZED && challenge == "Bearer",
+            "expected 401 with `WWW-Authenticate: Bearer` and no error code (RFC 6750 §3.1) for \
+             Authorization {authorization:?}, but got {status} with {challenge:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_token_gets_401_with_error_invalid_token() {
+    let expired = issue_at(&config(), &["admin"], wall_clock() - 2 * TTL);
+    let valid = issue_at(&config(), &[], wall_clock());
+    let (message, _) = valid.rsplit_once('.').expect("expected a token with dots");
+    let unsigned = format!("{message}.");
+
+    for token in [expired.as_str(), unsigned.as_str(), "not-a-jwt", ""] {
+        let reply = call("/me", bearer(token).as_deref()).await;
+
+        let (status, challenge) = (reply.status, reply.challenge.as_str());
+        assert!(
+            status == StatusCode::UNAUTHORIZED && challenge == r#"Bearer error="invalid_token""#,
+            "expected 401 with `WWW-Authenticate: Bearer error=\"invalid_token\"` for the token \
+             {token:?}, but got {status} with {challenge:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_valid_token_reaches_the_handler_with_its_claims() {
+    let token = issue_at(&config(), &[], wall_clock());
+
+    for scheme in ["Bearer", "bearer"] {
+        let reply = call("/me", Some(&format!("{scheme} {token}"))).await;
+
+        let got = (reply.status, reply.body.as_str());
+        let want = (StatusCode::OK, "alice");
+        assert_eq!(
+            got, want,
+            "expected 200 with the subject (scheme {scheme:?})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_valid_token_without_the_required_role_gets_403_and_with_it_200() {
+    let reader = issue_at(&config(), &["reader"], wall_clock());
+    let admin = issue_at(&config(), &["reader", "admin"], wall_clock());
+
+    let denied = call("/admin", bearer(&reader).as_deref()).await;
+    let allowed = call("/admin", bearer(&admin).as_deref()).await;
+
+    let got = (denied.status, allowed.status);
+    let want = (StatusCode::FORBIDDEN, StatusCode::OK);
+    assert_eq!(
+        got, want,
+        "expected 403 without the admin role and 200 with it"
+    );
+}
+
+/// A raw HTTP/1.1 GET over TCP; returns the whole response (the server closes the connection).
+async fn raw_get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(30),
+        stream.read_to_string(&mut response),
+    );
+    let read = read.await.expect("expected an answer within 30 s");
+    read.expect("expected a readable response");
+    response
+}
+
+#[tokio::test]
+async fn the_guard_works_over_a_real_socket() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("a local address");
+    let server = tokio::spawn(async move { axum::serve(listener, app()).await });
+    let token = issue_at(&config(), &[], wall_clock());
+
+    let allowed = raw_get(addr, "/me", Some(&token)).await;
+    let denied = raw_get(addr, "/me", None).await.to_ascii_lowercase();
+
+    assert!(
+        allowed.starts_with("HTTP/1.1 200") && allowed.ends_with("\r\n\r\nalice"),
+        "expected `HTTP/1.1 200` with body `alice`, but got {allowed:?}"
+    );
+    assert!(
+        denied.starts_with("http/1.1 401") && denied.contains("\r\nwww-authenticate: bearer"),
+        "expected `HTTP/1.1 401` with `WWW-Authenticate: Bearer`, but got {denied:?}"
+    );
+    server.abort();
+}

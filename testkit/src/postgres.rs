@@ -1,0 +1,280 @@
+//! One fresh Postgres database per test, cloned from a template that already holds the
+//! topic's schema (cloning a small template takes milliseconds; migrating takes longer).
+//!
+//! Learner code connects as a per-test role that is not a superuser and owns only its own
+//! database; measurements (statement counts, activity) go through a separate admin
+//! connection, and the template is closed to everyone but the admin.
+
+use std::hash::{Hash, Hasher};
+
+use anyhow::{Context, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+use crate::services::{self, Service};
+
+/// Owner of every template's objects; the per-test role takes them over in its clone.
+const TEMPLATE_OWNER: &str = "kata_template_owner";
+/// Serialises role and template creation among all test processes sharing a server.
+const SETUP_LOCK: i64 = 0x6b61_7461;
+
+/// A database of this test's own, with the topic's schema applied.
+pub struct TestDb {
+    name: String,
+    role: String,
+    url: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// A fresh database holding `schema` (SQL run by the template's owner), for this test only.
+    pub async fn new(schema: &str) -> TestDb {
+        Self::create(schema)
+            .await
+            .unwrap_or_else(|e| panic!("could not set up the test database: {e:#}"))
+    }
+
+    /// A fresh, empty database (for katas that create the schema themselves).
+    pub async fn empty() -> TestDb {
+        Self::new("").await
+    }
+
+    async fn create(schema: &str) -> Result<TestDb> {
+        let server =
+            tokio::task::spawn_blocking(|| services::endpoint(Service::Postgres)).await??;
+        let mut admin = PgConnection::connect(&server.url)
+            .await
+            .with_context(|| format!("Failed to connect to Postgres from {}", server.origin))?;
+        let template = ensure_template(&mut admin, &server.url, schema).await?;
+
+        let id = format!("kata_t_{:016x}", rand::random::<u64>());
+        let password = format!("{:032x}", rand::random::<u128>());
+        let file_copy = if server_version(&mut admin).await? >= 150_000 {
+            "STRATEGY FILE_COPY"
+        } else {
+            ""
+        };
+        for sql in [
+            format!(
+                "CREATE ROLE {id} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE"
+            ),
+            // A wrong answer that blocks should fail with a message, not hang the run.
+            format!("ALTER ROLE {id} SET statement_timeout = '30s'"),
+            format!("ALTER ROLE {id} SET lock_timeout = '10s'"),
+            format!("ALTER ROLE {id} SET idle_in_transaction_session_timeout = '30s'"),
+            format!("CREATE DATABASE {id} TEMPLATE {template} OWNER {id} {file_copy}"),
+            format!("REVOKE ALL ON DATABASE {id} FROM PUBLIC"),
+            format!("GRANT ALL ON DATABASE {id} TO {id}"),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await?;
+        }
+        let admin_url = replace_credentials(&server.url, None, &id);
+        let mut in_clone = PgConnection::connect(&admin_url).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "REASSIGN OWNED BY {TEMPLATE_OWNER} TO {id}"
+        )))
+        .execute(&mut in_clone)
+        .await?;
+        let url = replace_credentials(&server.url, Some((&id, &password)), &id);
+        Ok(TestDb {
+            name: id.clone(),
+            role: id,
+            url,
+            admin_url,
+        })
+    }
+
+    /// The database's URL, for the learner's role.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Connection options for the learner's role.
+    pub fn options(&self) -> PgConnectOptions {
+        self.url.parse().expect("the harness builds valid URLs")
+    }
+
+    /// A pool for the learner's role (at most `max` connections).
+    pub async fn pool_with_max(&self, max: u32) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(max)
+            .connect_with(self.options())
+            .await
+            .unwrap_or_else(|e| panic!("could not connect to the test database: {e}"))
+    }
+
+    /// A pool for the learner's role (at most 10 connections).
+    pub async fn pool(&self) -> PgPool {
+        self.pool_with_max(10).await
+    }
+
+    /// A superuser connection to this test's database, for inspecting what learner code did
+    /// without it showing up in the learner role's statistics.
+    pub async fn admin(&self) -> PgConnection {
+        PgConnection::connect(&self.admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("could not open the admin connection: {e}"))
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The learner role's name (as seen in `pg_stat_activity.usename`).
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    /// How many statements the learner's role has executed in this database so far, from
+    /// `pg_stat_statements`; `None` where the server does not load it (the test is then not
+    /// graded here rather than passed).
+    pub async fn statements_executed(&self) -> Option<i64> {
+        let mut admin =
+            PgConnection::connect(&replace_credentials(&self.admin_url, None, "postgres"))
+                .await
+                .ok()?;
+        sqlx::query_scalar(
+            "SELECT coalesce(sum(s.calls), 0)::int8 FROM pg_stat_statements s \
+             JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
+             WHERE d.datname = $1 AND r.rolname = $2",
+        )
+        .bind(&self.name)
+        .bind(&self.role)
+        .fetch_one(&mut admin)
+        .await
+        .ok()
+    }
+}
+
+async fn server_version(admin: &mut PgConnection) -> Result<i32> {
+    let version: String = sqlx::query_scalar("SHOW server_version_num")
+        .fetch_one(admin)
+        .await?;
+    Ok(version.parse()?)
+}
+
+/// Creates, once per server and schema, a template database holding `schema`.
+async fn ensure_template(
+    admin: &mut PgConnection,
+    server_url: &str,
+    schema: &str,
+) -> Result<String> {
+    let mut hasher = std::hash::DefaultHasher::new();
+    schema.hash(&mut hasher);
+    let template = format!("kata_tpl_{:016x}", hasher.finish());
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(SETUP_LOCK)
+        .execute(&mut *admin)
+        .await?;
+    let created = create_template(admin, server_url, &template, schema).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(SETUP_LOCK)
+        .execute(&mut *admin)
+        .await?;
+    created.with_context(|| {
+        format!("Failed to create the template database from the schema:\n{schema}")
+    })?;
+    Ok(template)
+}
+
+async fn create_template(
+    admin: &mut PgConnection,
+    server_url: &str,
+    template: &str,
+    schema: &str,
+) -> Result<()> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT exists(SELECT FROM pg_database WHERE datname = $1)")
+            .bind(template)
+            .fetch_one(&mut *admin)
+            .await?;
+    if exists {
+        return Ok(());
+    }
+    let owner_exists: bool =
+        sqlx::query_scalar("SELECT exists(SELECT FROM pg_roles WHERE rolname = $1)")
+            .bind(TEMPLATE_OWNER)
+            .fetch_one(&mut *admin)
+            .await?;
+    if !owner_exists {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE ROLE {TEMPLATE_OWNER} NOLOGIN"
+        )))
+        .execute(&mut *admin)
+        .await?;
+        // Best effort: statement counting needs it, and servers without it are reported as such.
+        let _ = sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .execute(&mut *admin)
+            .await;
+    }
+    let building = format!("{template}_building");
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {building}")))
+        .execute(&mut *admin)
+        .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE DATABASE {building} OWNER {TEMPLATE_OWNER}"
+    )))
+    .execute(&mut *admin)
+    .await?;
+    {
+        let mut conn =
+            PgConnection::connect(&replace_credentials(server_url, None, &building)).await?;
+        let sql = format!("SET ROLE {TEMPLATE_OWNER};\n{schema}");
+        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await?;
+        conn.close().await?;
+    }
+    for sql in [
+        format!("ALTER DATABASE {building} RENAME TO {template}"),
+        format!("REVOKE ALL ON DATABASE {template} FROM PUBLIC"),
+        format!("ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
+    ] {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *admin)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The same server URL with other credentials (`None` keeps the admin's) and database.
+pub fn replace_credentials(url: &str, credentials: Option<(&str, &str)>, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, authority),
+    };
+    let query = path
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    let userinfo = match credentials {
+        Some((user, password)) => format!("{user}:{password}@"),
+        None => userinfo.map(|u| format!("{u}@")).unwrap_or_default(),
+    };
+    format!("{scheme}://{userinfo}{host}/{database}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_credentials;
+
+    #[test]
+    fn replacing_credentials_keeps_host_and_socket_query() {
+        let url = "postgres://kata:secret@localhost/postgres?host=/tmp/kata-pg";
+        assert_eq!(
+            replace_credentials(url, None, "db1"),
+            "postgres://kata:secret@localhost/db1?host=/tmp/kata-pg"
+        );
+        assert_eq!(
+            replace_credentials(url, Some(("u", "p")), "db1"),
+            "postgres://u:p@localhost/db1?host=/tmp/kata-pg"
+        );
+        assert_eq!(
+            replace_credentials("postgres://h:5432", None, "x"),
+            "postgres://h:5432/x"
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! One Redis key namespace per test. Where the server supports ACLs, learner code connects
+//! as a per-test user that can only touch keys under `{namespace}:` and cannot run
+//! dangerous commands (FLUSHALL, KEYS, CONFIG, ...), so tests run in parallel on one server.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+
+use crate::services::{self, Service};
+
+/// This test's own slice of Redis.
+pub struct TestRedis {
+    namespace: String,
+    url: String,
+    admin_url: String,
+    isolated: bool,
+}
+
+impl TestRedis {
+    pub async fn new() -> TestRedis {
+        Self::create()
+            .await
+            .unwrap_or_else(|e| panic!("could not set up Redis for the test: {e:#}"))
+    }
+
+    async fn create() -> Result<TestRedis> {
+        let server = tokio::task::spawn_blocking(|| services::endpoint(Service::Redis)).await??;
+        let namespace = format!("kata_t_{:016x}", rand::random::<u64>());
+        let password = format!("{:032x}", rand::random::<u128>());
+        let mut admin = connect(&server.url)
+            .await
+            .with_context(|| format!("Failed to connect to Redis from {}", server.origin))?;
+        let acl: redis::RedisResult<()> = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(&namespace)
+            .arg("on")
+            .arg(format!(">{password}"))
+            .arg(format!("~{namespace}:*"))
+            .arg("resetchannels")
+            .arg(format!("&{namespace}:*"))
+            .arg("+@all")
+            .arg("-@dangerous")
+            .arg("-@admin")
+            .query_async(&mut admin)
+            .await;
+        let isolated = acl.is_ok();
+        let url = if isolated {
+            with_user(&server.url, &namespace, &password)
+        } else {
+            server.url.clone()
+        };
+        Ok(TestRedis {
+            namespace,
+            url,
+            admin_url: server.url,
+            isolated,
+        })
+    }
+
+    /// Prefix for every key this test's code may use: keys look like `{namespace}:...`.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// `{namespace}:{name}`
+    pub fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.namespace)
+    }
+
+    /// The URL learner code connects with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A client for learner code.
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url.as_str()).expect("the harness builds valid URLs")
+    }
+
+    /// Whether the per-test ACL user is in force (false on servers without ACL support).
+    pub fn isolated(&self) -> bool {
+        self.isolated
+    }
+
+    /// An unrestricted connection for inspecting what learner code stored.
+    pub async fn admin(&self) -> MultiplexedConnection {
+        connect(&self.admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("could not open the admin Redis connection: {e}"))
+    }
+}
+
+/// redis >= 1.0 fails a response after 500 ms by default: far too tight for a loaded 2-core CI machine.
+pub async fn connect(url: &str) -> redis::RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_connection_timeout(Some(Duration::from_secs(5)));
+    redis::Client::open(url)?
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// The same server with a username and password.
+pub fn with_user(url: &str, user: &str, password: &str) -> String {
+    if url.starts_with("redis+unix:") || url.starts_with("unix:") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        return format!("{url}{separator}user={user}&pass={password}");
+    }
+    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_user;
+
+    #[test]
+    fn credentials_go_where_each_url_form_expects_them() {
+        assert_eq!(
+            with_user("redis+unix:///tmp/r.sock", "u", "p"),
+            "redis+unix:///tmp/r.sock?user=u&pass=p"
+        );
+        assert_eq!(
+            with_user("redis://127.0.0.1:6379", "u", "p"),
+            "redis://u:p@127.0.0.1:6379"
+        );
+        assert_eq!(
+            with_user("redis://:old@h:1/0", "u", "p"),
+            "redis://u:p@h:1/0"
+        );
+    }
+}

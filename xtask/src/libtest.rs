@@ -1,0 +1,173 @@
+//! Runs a test executable and reads its outcome per test from libtest's JSON events, never from
+//! the text a test (or learner code) prints, so fake "test result: ok" lines change nothing.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The process died or a test never reported (crash, exit, hang).
+    Error,
+    Timeout,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct TestOutcome {
+    pub name: String,
+    pub status: Status,
+    /// What to tell the learner: the assertion's message, without the panic's plumbing.
+    pub message: String,
+    pub duration_ms: u64,
+}
+
+impl TestOutcome {
+    /// A `todo!()` body that was reached: the learner has not started this part.
+    pub fn not_started(&self) -> bool {
+        self.status == Status::Fail && self.message.starts_with("not yet implemented")
+    }
+}
+
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    event: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    stdout: Option<String>,
+    #[serde(default)]
+    exec_time: Option<f64>,
+}
+
+/// Lists the tests an executable holds.
+pub fn list(exe: &Path) -> Result<Vec<String>> {
+    let out = Command::new(exe).args(["--list", "--format", "terse"]).output().with_context(|| format!("Failed to run {}", exe.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.strip_suffix(": test")).map(str::to_owned).collect())
+}
+
+/// Runs every test of `exe` with `env`, each test given at most `limit` (the whole run at most
+/// `limit` times the number of tests, as tests run in parallel). Tests that never report an
+/// outcome (the process exited, crashed or hung) come back as `Error` or `Timeout`.
+pub fn run(exe: &Path, cwd: &Path, env: &[(String, String)], limit: Duration) -> Result<Vec<TestOutcome>> {
+    let expected = list(exe)?;
+    let mut child = Command::new(exe)
+        .args(["--format", "json", "-Z", "unstable-options", "--report-time", "--test-threads", "4"])
+        // libtest's JSON output is unstable: this lets the stable toolchain's libtest emit it.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("Failed to run {}", exe.display()))?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let stderr_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let started = Instant::now();
+    let deadline = started + limit * (expected.len().max(1) as u32).div_ceil(4).max(1);
+    let mut outcomes: BTreeMap<String, TestOutcome> = BTreeMap::new();
+    let mut timed_out = false;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break;
+        }
+        match lines.recv_timeout(deadline - now) {
+            Ok(line) => {
+                let Ok(event) = serde_json::from_str::<Event>(&line) else { continue };
+                if event.kind != "test" || !expected.contains(&event.name) {
+                    continue;
+                }
+                let status = match event.event.as_str() {
+                    "ok" => Status::Pass,
+                    "failed" => Status::Fail,
+                    "timeout" | "started" | "ignored" => continue,
+                    _ => Status::Error,
+                };
+                let message = event.stdout.as_deref().map(panic_message).unwrap_or_default();
+                let duration_ms = event.exec_time.map_or(0, |s| (s * 1000.0) as u64);
+                outcomes.insert(event.name.clone(), TestOutcome { name: event.name, status, message, duration_ms });
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let status = child.wait()?;
+    let stderr = stderr_reader.join().unwrap_or_default();
+    let elapsed = started.elapsed().as_millis() as u64;
+    for name in expected {
+        outcomes.entry(name.clone()).or_insert_with(|| {
+            let (status, message) = if timed_out {
+                (Status::Timeout, format!("did not finish within {} s", limit.as_secs()))
+            } else {
+                let said = last_lines(&stderr, 5);
+                (Status::Error, format!("the test process ended ({status}) before this test reported a result{said}"))
+            };
+            TestOutcome { name, status, message, duration_ms: elapsed }
+        });
+    }
+    Ok(outcomes.into_values().collect())
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(":\n{}", lines[lines.len().saturating_sub(n)..].join("\n"))
+}
+
+/// From a failed test's captured output, the panic's message alone:
+/// "thread 'x' panicked at tests/a.rs:10:5:\nexpected ..." becomes "expected ...".
+pub fn panic_message(captured: &str) -> String {
+    let Some(start) = captured.find("panicked at ") else { return captured.trim().to_owned() };
+    let after = &captured[start..];
+    let body = after.split_once('\n').map_or("", |(_, rest)| rest);
+    let end = ["\nnote: run with `RUST_BACKTRACE", "\nstack backtrace:", "\nthread '"]
+        .iter()
+        .filter_map(|marker| body.find(marker))
+        .min()
+        .unwrap_or(body.len());
+    body[..end].trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn the_panic_message_is_cut_out_of_the_captured_output() {
+        let captured = "some print\nthread 'a_test' (77) panicked at tests/x.rs:3:5:\nexpected 1, got 2\n  left: 1\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(panic_message(captured), "expected 1, got 2\n  left: 1");
+    }
+
+    #[test]
+    fn a_todo_panic_reads_as_not_yet_implemented() {
+        let captured = "thread 'x' panicked at src/lib.rs:9:5:\nnot yet implemented: transfer\n";
+        assert_eq!(panic_message(captured), "not yet implemented: transfer");
+    }
+}

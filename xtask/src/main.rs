@@ -1,0 +1,50 @@
+//! `cargo xtask`: the learner's runner (`next`, `watch`, `hint` ...) and the maintainers'
+//! check. A binary of the workspace rather than an installed tool, so a fresh clone needs
+//! nothing but Rust.
+
+mod cargo;
+mod check;
+mod cli;
+mod doctor;
+mod learn;
+mod libtest;
+mod manifest;
+mod progress;
+mod servers;
+mod topic_files;
+mod ui;
+mod verify;
+mod watch;
+mod wrong_answers;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command, ServicesAction};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Next => learn::next().map(|()| ExitCode::SUCCESS),
+        Command::List { json } => learn::list(json).map(|()| ExitCode::SUCCESS),
+        Command::Verify { topic, all, json } => learn::verify(topic, all, json).map(|()| ExitCode::SUCCESS),
+        Command::Hint { topic } => topic_files::hint(topic).map(|()| ExitCode::SUCCESS),
+        Command::Watch => watch::watch().map(|()| ExitCode::SUCCESS),
+        Command::Reset { topic, yes } => topic_files::reset(topic, yes).map(|()| ExitCode::SUCCESS),
+        Command::Solution { topic } => topic_files::solution(topic).map(|()| ExitCode::SUCCESS),
+        Command::Services { action } => match action {
+            ServicesAction::Up { prefer } => servers::up(prefer),
+            ServicesAction::Down => servers::down(),
+            ServicesAction::Status => servers::status(),
+            ServicesAction::Hold { prefer } => servers::hold(prefer),
+        }
+        .map(|()| ExitCode::SUCCESS),
+        Command::Doctor => doctor::doctor().map(|()| ExitCode::SUCCESS),
+        Command::Check { topics, no_lint } => check::check(topics, no_lint),
+        Command::Bench => Ok(ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("{} {e:#}", ui::red("error:"));
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,93 @@
+//! `exercises/katas.toml`: the ordered list of topics, the single source of truth.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    /// `NN_name`: the directory under `exercises/` and `solutions/`.
+    pub id: String,
+    pub title: String,
+    pub weight: u32,
+    #[serde(default)]
+    pub services: Vec<Service>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Postgres,
+    Redis,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    topic: Vec<Topic>,
+}
+
+impl Topic {
+    /// The crate's name: the id without its number.
+    pub fn name(&self) -> &str {
+        self.id.split_once('_').map_or(&self.id, |(_, name)| name)
+    }
+    pub fn exercise_dir(&self) -> PathBuf {
+        root().join("exercises").join(&self.id)
+    }
+    pub fn solution_dir(&self) -> PathBuf {
+        root().join("solutions").join(&self.id)
+    }
+    pub fn solution_package(&self) -> String {
+        format!("{}_solution", self.name())
+    }
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    kata_testkit::services::workspace_root()
+}
+
+pub fn load() -> Result<Vec<Topic>> {
+    let path = root().join("exercises/katas.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
+    let file: File = toml::from_str(&text).with_context(|| format!("{} is not a valid manifest", path.display()))?;
+    Ok(file.topic)
+}
+
+/// Finds a topic by id (`11_transfer`), name (`transfer`) or number (`11`).
+pub fn find<'a>(topics: &'a [Topic], wanted: &str) -> Result<&'a Topic> {
+    let found = topics.iter().find(|t| t.id == wanted || t.name() == wanted || t.id.split('_').next() == Some(wanted));
+    match found {
+        Some(topic) => Ok(topic),
+        None => bail!(
+            "There is no topic {wanted:?}. Run `cargo xtask list` to see them all; topics are named like {:?}.",
+            topics.first().map_or("transfer", |t| t.name())
+        ),
+    }
+}
+
+/// Files that make up a topic's hidden tests (everything but the learner's code and prose).
+pub fn test_files(topic: &Topic) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    collect(&topic.exercise_dir(), &mut files);
+    files.retain(|p| {
+        let rel = p.strip_prefix(topic.exercise_dir()).unwrap_or(p);
+        !rel.starts_with("src") && !matches!(rel.to_str(), Some("README.md" | "hint.md"))
+    });
+    files.sort();
+    files
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}

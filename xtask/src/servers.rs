@@ -1,0 +1,284 @@
+//! The runner owns the servers: it starts them once per run (every `tests/*.rs` is its own
+//! process) and hands their addresses to the test processes through `KATA_POSTGRES_URL` and
+//! `KATA_REDIS_URL`. Order: environment or `services up`, then a container (testcontainers,
+//! when a Docker engine answers within 2 s), then local binaries.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use kata_testkit::local::{self, LocalServer};
+use kata_testkit::services::{self as kit, ServicesFile};
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::manifest::Service;
+
+/// How to start servers nobody configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Prefer {
+    /// Configured servers, else a container when Docker answers, else local binaries.
+    Auto,
+    /// Always a fresh container.
+    Container,
+    /// Configured servers, else local binaries.
+    Local,
+}
+
+/// Servers for one run; dropping it stops what it started.
+pub struct RunServers {
+    pub env: Vec<(String, String)>,
+    /// One line per service: where it came from.
+    pub described: Vec<String>,
+    locals: Vec<LocalServer>,
+    containers: Vec<ContainerAsync<GenericImage>>,
+    reaper: Option<(Child, ChildStdin)>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for RunServers {
+    fn drop(&mut self) {
+        self.locals.clear();
+        if let Some(runtime) = &self.runtime {
+            for container in self.containers.drain(..) {
+                let _ = runtime.block_on(container.rm());
+            }
+        }
+        if let Some((mut reaper, lifeline)) = self.reaper.take() {
+            drop(lifeline);
+            let _ = reaper.wait();
+        }
+    }
+}
+
+pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
+    let mut run = RunServers {
+        env: Vec::new(),
+        described: Vec::new(),
+        locals: Vec::new(),
+        containers: Vec::new(),
+        reaper: None,
+        runtime: None,
+    };
+    for &service in needs {
+        let (kit_service, var, label) = match service {
+            Service::Postgres => (kit::Service::Postgres, "KATA_POSTGRES_URL", "Postgres"),
+            Service::Redis => (kit::Service::Redis, "KATA_REDIS_URL", "Redis"),
+        };
+        let started = Instant::now();
+        let (url, origin) = if let Some(found) = kit::configured(kit_service).filter(|_| prefer != Prefer::Container) {
+            (found.url, found.origin)
+        } else if prefer == Prefer::Container || (prefer == Prefer::Auto && docker_answers()) {
+            (start_container(&mut run, service)?, "container (testcontainers)".to_string())
+        } else {
+            let server = match service {
+                Service::Postgres => local::start_postgres(&kit::state_dir().join("cache"))?,
+                Service::Redis => local::start_redis()?,
+            };
+            let url = server.url.clone();
+            run.locals.push(server);
+            (url, "local server from installed binaries".to_string())
+        };
+        run.described.push(format!("{label}: {origin}, ready in {} ms", started.elapsed().as_millis()));
+        run.env.push((var.to_string(), url));
+    }
+    Ok(run)
+}
+
+/// Whether a Docker engine answers within 2 s (the client alone is not enough).
+pub fn docker_answers() -> bool {
+    if std::env::var_os("KATA_NO_DOCKER").is_some() {
+        return false;
+    }
+    let Ok(mut child) = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+/// `name:tag` from the environment, or the pinned default.
+fn image(var: &str, default: &str) -> (String, String) {
+    let reference = std::env::var(var).unwrap_or_else(|_| default.to_string());
+    match reference.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name.to_string(), tag.to_string()),
+        _ => (reference, "latest".to_string()),
+    }
+}
+
+fn start_container(run: &mut RunServers, service: Service) -> Result<String> {
+    if run.reaper.is_none() {
+        run.reaper = Some(spawn_reaper()?);
+        run.runtime = Some(tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?);
+    }
+    let runtime = run.runtime.as_ref().expect("created above");
+    let label = run.reaper.as_ref().map(|(child, _)| child.id().to_string()).unwrap_or_default();
+    let (url, container) = runtime.block_on(async {
+        match service {
+            Service::Postgres => {
+                let (name, tag) = image("KATA_POSTGRES_IMAGE", "postgres:17.6-alpine");
+                let password = format!("{:08x}{:08x}", rand_u32(), rand_u32());
+                let container = GenericImage::new(name, tag)
+                    .with_exposed_port(5432.tcp())
+                    .with_wait_for(WaitFor::message_on_stderr("database system is ready to accept connections"))
+                    .with_env_var("POSTGRES_PASSWORD", &password)
+                    .with_cmd(POSTGRES_SETTINGS.iter().copied())
+                    .with_label("kata.reaper", &label)
+                    .with_startup_timeout(Duration::from_secs(120))
+                    .start()
+                    .await
+                    .context("Failed to start the Postgres container")?;
+                let port = container.get_host_port_ipv4(5432).await?;
+                let url = format!("postgres://postgres:{password}@127.0.0.1:{port}/postgres");
+                // The official image restarts once after initialising: wait for the real server.
+                kit::wait_for_postgres(&url, Duration::from_secs(60)).await?;
+                anyhow::Ok((url, container))
+            }
+            Service::Redis => {
+                let (name, tag) = image("KATA_REDIS_IMAGE", "redis:7.4-alpine");
+                let container = GenericImage::new(name, tag)
+                    .with_exposed_port(6379.tcp())
+                    .with_wait_for(WaitFor::message_on_stdout("Ready to accept connections"))
+                    .with_cmd(["redis-server", "--save", "", "--appendonly", "no"])
+                    .with_label("kata.reaper", &label)
+                    .with_startup_timeout(Duration::from_secs(60))
+                    .start()
+                    .await
+                    .context("Failed to start the Redis container")?;
+                let port = container.get_host_port_ipv4(6379).await?;
+                let url = format!("redis://127.0.0.1:{port}");
+                kit::wait_for_redis(&url, Duration::from_secs(30)).await?;
+                anyhow::Ok((url, container))
+            }
+        }
+    })?;
+    run.containers.push(container);
+    Ok(url)
+}
+
+/// The settings the tests rely on (see testkit's local servers for why).
+const POSTGRES_SETTINGS: &[&str] = &[
+    "postgres",
+    "-c", "shared_preload_libraries=pg_stat_statements",
+    "-c", "pg_stat_statements.track_utility=off",
+    "-c", "max_connections=300",
+    "-c", "fsync=off",
+    "-c", "synchronous_commit=off",
+    "-c", "full_page_writes=off",
+    "-c", "deadlock_timeout=50ms",
+];
+
+/// testcontainers has no reaper and Ctrl-C skips `Drop`: this process removes the run's
+/// containers (labelled with its pid) once our end of its stdin closes, however we exit.
+fn spawn_reaper() -> Result<(Child, ChildStdin)> {
+    let script = r#"cat >/dev/null; ids=$(docker ps -aq --filter "label=kata.reaper=$$"); [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1"#;
+    let mut child = Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .context("Failed to start the container reaper")?;
+    let stdin = child.stdin.take().expect("piped");
+    Ok((child, stdin))
+}
+
+fn rand_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).ok();
+    u32::from_ne_bytes(bytes) ^ std::process::id()
+}
+
+/// `cargo xtask services up`: starts both servers in a background holder process.
+pub fn up(prefer: Prefer) -> Result<()> {
+    if let Some(file) = kit::read_services_file() {
+        println!("Services are already running (pid {}): see `cargo xtask services status`.", file.holder_pid);
+        return Ok(());
+    }
+    let exe = std::env::current_exe()?;
+    let mut holder = Command::new(exe)
+        .args(["services", "hold", "--prefer"])
+        .arg(format!("{prefer:?}").to_lowercase())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()?;
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().expect("piped")), &mut first_line)?;
+    if !first_line.starts_with("ready") {
+        let status = holder.wait()?;
+        bail!("The services did not start ({status}); see the messages above. Then run: cargo xtask doctor");
+    }
+    status()
+}
+
+/// The hidden `services hold` command: keeps servers until `services down` stops this process.
+pub fn hold(prefer: Prefer) -> Result<()> {
+    let servers = start(&[Service::Postgres, Service::Redis], prefer)?;
+    let url = |var: &str| servers.env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone());
+    let file = ServicesFile {
+        postgres: url("KATA_POSTGRES_URL"),
+        redis: url("KATA_REDIS_URL"),
+        origin: servers.described.join("; "),
+        holder_pid: std::process::id(),
+    };
+    let path = kit::services_file();
+    std::fs::create_dir_all(path.parent().expect("in .kata"))?;
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_string_pretty(&file)?)?;
+    std::fs::rename(&temporary, &path)?;
+    println!("ready");
+    std::io::stdout().flush()?;
+    loop {
+        std::thread::park();
+    }
+}
+
+/// `cargo xtask services down`.
+pub fn down() -> Result<()> {
+    let path = kit::services_file();
+    match kit::read_services_file() {
+        Some(file) => {
+            let _ = Command::new("kill").arg(file.holder_pid.to_string()).status();
+            let _ = std::fs::remove_file(&path);
+            println!("Stopped the services (pid {}).", file.holder_pid);
+        }
+        None => {
+            let _ = std::fs::remove_file(&path);
+            println!("No services are running.");
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask services status`.
+pub fn status() -> Result<()> {
+    match kit::read_services_file() {
+        Some(file) => {
+            println!("Services held by pid {} ({})", file.holder_pid, file.origin);
+            println!("  Postgres: {}", file.postgres.as_deref().unwrap_or("-"));
+            println!("  Redis:    {}", file.redis.as_deref().unwrap_or("-"));
+            println!("Stop them with: cargo xtask services down");
+        }
+        None => println!("No services are running. Tests start their own; `cargo xtask services up` keeps a pair running for faster runs."),
+    }
+    Ok(())
+}

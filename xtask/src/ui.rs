@@ -1,0 +1,75 @@
+//! What the learner reads: short, coloured only on a terminal, `NO_COLOR` respected.
+
+use std::io::IsTerminal;
+
+use crate::libtest::Status;
+use crate::manifest::Topic;
+use crate::verify::TopicResult;
+
+fn colour(code: &str, text: &str) -> String {
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+pub fn green(text: &str) -> String {
+    colour("32", text)
+}
+pub fn red(text: &str) -> String {
+    colour("31", text)
+}
+pub fn yellow(text: &str) -> String {
+    colour("33", text)
+}
+pub fn bold(text: &str) -> String {
+    colour("1", text)
+}
+
+/// The verdict on one topic, as the learner should read it.
+pub fn show(topic: &Topic, result: &TopicResult) {
+    println!("{} {}", bold(&topic.id), topic.title);
+    if let Some(errors) = &result.build_error {
+        println!("{}", red("Your code does not compile yet. The compiler says:"));
+        println!("{errors}");
+        return;
+    }
+    if result.not_started() {
+        println!(
+            "{} every test reaches a todo!(). Read exercises/{}/README.md, then edit exercises/{}/src/lib.rs.",
+            yellow("Not started:"),
+            topic.id,
+            topic.id
+        );
+        return;
+    }
+    for test in &result.tests {
+        match test.status {
+            Status::Pass => println!("  {} {}", green("✓"), test.name),
+            status => {
+                let what = match status {
+                    Status::Timeout => " (timed out)",
+                    Status::Error => " (crashed)",
+                    _ => "",
+                };
+                println!("  {} {}{what}", red("✗"), test.name);
+                for line in test.message.lines() {
+                    println!("      {line}");
+                }
+            }
+        }
+    }
+    let (passing, total) = (result.passing(), result.tests.len());
+    if result.passed() {
+        println!("{}", green(&format!("All {total} tests pass.")));
+    } else {
+        println!("{passing} of {total} tests pass. Fix the first failure above, then run `cargo xtask next` again (or `cargo xtask watch`); stuck? `cargo xtask hint`.");
+    }
+}
+
+/// `[#####.....]`
+pub fn bar(done: usize, total: usize, width: usize) -> String {
+    let filled = (done * width).checked_div(total).unwrap_or(0);
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
+}

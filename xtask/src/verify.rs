@@ -1,0 +1,52 @@
+//! Builds a topic's tests against one implementation (the learner's stub, the solution, or a
+//! wrong answer) and runs them with the run's servers.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cargo::{self, Build};
+use crate::libtest::{self, Status, TestOutcome};
+use crate::manifest::Topic;
+use crate::servers::RunServers;
+
+/// The limit for a single test (a learner's infinite loop must not stall the run).
+pub const TEST_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Serialize, Debug)]
+pub struct TopicResult {
+    pub topic: String,
+    /// The compiler's errors, when the code did not build.
+    pub build_error: Option<String>,
+    pub tests: Vec<TestOutcome>,
+}
+
+impl TopicResult {
+    pub fn passed(&self) -> bool {
+        self.build_error.is_none() && !self.tests.is_empty() && self.tests.iter().all(|t| t.status == Status::Pass)
+    }
+    /// Every test stopped at a `todo!()`: nothing written yet.
+    pub fn not_started(&self) -> bool {
+        self.build_error.is_none() && !self.tests.is_empty() && self.tests.iter().all(TestOutcome::not_started)
+    }
+    pub fn passing(&self) -> usize {
+        self.tests.iter().filter(|t| t.status == Status::Pass).count()
+    }
+}
+
+/// Runs `package`'s tests (from the workspace at `manifest_path`, or the main one).
+pub fn run(topic: &Topic, package: &str, manifest_path: Option<&Path>, servers: &RunServers) -> Result<TopicResult> {
+    let executables = match cargo::build_tests(package, manifest_path)? {
+        Build::Built(executables) => executables,
+        Build::Failed(errors) => {
+            return Ok(TopicResult { topic: topic.id.clone(), build_error: Some(errors), tests: Vec::new() });
+        }
+    };
+    let mut tests = Vec::new();
+    for exe in executables {
+        tests.extend(libtest::run(&exe, &topic.exercise_dir(), &servers.env, TEST_LIMIT)?);
+    }
+    Ok(TopicResult { topic: topic.id.clone(), build_error: None, tests })
+}
