@@ -129,7 +129,7 @@ fn supervise(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = fs::read_to_string(&log).unwrap_or_default();
-        if text.contains(ready_line) {
+        if text.to_lowercase().contains(ready_line) {
             break;
         }
         let exited = supervisor.try_wait()?.is_some();
@@ -290,7 +290,7 @@ pub fn start_redis() -> Result<LocalServer> {
         "TERM",
         &bin,
         &args,
-        "Ready to accept connections",
+        "ready to accept connections",
         url,
     )
 }

@@ -160,7 +160,11 @@ pub async fn wait_for_postgres(url: &str, timeout: std::time::Duration) -> Resul
 pub async fn wait_for_redis(url: &str, timeout: std::time::Duration) -> Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let ping = async { redis::cmd("PING").query_async::<String>(&mut crate::redis::connect(url).await?).await };
+        let ping = async {
+            redis::cmd("PING")
+                .query_async::<String>(&mut crate::redis::connect(url).await?)
+                .await
+        };
         match ping.await {
             Ok(_) => return Ok(()),
             Err(e) if tokio::time::Instant::now() >= deadline => return Err(e.into()),

@@ -15,12 +15,14 @@ use crate::manifest;
 /// The runner's cargo runs use their own target directory, so an open editor's rust-analyzer
 /// (which locks `target/`) never blocks the learner's loop, and vice versa.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("KATA_TARGET_DIR").map_or_else(|| manifest::root().join("target/kata"), PathBuf::from)
+    std::env::var_os("KATA_TARGET_DIR")
+        .map_or_else(|| manifest::root().join("target/kata"), PathBuf::from)
 }
 
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(manifest::root()).env("CARGO_TARGET_DIR", target_dir());
+    cmd.current_dir(manifest::root())
+        .env("CARGO_TARGET_DIR", target_dir());
     cmd
 }
 
@@ -60,18 +62,29 @@ struct Diagnostic {
 /// Builds the tests of `package` (in the workspace at `manifest_path`, or the main one).
 pub fn build_tests(package: &str, manifest_path: Option<&Path>) -> Result<Build> {
     let mut cmd = cargo();
-    cmd.args(["test", "--no-run", "--message-format=json-diagnostic-short", "--package", package]);
+    cmd.args([
+        "test",
+        "--no-run",
+        "--message-format=json-diagnostic-short",
+        "--package",
+        package,
+    ]);
     if let Some(path) = manifest_path {
         cmd.arg("--manifest-path").arg(path);
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().context("Failed to run cargo: is Rust installed? See https://rustup.rs")?;
+    let mut child = cmd
+        .spawn()
+        .context("Failed to run cargo: is Rust installed? See https://rustup.rs")?;
     let progress = Progress::new();
     let stderr = child.stderr.take().expect("piped");
-    let stderr_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let stderr_reader =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let (mut executables, mut errors, mut compiled) = (Vec::new(), Vec::new(), 0);
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let Ok(message) = serde_json::from_str::<Message>(&line?) else { continue };
+        let Ok(message) = serde_json::from_str::<Message>(&line?) else {
+            continue;
+        };
         match message.reason.as_str() {
             "compiler-artifact" => {
                 compiled += 1;
@@ -81,7 +94,10 @@ pub fn build_tests(package: &str, manifest_path: Option<&Path>) -> Result<Build>
                 {
                     executables.push(exe);
                 }
-                let name = target.map_or_else(|| message.package_id.unwrap_or_default(), |t| t.name.clone());
+                let name = target.map_or_else(
+                    || message.package_id.unwrap_or_default(),
+                    |t| t.name.clone(),
+                );
                 progress.set(format!("building ({compiled} crates ready, last: {name})"));
             }
             "compiler-message" => {
@@ -127,7 +143,9 @@ impl Progress {
             return Progress(None);
         }
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"),
+        );
         bar.enable_steady_tick(Duration::from_millis(120));
         bar.set_message("building");
         Progress(Some(bar))
@@ -146,7 +164,9 @@ impl Progress {
 
 /// Runs a command to completion, failing with its name if it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("Failed to start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("Failed to start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed ({status})");
     }

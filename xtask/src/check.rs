@@ -48,27 +48,59 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
     let topics: Vec<&Topic> = if only.is_empty() {
         all.iter().collect()
     } else {
-        only.iter().map(|name| manifest::find(&all, name)).collect::<Result<_>>()?
+        only.iter()
+            .map(|name| manifest::find(&all, name))
+            .collect::<Result<_>>()?
     };
     let mut tally = Tally::default();
 
-    tally.result("every topic directory is in exercises/katas.toml", Ok(orphans(&all)));
+    tally.result(
+        "every topic directory is in exercises/katas.toml",
+        Ok(orphans(&all)),
+    );
     for topic in &topics {
-        tally.result(&format!("{}: task, hint, stub and solution files are complete", topic.id), Ok(files(topic)));
+        tally.result(
+            &format!(
+                "{}: task, hint, stub and solution files are complete",
+                topic.id
+            ),
+            Ok(files(topic)),
+        );
     }
     if !no_lint {
-        tally.result("cargo fmt --check", command(cargo::cargo().args(["fmt", "--all", "--check"])));
+        tally.result(
+            "cargo fmt --check",
+            command(cargo::cargo().args(["fmt", "--all", "--check"])),
+        );
         tally.result(
             "cargo clippy (all targets, warnings denied)",
-            command(cargo::cargo().args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])),
+            command(cargo::cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--quiet",
+                "--",
+                "-D",
+                "warnings",
+            ])),
         );
     }
     tally.result(
         "the runner's and the harness's own tests",
-        command(cargo::cargo().args(["test", "--quiet", "--package", "xtask", "--package", "kata-testkit"])),
+        command(cargo::cargo().args([
+            "test",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--package",
+            "kata-testkit",
+        ])),
     );
 
-    let mut needs: Vec<Service> = topics.iter().flat_map(|t| t.services.iter().copied()).collect();
+    let mut needs: Vec<Service> = topics
+        .iter()
+        .flat_map(|t| t.services.iter().copied())
+        .collect();
     needs.sort_by_key(|s| *s as u8);
     needs.dedup();
     // The container path gets its own pass below; here, the fastest servers.
@@ -77,20 +109,36 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
         println!("     {line}");
     }
     for topic in &topics {
-        tally.result(&format!("{}: every test fails on the stub", topic.id), stub_fails(topic, &run));
-        tally.result(&format!("{}: every test passes on the solution", topic.id), solution_passes(topic, &run));
+        tally.result(
+            &format!("{}: every test fails on the stub", topic.id),
+            stub_fails(topic, &run),
+        );
+        tally.result(
+            &format!("{}: every test passes on the solution", topic.id),
+            solution_passes(topic, &run),
+        );
         match wrong_answers::load(topic) {
             Ok(wrongs) => {
                 tally.record(
                     &format!("{}: ships at least two wrong answers", topic.id),
-                    if wrongs.len() >= 2 { vec![] } else { vec![format!("found {}", wrongs.len())] },
+                    if wrongs.len() >= 2 {
+                        vec![]
+                    } else {
+                        vec![format!("found {}", wrongs.len())]
+                    },
                 );
                 for wrong in wrongs {
-                    let what = format!("{}: wrong answer `{}` is caught ({})", topic.id, wrong.name, wrong.mistake);
+                    let what = format!(
+                        "{}: wrong answer `{}` is caught ({})",
+                        topic.id, wrong.name, wrong.mistake
+                    );
                     tally.result(&what, wrong_answer_caught(topic, &wrong, &run));
                 }
             }
-            Err(e) => tally.record(&format!("{}: wrong answers", topic.id), vec![format!("{e:#}")]),
+            Err(e) => tally.record(
+                &format!("{}: wrong answers", topic.id),
+                vec![format!("{e:#}")],
+            ),
         }
     }
     drop(run);
@@ -98,7 +146,11 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
     container_path(&topics, &mut tally);
 
     println!("{} passed, {} failed", tally.passed, tally.failed);
-    Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn command(cmd: &mut Command) -> Result<Vec<String>> {
@@ -106,18 +158,31 @@ fn command(cmd: &mut Command) -> Result<Vec<String>> {
     if out.status.success() {
         return Ok(vec![]);
     }
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
-    Ok(vec![format!("{cmd:?} failed:\n{}", lines[lines.len().saturating_sub(40)..].join("\n"))])
+    Ok(vec![format!(
+        "{cmd:?} failed:\n{}",
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    )])
 }
 
 fn orphans(topics: &[Topic]) -> Vec<String> {
     let mut problems = Vec::new();
     for area in ["exercises", "solutions"] {
-        for entry in std::fs::read_dir(manifest::root().join(area)).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(manifest::root().join(area))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.path().is_dir() && !topics.iter().any(|t| t.id == name) {
-                problems.push(format!("{area}/{name} is not listed in exercises/katas.toml"));
+                problems.push(format!(
+                    "{area}/{name} is not listed in exercises/katas.toml"
+                ));
             }
         }
     }
@@ -129,30 +194,52 @@ fn files(topic: &Topic) -> Vec<String> {
     let read = |path: std::path::PathBuf| std::fs::read_to_string(&path).unwrap_or_default();
     let exercise = topic.exercise_dir();
     let readme = read(exercise.join("README.md"));
-    for section in ["## What to implement", "## Rules the tests enforce", "## Further reading"] {
+    for section in [
+        "## What to implement",
+        "## Rules the tests enforce",
+        "## Further reading",
+    ] {
         if !readme.contains(section) {
-            problems.push(format!("exercises/{}/README.md lacks the section `{section}`", topic.id));
+            problems.push(format!(
+                "exercises/{}/README.md lacks the section `{section}`",
+                topic.id
+            ));
         }
     }
     if read(exercise.join("hint.md")).trim().len() < 80 {
-        problems.push(format!("exercises/{}/hint.md is missing or too short to help", topic.id));
+        problems.push(format!(
+            "exercises/{}/hint.md is missing or too short to help",
+            topic.id
+        ));
     }
     let stub = read(exercise.join("src/lib.rs"));
     if !stub.contains("todo!(") || !stub.contains("// TODO") {
-        problems.push(format!("exercises/{}/src/lib.rs must be a stub: `todo!()` bodies and `// TODO` edit points", topic.id));
+        problems.push(format!(
+            "exercises/{}/src/lib.rs must be a stub: `todo!()` bodies and `// TODO` edit points",
+            topic.id
+        ));
     }
     let solution = read(topic.solution_dir().join("src/lib.rs"));
     if solution.is_empty() || solution.contains("todo!(") || solution.contains("unimplemented!(") {
-        problems.push(format!("solutions/{}/src/lib.rs is missing or unfinished", topic.id));
+        problems.push(format!(
+            "solutions/{}/src/lib.rs is missing or unfinished",
+            topic.id
+        ));
     }
-    if manifest::test_files(topic).iter().all(|p| p.extension().is_none_or(|e| e != "rs")) {
+    if manifest::test_files(topic)
+        .iter()
+        .all(|p| p.extension().is_none_or(|e| e != "rs"))
+    {
         problems.push(format!("exercises/{}/tests/ holds no test", topic.id));
     }
     problems
 }
 
 fn failed_build(result: &verify::TopicResult) -> Option<Vec<String>> {
-    result.build_error.as_ref().map(|e| vec![format!("does not compile:\n{e}")])
+    result
+        .build_error
+        .as_ref()
+        .map(|e| vec![format!("does not compile:\n{e}")])
 }
 
 fn stub_fails(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
@@ -163,7 +250,12 @@ fn stub_fails(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
     if result.tests.is_empty() {
         return Ok(vec!["no tests ran".into()]);
     }
-    Ok(result.tests.iter().filter(|t| t.status == Status::Pass).map(|t| format!("{} passes on the stub", t.name)).collect())
+    Ok(result
+        .tests
+        .iter()
+        .filter(|t| t.status == Status::Pass)
+        .map(|t| format!("{} passes on the stub", t.name))
+        .collect())
 }
 
 fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
@@ -182,7 +274,11 @@ fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<Strin
         .collect())
 }
 
-fn wrong_answer_caught(topic: &Topic, wrong: &wrong_answers::WrongAnswer, run: &servers::RunServers) -> Result<Vec<String>> {
+fn wrong_answer_caught(
+    topic: &Topic,
+    wrong: &wrong_answers::WrongAnswer,
+    run: &servers::RunServers,
+) -> Result<Vec<String>> {
     let manifest_path = wrong_answers::workspace(topic, wrong)?;
     let result = verify::run(topic, &topic.solution_package(), Some(&manifest_path), run)?;
     if let Some(problems) = failed_build(&result) {
@@ -192,7 +288,9 @@ fn wrong_answer_caught(topic: &Topic, wrong: &wrong_answers::WrongAnswer, run: &
     for name in &wrong.must_fail {
         match result.tests.iter().find(|t| &t.name == name) {
             None => problems.push(format!("names a test that does not exist: {name}")),
-            Some(t) if t.status == Status::Pass => problems.push(format!("{name} passes on this wrong answer")),
+            Some(t) if t.status == Status::Pass => {
+                problems.push(format!("{name} passes on this wrong answer"))
+            }
             Some(_) => {}
         }
     }
@@ -207,15 +305,29 @@ fn container_path(topics: &[&Topic], tally: &mut Tally) {
         return;
     }
     if !servers::docker_answers() {
-        println!("{} container path not tested: no Docker engine answers (start one to test it)", ui::yellow("skip"));
+        println!(
+            "{} container path not tested: no Docker engine answers (start one to test it)",
+            ui::yellow("skip")
+        );
         return;
     }
     let run = match servers::start(&[Service::Postgres, Service::Redis], Prefer::Container) {
         Ok(run) => run,
-        Err(e) => return tally.record("container path: start Postgres and Redis with testcontainers", vec![format!("{e:#}")]),
+        Err(e) => {
+            return tally.record(
+                "container path: start Postgres and Redis with testcontainers",
+                vec![format!("{e:#}")],
+            );
+        }
     };
-    tally.record(&format!("container path: {}", run.described.join("; ")), vec![]);
+    tally.record(
+        &format!("container path: {}", run.described.join("; ")),
+        vec![],
+    );
     for topic in with_services {
-        tally.result(&format!("container path: {} solution passes", topic.id), solution_passes(topic, &run));
+        tally.result(
+            &format!("container path: {} solution passes", topic.id),
+            solution_passes(topic, &run),
+        );
     }
 }

@@ -5,7 +5,10 @@ use clap::{Parser, Subcommand};
 use crate::servers::Prefer;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Rust Backend Katas: learn backend engineering in Rust, one graded topic at a time.")]
+#[command(
+    name = "cargo xtask",
+    about = "Rust Backend Katas: learn backend engineering in Rust, one graded topic at a time."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -59,7 +62,11 @@ pub enum Command {
         no_lint: bool,
     },
     /// Maintainers: print speed figures (servers, per-test database, learner loop).
-    Bench,
+    Bench {
+        /// Also time the whole `cargo xtask check --no-lint`.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Subcommand)]

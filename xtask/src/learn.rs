@@ -16,7 +16,10 @@ pub fn current<'a>(topics: &'a [Topic], progress: &Progress) -> Option<&'a Topic
 
 /// Starts the servers these topics need (none if they need none), builds and runs their tests.
 pub fn run_topics(topics: &[&Topic], show_servers: bool) -> Result<Vec<TopicResult>> {
-    let mut needs: Vec<Service> = topics.iter().flat_map(|t| t.services.iter().copied()).collect();
+    let mut needs: Vec<Service> = topics
+        .iter()
+        .flat_map(|t| t.services.iter().copied())
+        .collect();
     needs.sort_by_key(|s| *s as u8);
     needs.dedup();
     let servers = servers::start(&needs, Prefer::Auto)?;
@@ -25,14 +28,20 @@ pub fn run_topics(topics: &[&Topic], show_servers: bool) -> Result<Vec<TopicResu
             eprintln!("{line}");
         }
     }
-    topics.iter().map(|t| verify::run(t, t.name(), None, &servers)).collect()
+    topics
+        .iter()
+        .map(|t| verify::run(t, t.name(), None, &servers))
+        .collect()
 }
 
 pub fn next() -> Result<()> {
     let topics = manifest::load()?;
     let mut progress = Progress::load();
     let Some(topic) = current(&topics, &progress) else {
-        println!("{}", ui::green("Every topic is done. Congratulations! `cargo xtask list` shows them all."));
+        println!(
+            "{}",
+            ui::green("Every topic is done. Congratulations! `cargo xtask list` shows them all.")
+        );
         return Ok(());
     };
     let result = run_topics(&[topic], true)?.remove(0);
@@ -92,8 +101,10 @@ pub fn list(json: bool) -> Result<()> {
         }
     };
     if json {
-        let rows: Vec<_> =
-            topics.iter().map(|t| json!({"id": t.id, "title": t.title, "weight": t.weight, "status": status(t)})).collect();
+        let rows: Vec<_> = topics
+            .iter()
+            .map(|t| json!({"id": t.id, "title": t.title, "weight": t.weight, "status": status(t)}))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
@@ -108,9 +119,15 @@ pub fn list(json: bool) -> Result<()> {
         println!("{mark} {:<24} {}", t.id, t.title);
     }
     let done = topics.iter().filter(|t| progress.is_done(t)).count();
-    println!("\n{} {done}/{} topics done", ui::bar(done, topics.len(), 30), topics.len());
+    println!(
+        "\n{} {done}/{} topics done",
+        ui::bar(done, topics.len(), 30),
+        topics.len()
+    );
     if topics.iter().any(|t| progress.is_stale(t)) {
-        println!("\"stale\": the topic's tests changed since you passed them; `cargo xtask verify TOPIC` re-checks it.");
+        println!(
+            "\"stale\": the topic's tests changed since you passed them; `cargo xtask verify TOPIC` re-checks it."
+        );
     }
     Ok(())
 }

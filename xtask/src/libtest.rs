@@ -52,17 +52,37 @@ struct Event {
 
 /// Lists the tests an executable holds.
 pub fn list(exe: &Path) -> Result<Vec<String>> {
-    let out = Command::new(exe).args(["--list", "--format", "terse"]).output().with_context(|| format!("Failed to run {}", exe.display()))?;
-    Ok(String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.strip_suffix(": test")).map(str::to_owned).collect())
+    let out = Command::new(exe)
+        .args(["--list", "--format", "terse"])
+        .output()
+        .with_context(|| format!("Failed to run {}", exe.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Runs every test of `exe` with `env`, each test given at most `limit` (the whole run at most
 /// `limit` times the number of tests, as tests run in parallel). Tests that never report an
 /// outcome (the process exited, crashed or hung) come back as `Error` or `Timeout`.
-pub fn run(exe: &Path, cwd: &Path, env: &[(String, String)], limit: Duration) -> Result<Vec<TestOutcome>> {
+pub fn run(
+    exe: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    limit: Duration,
+) -> Result<Vec<TestOutcome>> {
     let expected = list(exe)?;
     let mut child = Command::new(exe)
-        .args(["--format", "json", "-Z", "unstable-options", "--report-time", "--test-threads", "4"])
+        .args([
+            "--format",
+            "json",
+            "-Z",
+            "unstable-options",
+            "--report-time",
+            "--test-threads",
+            "4",
+        ])
         // libtest's JSON output is unstable: this lets the stable toolchain's libtest emit it.
         .env("RUSTC_BOOTSTRAP", "1")
         .env("RUST_BACKTRACE", "0")
@@ -75,7 +95,8 @@ pub fn run(exe: &Path, cwd: &Path, env: &[(String, String)], limit: Duration) ->
         .with_context(|| format!("Failed to run {}", exe.display()))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let stderr_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let stderr_reader =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let (lines_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -98,7 +119,9 @@ pub fn run(exe: &Path, cwd: &Path, env: &[(String, String)], limit: Duration) ->
         }
         match lines.recv_timeout(deadline - now) {
             Ok(line) => {
-                let Ok(event) = serde_json::from_str::<Event>(&line) else { continue };
+                let Ok(event) = serde_json::from_str::<Event>(&line) else {
+                    continue;
+                };
                 if event.kind != "test" || !expected.contains(&event.name) {
                     continue;
                 }
@@ -108,9 +131,21 @@ pub fn run(exe: &Path, cwd: &Path, env: &[(String, String)], limit: Duration) ->
                     "timeout" | "started" | "ignored" => continue,
                     _ => Status::Error,
                 };
-                let message = event.stdout.as_deref().map(panic_message).unwrap_or_default();
+                let message = event
+                    .stdout
+                    .as_deref()
+                    .map(panic_message)
+                    .unwrap_or_default();
                 let duration_ms = event.exec_time.map_or(0, |s| (s * 1000.0) as u64);
-                outcomes.insert(event.name.clone(), TestOutcome { name: event.name, status, message, duration_ms });
+                outcomes.insert(
+                    event.name.clone(),
+                    TestOutcome {
+                        name: event.name,
+                        status,
+                        message,
+                        duration_ms,
+                    },
+                );
             }
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -122,12 +157,25 @@ pub fn run(exe: &Path, cwd: &Path, env: &[(String, String)], limit: Duration) ->
     for name in expected {
         outcomes.entry(name.clone()).or_insert_with(|| {
             let (status, message) = if timed_out {
-                (Status::Timeout, format!("did not finish within {} s", limit.as_secs()))
+                (
+                    Status::Timeout,
+                    format!("did not finish within {} s", limit.as_secs()),
+                )
             } else {
                 let said = last_lines(&stderr, 5);
-                (Status::Error, format!("the test process ended ({status}) before this test reported a result{said}"))
+                (
+                    Status::Error,
+                    format!(
+                        "the test process ended ({status}) before this test reported a result{said}"
+                    ),
+                )
             };
-            TestOutcome { name, status, message, duration_ms: elapsed }
+            TestOutcome {
+                name,
+                status,
+                message,
+                duration_ms: elapsed,
+            }
         });
     }
     Ok(outcomes.into_values().collect())
@@ -144,14 +192,20 @@ fn last_lines(text: &str, n: usize) -> String {
 /// From a failed test's captured output, the panic's message alone:
 /// "thread 'x' panicked at tests/a.rs:10:5:\nexpected ..." becomes "expected ...".
 pub fn panic_message(captured: &str) -> String {
-    let Some(start) = captured.find("panicked at ") else { return captured.trim().to_owned() };
+    let Some(start) = captured.find("panicked at ") else {
+        return captured.trim().to_owned();
+    };
     let after = &captured[start..];
     let body = after.split_once('\n').map_or("", |(_, rest)| rest);
-    let end = ["\nnote: run with `RUST_BACKTRACE", "\nstack backtrace:", "\nthread '"]
-        .iter()
-        .filter_map(|marker| body.find(marker))
-        .min()
-        .unwrap_or(body.len());
+    let end = [
+        "\nnote: run with `RUST_BACKTRACE",
+        "\nstack backtrace:",
+        "\nthread '",
+    ]
+    .iter()
+    .filter_map(|marker| body.find(marker))
+    .min()
+    .unwrap_or(body.len());
     body[..end].trim().to_owned()
 }
 

@@ -2,6 +2,7 @@
 //! check. A binary of the workspace rather than an installed tool, so a fresh clone needs
 //! nothing but Rust.
 
+mod bench;
 mod cargo;
 mod check;
 mod cli;
@@ -27,7 +28,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Next => learn::next().map(|()| ExitCode::SUCCESS),
         Command::List { json } => learn::list(json).map(|()| ExitCode::SUCCESS),
-        Command::Verify { topic, all, json } => learn::verify(topic, all, json).map(|()| ExitCode::SUCCESS),
+        Command::Verify { topic, all, json } => {
+            learn::verify(topic, all, json).map(|()| ExitCode::SUCCESS)
+        }
         Command::Hint { topic } => topic_files::hint(topic).map(|()| ExitCode::SUCCESS),
         Command::Watch => watch::watch().map(|()| ExitCode::SUCCESS),
         Command::Reset { topic, yes } => topic_files::reset(topic, yes).map(|()| ExitCode::SUCCESS),
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
         .map(|()| ExitCode::SUCCESS),
         Command::Doctor => doctor::doctor().map(|()| ExitCode::SUCCESS),
         Command::Check { topics, no_lint } => check::check(topics, no_lint),
-        Command::Bench => Ok(ExitCode::SUCCESS),
+        Command::Bench { check } => bench::bench(check).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("{} {e:#}", ui::red("error:"));

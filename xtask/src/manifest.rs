@@ -52,14 +52,18 @@ pub fn root() -> PathBuf {
 
 pub fn load() -> Result<Vec<Topic>> {
     let path = root().join("exercises/katas.toml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
-    let file: File = toml::from_str(&text).with_context(|| format!("{} is not a valid manifest", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("Failed to read {}", path.display()))?;
+    let file: File = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid manifest", path.display()))?;
     Ok(file.topic)
 }
 
 /// Finds a topic by id (`11_transfer`), name (`transfer`) or number (`11`).
 pub fn find<'a>(topics: &'a [Topic], wanted: &str) -> Result<&'a Topic> {
-    let found = topics.iter().find(|t| t.id == wanted || t.name() == wanted || t.id.split('_').next() == Some(wanted));
+    let found = topics
+        .iter()
+        .find(|t| t.id == wanted || t.name() == wanted || t.id.split('_').next() == Some(wanted));
     match found {
         Some(topic) => Ok(topic),
         None => bail!(

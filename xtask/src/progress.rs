@@ -23,7 +23,9 @@ fn path() -> PathBuf {
 impl Progress {
     pub fn load() -> Progress {
         let path = path();
-        let Ok(text) = std::fs::read_to_string(&path) else { return Progress::default() };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Progress::default();
+        };
         match serde_json::from_str(&text) {
             Ok(progress) => progress,
             Err(e) => {
@@ -51,7 +53,9 @@ impl Progress {
 
     /// Done, and against the tests as they are now (a changed test makes it stale).
     pub fn is_done(&self, topic: &Topic) -> bool {
-        self.done.get(&topic.id).is_some_and(|f| *f == fingerprint(topic))
+        self.done
+            .get(&topic.id)
+            .is_some_and(|f| *f == fingerprint(topic))
     }
 
     pub fn is_stale(&self, topic: &Topic) -> bool {
@@ -71,7 +75,12 @@ impl Progress {
 pub fn fingerprint(topic: &Topic) -> String {
     let mut hash = Sha256::new();
     for file in manifest::test_files(topic) {
-        hash.update(file.strip_prefix(manifest::root()).unwrap_or(&file).to_string_lossy().as_bytes());
+        hash.update(
+            file.strip_prefix(manifest::root())
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         hash.update(std::fs::read(&file).unwrap_or_default());
     }
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()

@@ -69,10 +69,15 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
             Service::Redis => (kit::Service::Redis, "KATA_REDIS_URL", "Redis"),
         };
         let started = Instant::now();
-        let (url, origin) = if let Some(found) = kit::configured(kit_service).filter(|_| prefer != Prefer::Container) {
+        let (url, origin) = if let Some(found) =
+            kit::configured(kit_service).filter(|_| prefer != Prefer::Container)
+        {
             (found.url, found.origin)
         } else if prefer == Prefer::Container || (prefer == Prefer::Auto && docker_answers()) {
-            (start_container(&mut run, service)?, "container (testcontainers)".to_string())
+            (
+                start_container(&mut run, service)?,
+                "container (testcontainers)".to_string(),
+            )
         } else {
             let server = match service {
                 Service::Postgres => local::start_postgres(&kit::state_dir().join("cache"))?,
@@ -82,7 +87,10 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
             run.locals.push(server);
             (url, "local server from installed binaries".to_string())
         };
-        run.described.push(format!("{label}: {origin}, ready in {} ms", started.elapsed().as_millis()));
+        run.described.push(format!(
+            "{label}: {origin}, ready in {} ms",
+            started.elapsed().as_millis()
+        ));
         run.env.push((var.to_string(), url));
     }
     Ok(run)
@@ -125,10 +133,19 @@ fn image(var: &str, default: &str) -> (String, String) {
 fn start_container(run: &mut RunServers, service: Service) -> Result<String> {
     if run.reaper.is_none() {
         run.reaper = Some(spawn_reaper()?);
-        run.runtime = Some(tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?);
+        run.runtime = Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?,
+        );
     }
     let runtime = run.runtime.as_ref().expect("created above");
-    let label = run.reaper.as_ref().map(|(child, _)| child.id().to_string()).unwrap_or_default();
+    let label = run
+        .reaper
+        .as_ref()
+        .map(|(child, _)| child.id().to_string())
+        .unwrap_or_default();
     let (url, container) = runtime.block_on(async {
         match service {
             Service::Postgres => {
@@ -136,7 +153,9 @@ fn start_container(run: &mut RunServers, service: Service) -> Result<String> {
                 let password = format!("{:08x}{:08x}", rand_u32(), rand_u32());
                 let container = GenericImage::new(name, tag)
                     .with_exposed_port(5432.tcp())
-                    .with_wait_for(WaitFor::message_on_stderr("database system is ready to accept connections"))
+                    .with_wait_for(WaitFor::message_on_stderr(
+                        "database system is ready to accept connections",
+                    ))
                     .with_env_var("POSTGRES_PASSWORD", &password)
                     .with_cmd(POSTGRES_SETTINGS.iter().copied())
                     .with_label("kata.reaper", &label)
@@ -175,13 +194,20 @@ fn start_container(run: &mut RunServers, service: Service) -> Result<String> {
 /// The settings the tests rely on (see testkit's local servers for why).
 const POSTGRES_SETTINGS: &[&str] = &[
     "postgres",
-    "-c", "shared_preload_libraries=pg_stat_statements",
-    "-c", "pg_stat_statements.track_utility=off",
-    "-c", "max_connections=300",
-    "-c", "fsync=off",
-    "-c", "synchronous_commit=off",
-    "-c", "full_page_writes=off",
-    "-c", "deadlock_timeout=50ms",
+    "-c",
+    "shared_preload_libraries=pg_stat_statements",
+    "-c",
+    "pg_stat_statements.track_utility=off",
+    "-c",
+    "max_connections=300",
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "deadlock_timeout=50ms",
 ];
 
 /// testcontainers has no reaper and Ctrl-C skips `Drop`: this process removes the run's
@@ -202,30 +228,43 @@ fn spawn_reaper() -> Result<(Child, ChildStdin)> {
 
 fn rand_u32() -> u32 {
     let mut bytes = [0u8; 4];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).ok();
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .ok();
     u32::from_ne_bytes(bytes) ^ std::process::id()
 }
 
 /// `cargo xtask services up`: starts both servers in a background holder process.
 pub fn up(prefer: Prefer) -> Result<()> {
     if let Some(file) = kit::read_services_file() {
-        println!("Services are already running (pid {}): see `cargo xtask services status`.", file.holder_pid);
+        println!(
+            "Services are already running (pid {}): see `cargo xtask services status`.",
+            file.holder_pid
+        );
         return Ok(());
     }
     let exe = std::env::current_exe()?;
+    // The holder outlives this command: it must not keep the terminal's (or a CI step's) pipes.
+    let log_path = kit::state_dir().join("services.log");
+    std::fs::create_dir_all(kit::state_dir())?;
+    let log = std::fs::File::create(&log_path)?;
     let mut holder = Command::new(exe)
         .args(["services", "hold", "--prefer"])
         .arg(format!("{prefer:?}").to_lowercase())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .process_group(0)
         .spawn()?;
     let mut first_line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().expect("piped")), &mut first_line)?;
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().expect("piped")),
+        &mut first_line,
+    )?;
     if !first_line.starts_with("ready") {
         let status = holder.wait()?;
-        bail!("The services did not start ({status}); see the messages above. Then run: cargo xtask doctor");
+        let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+        bail!("The services did not start ({status}):\n{said}Then run: cargo xtask doctor");
     }
     status()
 }
@@ -233,7 +272,13 @@ pub fn up(prefer: Prefer) -> Result<()> {
 /// The hidden `services hold` command: keeps servers until `services down` stops this process.
 pub fn hold(prefer: Prefer) -> Result<()> {
     let servers = start(&[Service::Postgres, Service::Redis], prefer)?;
-    let url = |var: &str| servers.env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone());
+    let url = |var: &str| {
+        servers
+            .env
+            .iter()
+            .find(|(k, _)| k == var)
+            .map(|(_, v)| v.clone())
+    };
     let file = ServicesFile {
         postgres: url("KATA_POSTGRES_URL"),
         redis: url("KATA_REDIS_URL"),
@@ -257,7 +302,9 @@ pub fn down() -> Result<()> {
     let path = kit::services_file();
     match kit::read_services_file() {
         Some(file) => {
-            let _ = Command::new("kill").arg(file.holder_pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg(file.holder_pid.to_string())
+                .status();
             let _ = std::fs::remove_file(&path);
             println!("Stopped the services (pid {}).", file.holder_pid);
         }
@@ -278,7 +325,9 @@ pub fn status() -> Result<()> {
             println!("  Redis:    {}", file.redis.as_deref().unwrap_or("-"));
             println!("Stop them with: cargo xtask services down");
         }
-        None => println!("No services are running. Tests start their own; `cargo xtask services up` keeps a pair running for faster runs."),
+        None => println!(
+            "No services are running. Tests start their own; `cargo xtask services up` keeps a pair running for faster runs."
+        ),
     }
     Ok(())
 }

@@ -21,8 +21,14 @@ pub fn hint(wanted: Option<String>) -> Result<()> {
     let topics = manifest::load()?;
     let topic = chosen(&topics, wanted)?;
     let path = topic.exercise_dir().join("hint.md");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
-    println!("Hint for {} ({}):\n\n{}", topic.id, topic.title, text.trim_end());
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("Failed to read {}", path.display()))?;
+    println!(
+        "Hint for {} ({}):\n\n{}",
+        topic.id,
+        topic.title,
+        text.trim_end()
+    );
     Ok(())
 }
 
@@ -31,7 +37,10 @@ pub fn reset(wanted: String, yes: bool) -> Result<()> {
     let topic = chosen(&topics, Some(wanted))?;
     let src = topic.exercise_dir().join("src");
     if !yes {
-        print!("Put back the stub of {} and drop your code in exercises/{}/src? (a copy goes to .kata/backup/) [y/N] ", topic.id, topic.id);
+        print!(
+            "Put back the stub of {} and drop your code in exercises/{}/src? (a copy goes to .kata/backup/) [y/N] ",
+            topic.id, topic.id
+        );
         std::io::stdout().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -40,10 +49,19 @@ pub fn reset(wanted: String, yes: bool) -> Result<()> {
             return Ok(());
         }
     }
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let backup = kata_testkit::services::state_dir().join("backup").join(format!("{}-{stamp}", topic.id));
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let backup = kata_testkit::services::state_dir()
+        .join("backup")
+        .join(format!("{}-{stamp}", topic.id));
     std::fs::create_dir_all(&backup)?;
-    crate::cargo::run(std::process::Command::new("cp").arg("-R").arg(&src).arg(&backup))?;
+    crate::cargo::run(
+        std::process::Command::new("cp")
+            .arg("-R")
+            .arg(&src)
+            .arg(&backup),
+    )?;
     // The stub is the version the repository shipped: git's copy of the file at HEAD.
     let status = std::process::Command::new("git")
         .current_dir(manifest::root())
@@ -52,12 +70,20 @@ pub fn reset(wanted: String, yes: bool) -> Result<()> {
         .status()
         .context("Failed to run git: is it installed?")?;
     if !status.success() {
-        bail!("git could not restore exercises/{}/src; your code is safe in {}", topic.id, backup.display());
+        bail!(
+            "git could not restore exercises/{}/src; your code is safe in {}",
+            topic.id,
+            backup.display()
+        );
     }
     let mut progress = Progress::load();
     progress.record(&topic, false);
     progress.save()?;
-    println!("Restored the stub of {}. Your code is in {}.", topic.id, backup.display());
+    println!(
+        "Restored the stub of {}. Your code is in {}.",
+        topic.id,
+        backup.display()
+    );
     Ok(())
 }
 
@@ -73,8 +99,16 @@ pub fn solution(wanted: String) -> Result<()> {
         );
     }
     let path = topic.solution_dir().join("src/lib.rs");
-    println!("{}\n", path.strip_prefix(manifest::root()).unwrap_or(&path).display());
+    println!(
+        "{}\n",
+        path.strip_prefix(manifest::root())
+            .unwrap_or(&path)
+            .display()
+    );
     println!("{}", std::fs::read_to_string(&path)?);
-    println!("Compare with yours: diff -u exercises/{0}/src/lib.rs solutions/{0}/src/lib.rs", topic.id);
+    println!(
+        "Compare with yours: diff -u exercises/{0}/src/lib.rs solutions/{0}/src/lib.rs",
+        topic.id
+    );
     Ok(())
 }

@@ -7,7 +7,8 @@ use crate::manifest::Topic;
 use crate::verify::TopicResult;
 
 fn colour(code: &str, text: &str) -> String {
-    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    {
         format!("\x1b[{code}m{text}\x1b[0m")
     } else {
         text.to_string()
@@ -31,7 +32,10 @@ pub fn bold(text: &str) -> String {
 pub fn show(topic: &Topic, result: &TopicResult) {
     println!("{} {}", bold(&topic.id), topic.title);
     if let Some(errors) = &result.build_error {
-        println!("{}", red("Your code does not compile yet. The compiler says:"));
+        println!(
+            "{}",
+            red("Your code does not compile yet. The compiler says:")
+        );
         println!("{errors}");
         return;
     }
@@ -64,7 +68,9 @@ pub fn show(topic: &Topic, result: &TopicResult) {
     if result.passed() {
         println!("{}", green(&format!("All {total} tests pass.")));
     } else {
-        println!("{passing} of {total} tests pass. Fix the first failure above, then run `cargo xtask next` again (or `cargo xtask watch`); stuck? `cargo xtask hint`.");
+        println!(
+            "{passing} of {total} tests pass. Fix the first failure above, then run `cargo xtask next` again (or `cargo xtask watch`); stuck? `cargo xtask hint`."
+        );
     }
 }
 

@@ -25,28 +25,53 @@ pub struct TopicResult {
 
 impl TopicResult {
     pub fn passed(&self) -> bool {
-        self.build_error.is_none() && !self.tests.is_empty() && self.tests.iter().all(|t| t.status == Status::Pass)
+        self.build_error.is_none()
+            && !self.tests.is_empty()
+            && self.tests.iter().all(|t| t.status == Status::Pass)
     }
     /// Every test stopped at a `todo!()`: nothing written yet.
     pub fn not_started(&self) -> bool {
-        self.build_error.is_none() && !self.tests.is_empty() && self.tests.iter().all(TestOutcome::not_started)
+        self.build_error.is_none()
+            && !self.tests.is_empty()
+            && self.tests.iter().all(TestOutcome::not_started)
     }
     pub fn passing(&self) -> usize {
-        self.tests.iter().filter(|t| t.status == Status::Pass).count()
+        self.tests
+            .iter()
+            .filter(|t| t.status == Status::Pass)
+            .count()
     }
 }
 
 /// Runs `package`'s tests (from the workspace at `manifest_path`, or the main one).
-pub fn run(topic: &Topic, package: &str, manifest_path: Option<&Path>, servers: &RunServers) -> Result<TopicResult> {
+pub fn run(
+    topic: &Topic,
+    package: &str,
+    manifest_path: Option<&Path>,
+    servers: &RunServers,
+) -> Result<TopicResult> {
     let executables = match cargo::build_tests(package, manifest_path)? {
         Build::Built(executables) => executables,
         Build::Failed(errors) => {
-            return Ok(TopicResult { topic: topic.id.clone(), build_error: Some(errors), tests: Vec::new() });
+            return Ok(TopicResult {
+                topic: topic.id.clone(),
+                build_error: Some(errors),
+                tests: Vec::new(),
+            });
         }
     };
     let mut tests = Vec::new();
     for exe in executables {
-        tests.extend(libtest::run(&exe, &topic.exercise_dir(), &servers.env, TEST_LIMIT)?);
+        tests.extend(libtest::run(
+            &exe,
+            &topic.exercise_dir(),
+            &servers.env,
+            TEST_LIMIT,
+        )?);
     }
-    Ok(TopicResult { topic: topic.id.clone(), build_error: None, tests })
+    Ok(TopicResult {
+        topic: topic.id.clone(),
+        build_error: None,
+        tests,
+    })
 }

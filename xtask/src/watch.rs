@@ -26,21 +26,30 @@ pub fn watch() -> Result<()> {
         }
     });
     if let Ok(w) = watcher.as_mut() {
-        w.watch(&manifest::root().join("exercises"), RecursiveMode::Recursive)?;
+        w.watch(
+            &manifest::root().join("exercises"),
+            RecursiveMode::Recursive,
+        )?;
     } else {
         eprintln!("File events are unavailable here: press Enter to re-run.");
     }
     std::thread::spawn(move || {
         for line in std::io::stdin().lines() {
             let quit = line.is_ok_and(|l| l.trim() == "q");
-            if tx.send(if quit { Trigger::Quit } else { Trigger::Enter }).is_err() || quit {
+            if tx
+                .send(if quit { Trigger::Quit } else { Trigger::Enter })
+                .is_err()
+                || quit
+            {
                 break;
             }
         }
     });
     loop {
         learn::next()?;
-        println!("\nWatching exercises/ for changes: save to re-run, Enter to re-run now, q then Enter to quit.");
+        println!(
+            "\nWatching exercises/ for changes: save to re-run, Enter to re-run now, q then Enter to quit."
+        );
         match rx.recv() {
             Ok(Trigger::Quit) | Err(_) => return Ok(()),
             Ok(_) => {}

@@ -33,17 +33,35 @@ pub fn load(topic: &Topic) -> Result<Vec<WrongAnswer>> {
 
 fn parse(path: &Path) -> Result<WrongAnswer> {
     let text = std::fs::read_to_string(path)?;
-    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
-    let (Some(mistake), Some(must_fail)) = (field("# Mistake:"), field("# Must fail:")) else {
-        bail!("{} needs the header lines `# Mistake: ...` and `# Must fail: test, ...`", path.display());
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
     };
-    let must_fail: Vec<String> = must_fail.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let (Some(mistake), Some(must_fail)) = (field("# Mistake:"), field("# Must fail:")) else {
+        bail!(
+            "{} needs the header lines `# Mistake: ...` and `# Must fail: test, ...`",
+            path.display()
+        );
+    };
+    let must_fail: Vec<String> = must_fail
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     if must_fail.is_empty() {
         bail!("{}: `# Must fail:` names no test", path.display());
     }
-    let start = text.find("\n--- ").map(|i| i + 1).with_context(|| format!("{} holds no unified diff", path.display()))?;
+    let start = text
+        .find("\n--- ")
+        .map(|i| i + 1)
+        .with_context(|| format!("{} holds no unified diff", path.display()))?;
     Ok(WrongAnswer {
-        name: path.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
+        name: path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
         mistake: mistake.to_string(),
         must_fail,
         patch: text[start..].to_string(),
@@ -61,27 +79,49 @@ pub fn workspace(topic: &Topic, wrong: &WrongAnswer) -> Result<PathBuf> {
         }
     }
     std::fs::create_dir_all(scratch.join(".cargo"))?;
-    std::fs::copy(root.join(".cargo/config.toml"), scratch.join(".cargo/config.toml"))?;
+    std::fs::copy(
+        root.join(".cargo/config.toml"),
+        scratch.join(".cargo/config.toml"),
+    )?;
     for dir in ["testkit", "xtask", "exercises"] {
         link(&root.join(dir), &scratch.join(dir))?;
     }
+    // Cargo names a path package's build outputs after its path inside the workspace: the
+    // patched copy needs a path of its own (`NN_topic.wrong`), or its outputs would overwrite
+    // the real solution's in the shared target directory.
+    for entry in std::fs::read_dir(scratch.join("solutions"))?.flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".wrong") {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
     for entry in std::fs::read_dir(root.join("solutions"))?.flatten() {
         let target = scratch.join("solutions").join(entry.file_name());
-        if entry.file_name() != topic.id.as_str() {
+        if entry.file_name() == topic.id.as_str() {
+            if target.is_symlink() {
+                std::fs::remove_file(&target)?;
+            }
+        } else {
             link(&entry.path(), &target)?;
         }
     }
-    let copy = scratch.join("solutions").join(&topic.id);
-    if copy.is_symlink() {
-        std::fs::remove_file(&copy)?;
-    }
+    let copy = scratch
+        .join("solutions")
+        .join(format!("{}.wrong", topic.id));
     std::fs::create_dir_all(copy.join("src"))?;
-    std::fs::copy(topic.solution_dir().join("Cargo.toml"), copy.join("Cargo.toml"))?;
+    std::fs::copy(
+        topic.solution_dir().join("Cargo.toml"),
+        copy.join("Cargo.toml"),
+    )?;
     let solution = std::fs::read_to_string(topic.solution_dir().join("src/lib.rs"))?;
-    let patch = diffy::Patch::from_str(&wrong.patch).with_context(|| format!("wrong answer {} is not a valid diff", wrong.name))?;
-    let patched = diffy::apply(&solution, &patch)
-        .with_context(|| format!("wrong answer {} no longer applies to the solution: regenerate the diff", wrong.name))?;
-    write_if_changed(&copy.join("src/lib.rs"), &patched)?;
+    let patch = diffy::Patch::from_str(&wrong.patch)
+        .with_context(|| format!("wrong answer {} is not a valid diff", wrong.name))?;
+    let patched = diffy::apply(&solution, &patch).with_context(|| {
+        format!(
+            "wrong answer {} no longer applies to the solution: regenerate the diff",
+            wrong.name
+        )
+    })?;
+    std::fs::write(copy.join("src/lib.rs"), patched)?;
     Ok(scratch.join("Cargo.toml"))
 }
 
@@ -98,12 +138,4 @@ fn link(from: &Path, to: &Path) -> Result<()> {
     }
     std::os::unix::fs::symlink(from, to)?;
     Ok(())
-}
-
-/// Keeps the file's mtime when nothing changed, so cargo does not rebuild.
-fn write_if_changed(path: &Path, text: &str) -> Result<()> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
-        return Ok(());
-    }
-    Ok(std::fs::write(path, text)?)
 }

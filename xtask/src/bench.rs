@@ -1,0 +1,458 @@
+//! `cargo xtask bench`: the speed figures the runner is built around, measured on this
+//! machine and printed next to their targets. A command that prints numbers, never a timed
+//! test: how fast a machine is decides nothing about correctness.
+//!
+//! 1. local Postgres and Redis: time until ready to accept connections;
+//! 2. a test's own database (`TestDb::new`), cloned from the transfer kata's schema template;
+//! 3. the learner's warm loop per topic: save `src/lib.rs`, `cargo xtask verify TOPIC`;
+//! 4. with `--check`, the whole `cargo xtask check --no-lint`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use kata_testkit::local;
+use kata_testkit::services as kit;
+
+use crate::manifest;
+
+/// Starts of each server.
+const SERVER_RUNS: usize = 5;
+/// Databases created for the per-test figure.
+const DATABASES: usize = 30;
+/// Edit-and-verify rounds per topic.
+const LOOP_RUNS: usize = 5;
+/// Set on the child process that times `TestDb::new`: it holds the number of databases.
+const CHILD_VAR: &str = "KATA_BENCH_TESTDB_CHILD";
+/// The schema the per-test database figure is measured with.
+const SCHEMA: &str = "exercises/11_transfer/schema.sql";
+
+pub fn bench(check: bool) -> Result<()> {
+    if let Ok(count) = std::env::var(CHILD_VAR) {
+        return testdb_child(count.parse().context("bad database count")?);
+    }
+    let load_before = load_average();
+    let mut rows = Vec::new();
+    servers(&mut rows)?;
+    databases(&mut rows)?;
+    warm_loop(&mut rows)?;
+    if check {
+        check_wall_time(&mut rows)?;
+    }
+    // Other builds on the machine slow every figure: say how busy it was.
+    let machine = format!(
+        "{} cores, load average {load_before} before, {} after",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    );
+    print_table(&rows, &machine);
+    print_markdown(&rows, &machine);
+    Ok(())
+}
+
+/// The 1-minute load average, from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// One line of the report: samples in milliseconds and, maybe, the target their median meets.
+struct Row {
+    what: String,
+    samples: Vec<f64>,
+    target: Option<Target>,
+}
+
+#[derive(Clone, Copy)]
+struct Target {
+    limit_ms: f64,
+    /// `<=` rather than `<`.
+    inclusive: bool,
+}
+
+impl Target {
+    fn describe(self) -> String {
+        let op = if self.inclusive { "<=" } else { "<" };
+        format!("median {op} {}", ms(self.limit_ms))
+    }
+    fn met(self, value: f64) -> bool {
+        if self.inclusive {
+            value <= self.limit_ms
+        } else {
+            value < self.limit_ms
+        }
+    }
+}
+
+impl Row {
+    fn new(what: impl Into<String>, samples: Vec<f64>, target: Option<Target>) -> Row {
+        let mut samples = samples;
+        samples.sort_by(f64::total_cmp);
+        Row {
+            what: what.into(),
+            samples,
+            target,
+        }
+    }
+    /// Nearest-rank percentile of the sorted samples.
+    fn percentile(&self, p: f64) -> f64 {
+        let rank = ((p / 100.0) * self.samples.len() as f64).ceil() as usize;
+        self.samples[rank.clamp(1, self.samples.len()) - 1]
+    }
+    fn median(&self) -> f64 {
+        let n = self.samples.len();
+        if n % 2 == 1 {
+            self.samples[n / 2]
+        } else {
+            (self.samples[n / 2 - 1] + self.samples[n / 2]) / 2.0
+        }
+    }
+    /// `[runs, min, median, p90, max, target, verdict]`, formatted.
+    fn cells(&self) -> [String; 7] {
+        let (target, verdict) = match self.target {
+            Some(t) => (
+                t.describe(),
+                if t.met(self.median()) { "ok" } else { "over" }.to_string(),
+            ),
+            None => ("-".to_string(), String::new()),
+        };
+        [
+            self.samples.len().to_string(),
+            ms(self.samples[0]),
+            ms(self.median()),
+            ms(self.percentile(90.0)),
+            ms(self.samples[self.samples.len() - 1]),
+            target,
+            verdict,
+        ]
+    }
+}
+
+fn ms(value: f64) -> String {
+    if value < 100.0 {
+        format!("{value:.1} ms")
+    } else if value < 10_000.0 {
+        format!("{value:.0} ms")
+    } else {
+        format!("{:.1} s", value / 1000.0)
+    }
+}
+
+fn millis(elapsed: Duration) -> f64 {
+    elapsed.as_secs_f64() * 1000.0
+}
+
+/// Runs `f`, returning how long it took and what it returned.
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
+    let started = Instant::now();
+    let value = f()?;
+    Ok((millis(started.elapsed()), value))
+}
+
+const HEADERS: [&str; 8] = [
+    "Figure", "Runs", "Min", "Median", "p90", "Max", "Target", "",
+];
+
+fn print_table(rows: &[Row], machine: &str) {
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let mut line = vec![row.what.clone()];
+            line.extend(row.cells());
+            line
+        })
+        .collect();
+    let widths: Vec<usize> = (0..HEADERS.len())
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].len())
+                .chain([HEADERS[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let render = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                // Text columns left-aligned, figures right-aligned.
+                if i == 0 || i >= 6 {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    println!();
+    println!("cargo xtask bench ({machine})");
+    println!("{}", render(&HEADERS.map(String::from)));
+    println!(
+        "{}",
+        "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+    );
+    for line in &lines {
+        println!("{}", render(line));
+    }
+}
+
+fn print_markdown(rows: &[Row], machine: &str) {
+    println!();
+    println!("Markdown (for README.md):");
+    println!();
+    println!("<!-- cargo xtask bench: {machine} -->");
+    println!("| {} |", HEADERS.join(" | "));
+    println!("|---|--:|--:|--:|--:|--:|---|---|");
+    for row in rows {
+        println!("| {} | {} |", row.what, row.cells().join(" | "));
+    }
+}
+
+/// Whether an `initdb` cluster is cached already (then the "cold" start only copies it).
+fn cluster_cached(cache: &Path) -> bool {
+    std::fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            entry.file_name().to_string_lossy().starts_with("postgres-")
+                && entry.path().join("data/PG_VERSION").exists()
+        })
+}
+
+/// 1. Local servers: from spawning to "ready to accept connections".
+fn servers(rows: &mut Vec<Row>) -> Result<()> {
+    let cache = kit::state_dir().join("cache");
+    let cached = cluster_cached(&cache);
+    eprintln!(
+        "bench: starting local Postgres ({SERVER_RUNS}+1 times) and Redis ({SERVER_RUNS} times)"
+    );
+    let (cold, server) = timed(|| local::start_postgres(&cache))?;
+    drop(server);
+    let cold_what = if cached {
+        "Postgres ready, first start (initdb cache present)"
+    } else {
+        "Postgres ready, cold (includes initdb)"
+    };
+    rows.push(Row::new(cold_what, vec![cold], None));
+    let ready = Target {
+        limit_ms: 1000.0,
+        inclusive: false,
+    };
+    let mut samples = Vec::new();
+    for _ in 0..SERVER_RUNS {
+        let (time, server) = timed(|| local::start_postgres(&cache))?;
+        drop(server);
+        samples.push(time);
+    }
+    rows.push(Row::new("Postgres ready (local)", samples, Some(ready)));
+    let mut samples = Vec::new();
+    for _ in 0..SERVER_RUNS {
+        let (time, server) = timed(local::start_redis)?;
+        drop(server);
+        samples.push(time);
+    }
+    rows.push(Row::new("Redis ready (local)", samples, Some(ready)));
+    Ok(())
+}
+
+/// 2. `TestDb::new` against a local Postgres. The testkit finds its server through
+///    `KATA_POSTGRES_URL`, which this process may not set on itself (no `unsafe`): a child
+///    process of this binary gets it through `Command::env` and prints its timings.
+fn databases(rows: &mut Vec<Row>) -> Result<()> {
+    eprintln!("bench: creating {DATABASES} test databases");
+    let server = local::start_postgres(&kit::state_dir().join("cache"))?;
+    let out = Command::new(std::env::current_exe()?)
+        .arg("bench")
+        .env(CHILD_VAR, DATABASES.to_string())
+        .env("KATA_POSTGRES_URL", &server.url)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("Failed to start the per-test database child process")?;
+    drop(server);
+    if !out.status.success() {
+        bail!(
+            "The per-test database child process failed ({})",
+            out.status
+        );
+    }
+    let samples: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|micros| micros.parse::<f64>().map(|m| m / 1000.0))
+        .collect::<Result<_, _>>()
+        .context("The per-test database child printed something else than timings")?;
+    let Some((&first, rest)) = samples.split_first() else {
+        bail!("The per-test database child printed no timings");
+    };
+    rows.push(Row::new(
+        "Per-test database, first (builds the template)",
+        vec![first],
+        None,
+    ));
+    rows.push(Row::new(
+        "Per-test database (TestDb::new, transfer schema)",
+        rest.to_vec(),
+        Some(Target {
+            limit_ms: 30.0,
+            inclusive: false,
+        }),
+    ));
+    Ok(())
+}
+
+/// The child side of [`databases`]: prints `count + 1` creation times in microseconds, the
+/// first of which also builds the schema's template database.
+fn testdb_child(count: usize) -> Result<()> {
+    let path = manifest::root().join(SCHEMA);
+    let schema = std::fs::read_to_string(&path)
+        .with_context(|| format!("Failed to read {}", path.display()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let times: Vec<String> = runtime.block_on(async {
+        let mut times = Vec::new();
+        let mut keep = Vec::new();
+        for _ in 0..=count {
+            let started = Instant::now();
+            let db = kata_testkit::TestDb::new(&schema).await;
+            times.push(started.elapsed().as_micros().to_string());
+            keep.push(db);
+        }
+        times
+    });
+    println!("{}", times.join(" "));
+    Ok(())
+}
+
+/// Puts a file back exactly as it was (or removes it, if it did not exist) when dropped: on
+/// success, error or panic alike (only a signal such as Ctrl-C skips it).
+struct Restore {
+    path: PathBuf,
+    original: Option<Vec<u8>>,
+}
+
+impl Restore {
+    fn new(path: PathBuf) -> Result<Restore> {
+        let original = match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("Failed to read {}", path.display())),
+        };
+        Ok(Restore { path, original })
+    }
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let outcome = match &self.original {
+            Some(bytes) => std::fs::write(&self.path, bytes),
+            None => std::fs::remove_file(&self.path).or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }),
+        };
+        if let Err(e) = outcome {
+            eprintln!(
+                "bench: FAILED to restore {}: {e}; restore it by hand (e.g. `git diff` it)",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// 3. The learner's loop: save `src/lib.rs`, run `cargo xtask verify TOPIC`, read the verdict.
+///    Each round appends a different comment, so each round really recompiles the crate.
+fn warm_loop(rows: &mut Vec<Row>) -> Result<()> {
+    let topics = manifest::load()?;
+    let exe = std::env::current_exe()?;
+    // Verifying a stub records it as not done: leave the learner's record as it was.
+    let _progress = Restore::new(kit::state_dir().join("progress.json"))?;
+    for topic in &topics {
+        let lib = topic.exercise_dir().join("src/lib.rs");
+        let restore = Restore::new(lib.clone())?;
+        let Some(original) = restore.original.clone() else {
+            bail!("{} does not exist", lib.display());
+        };
+        let verify = |round: usize| -> Result<f64> {
+            let mut edited = original.clone();
+            if !edited.ends_with(b"\n") {
+                edited.push(b'\n');
+            }
+            edited.extend(format!("// cargo xtask bench: edit {round}\n").as_bytes());
+            std::fs::write(&lib, &edited)
+                .with_context(|| format!("Failed to write {}", lib.display()))?;
+            let started = Instant::now();
+            let out = Command::new(&exe)
+                .args(["verify", topic.name()])
+                // Docker may answer with no image pulled: measure the local-server path, the
+                // one the server figures above describe.
+                .env("KATA_NO_DOCKER", "1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output()
+                .context("Failed to run `cargo xtask verify`")?;
+            let time = millis(started.elapsed());
+            if !out.status.success() {
+                bail!(
+                    "`cargo xtask verify {}` failed ({}):\n{}",
+                    topic.name(),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Ok(time)
+        };
+        eprintln!(
+            "bench: {}: warming up, then {LOOP_RUNS} edit-and-verify rounds",
+            topic.id
+        );
+        verify(0)?;
+        let samples = (1..=LOOP_RUNS).map(verify).collect::<Result<Vec<_>>>()?;
+        drop(restore);
+        rows.push(Row::new(
+            format!("Warm loop: edit + verify {}", topic.name()),
+            samples,
+            Some(Target {
+                limit_ms: 1500.0,
+                inclusive: true,
+            }),
+        ));
+    }
+    Ok(())
+}
+
+/// 4. The maintainers' whole check, without fmt and clippy.
+fn check_wall_time(rows: &mut Vec<Row>) -> Result<()> {
+    eprintln!("bench: running `cargo xtask check --no-lint`");
+    let (time, out) = timed(|| {
+        Command::new(std::env::current_exe()?)
+            .args(["check", "--no-lint"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .context("Failed to run `cargo xtask check --no-lint`")
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout.lines().last().unwrap_or("no output");
+    eprintln!("bench: check ended with: {summary}");
+    for failure in stdout.lines().filter(|l| l.contains("FAIL")) {
+        eprintln!("bench:   {failure}");
+    }
+    rows.push(Row::new(
+        format!("cargo xtask check --no-lint ({summary})"),
+        vec![time],
+        None,
+    ));
+    Ok(())
+}
