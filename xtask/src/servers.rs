@@ -73,19 +73,31 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
             kit::configured(kit_service).filter(|_| prefer != Prefer::Container)
         {
             (found.url, found.origin)
-        } else if prefer == Prefer::Container || (prefer == Prefer::Auto && docker_answers()) {
+        } else if prefer == Prefer::Container {
             (
                 start_container(&mut run, service)?,
                 "container (testcontainers)".to_string(),
             )
+        } else if prefer == Prefer::Auto && docker_answers() {
+            // Docker answering is not Docker working (offline, no image, full disk): a learner
+            // still gets a run, from local binaries, and is told why.
+            match start_container(&mut run, service) {
+                Ok(url) => (url, "container (testcontainers)".to_string()),
+                Err(e) => {
+                    eprintln!(
+                        "{label}: the container did not start ({e:#}); using local binaries instead"
+                    );
+                    (
+                        start_local(&mut run, service)?,
+                        "local server from installed binaries".to_string(),
+                    )
+                }
+            }
         } else {
-            let server = match service {
-                Service::Postgres => local::start_postgres(&kit::state_dir().join("cache"))?,
-                Service::Redis => local::start_redis()?,
-            };
-            let url = server.url.clone();
-            run.locals.push(server);
-            (url, "local server from installed binaries".to_string())
+            (
+                start_local(&mut run, service)?,
+                "local server from installed binaries".to_string(),
+            )
         };
         run.described.push(format!(
             "{label}: {origin}, ready in {} ms",
@@ -94,6 +106,16 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
         run.env.push((var.to_string(), url));
     }
     Ok(run)
+}
+
+fn start_local(run: &mut RunServers, service: Service) -> Result<String> {
+    let server = match service {
+        Service::Postgres => local::start_postgres(&kit::state_dir().join("cache"))?,
+        Service::Redis => local::start_redis()?,
+    };
+    let url = server.url.clone();
+    run.locals.push(server);
+    Ok(url)
 }
 
 /// Whether a Docker engine answers within 2 s (the client alone is not enough).
