@@ -97,12 +97,7 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
         ])),
     );
 
-    let mut needs: Vec<Service> = topics
-        .iter()
-        .flat_map(|t| t.services.iter().copied())
-        .collect();
-    needs.sort_by_key(|s| *s as u8);
-    needs.dedup();
+    let needs = manifest::services_needed(&topics);
     // The container path gets its own pass below; here, the fastest servers.
     let run = servers::start(&needs, Prefer::Local)?;
     for line in &run.described {

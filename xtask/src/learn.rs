@@ -3,7 +3,7 @@
 use anyhow::Result;
 use serde_json::json;
 
-use crate::manifest::{self, Service, Topic};
+use crate::manifest::{self, Topic};
 use crate::progress::Progress;
 use crate::servers::{self, Prefer};
 use crate::ui;
@@ -16,12 +16,7 @@ pub fn current<'a>(topics: &'a [Topic], progress: &Progress) -> Option<&'a Topic
 
 /// Starts the servers these topics need (none if they need none), builds and runs their tests.
 pub fn run_topics(topics: &[&Topic], show_servers: bool) -> Result<Vec<TopicResult>> {
-    let mut needs: Vec<Service> = topics
-        .iter()
-        .flat_map(|t| t.services.iter().copied())
-        .collect();
-    needs.sort_by_key(|s| *s as u8);
-    needs.dedup();
+    let needs = manifest::services_needed(topics);
     let servers = servers::start(&needs, Prefer::Auto)?;
     if show_servers {
         for line in &servers.described {

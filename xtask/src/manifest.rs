@@ -45,6 +45,14 @@ impl Topic {
     }
 }
 
+/// The servers a set of topics needs, each once.
+pub fn services_needed(topics: &[&Topic]) -> Vec<Service> {
+    [Service::Postgres, Service::Redis]
+        .into_iter()
+        .filter(|s| topics.iter().any(|t| t.services.contains(s)))
+        .collect()
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     kata_testkit::services::workspace_root()
