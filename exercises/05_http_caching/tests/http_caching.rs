@@ -1,0 +1,349 @@
+//! Hidden tests for the HTTP caching kata: the headers a browser or CDN acts on, read from
+//! responses of axum's real stack.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use http_caching::{
+    AppState, Asset, Product, app, fingerprinted_name, if_none_match_matches, strong_etag,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+const APP_JS: &[u8] = b"console.log('v1');";
+
+fn state() -> AppState {
+    let product = Product {
+        id: 7,
+        name_en: "Kettle".into(),
+        name_fr: "Bouilloire".into(),
+        price_cents: 2999,
+    };
+    AppState {
+        assets: Arc::new(vec![Asset {
+            name: "app.js".into(),
+            content_type: "text/javascript",
+            bytes: APP_JS.to_vec(),
+        }]),
+        products: Arc::new(RwLock::new(HashMap::from([(7, product)]))),
+        sessions: Arc::new(HashMap::from([("t0k3n".to_string(), "ada".to_string())])),
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: header::HeaderName) -> String {
+        self.headers
+            .get(&name)
+            .map(|v| v.to_str().unwrap_or("(not text)").to_string())
+            .unwrap_or_default()
+    }
+}
+
+async fn send(state: &AppState, uri: &str, headers: &[(header::HeaderName, &str)]) -> Reply {
+    let mut request = Request::get(uri);
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    let response = app(state.clone())
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .expect("the router never fails");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[test]
+fn a_fingerprint_follows_the_content_and_keeps_the_extension() {
+    let v1 = fingerprinted_name("app.js", b"one");
+    let again = fingerprinted_name("app.js", b"one");
+    let v2 = fingerprinted_name("app.js", b"two");
+
+    let parts: Vec<&str> = v1.split('.').collect();
+    assert!(
+        parts.len() == 3 && parts[0] == "app" && parts[2] == "js",
+        "expected app.<hash>.js, got {v1:?}"
+    );
+    assert!(
+        parts[1].len() == 16 && parts[1].chars().all(|c| c.is_ascii_hexdigit()),
+        "expected 16 hex digits of the content's SHA-256 in {v1:?}"
+    );
+    assert_eq!(v1, again, "the same content must get the same name");
+    assert_ne!(
+        v1, v2,
+        "new content must get a new name, or caches keep serving the old one"
+    );
+}
+
+#[tokio::test]
+async fn a_fingerprinted_asset_is_cached_for_a_year_as_immutable() {
+    let state = state();
+    let name = fingerprinted_name("app.js", APP_JS);
+
+    let reply = send(&state, &format!("/static/{name}"), &[]).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "GET /static/{name}");
+    assert_eq!(reply.body, APP_JS, "GET /static/{name} must serve the file");
+    assert_eq!(
+        reply.header(header::CACHE_CONTROL),
+        "public, max-age=31536000, immutable",
+        "a fingerprinted asset never changes under its name: cache it for a year"
+    );
+    assert_eq!(reply.header(header::CONTENT_TYPE), "text/javascript");
+}
+
+#[tokio::test]
+async fn an_asset_under_its_plain_name_is_revalidated_not_kept() {
+    let state = state();
+
+    let reply = send(&state, "/static/app.js", &[]).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "GET /static/app.js");
+    let cache_control = reply.header(header::CACHE_CONTROL);
+    assert_eq!(
+        cache_control, "no-cache",
+        "app.js changes with every deploy: caches must revalidate it, got {cache_control:?}"
+    );
+    assert_eq!(reply.header(header::ETAG), strong_etag(APP_JS));
+}
+
+#[tokio::test]
+async fn an_old_fingerprint_is_not_found() {
+    let state = state();
+    let old = fingerprinted_name("app.js", b"console.log('v0');");
+
+    let reply = send(&state, &format!("/static/{old}"), &[]).await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_FOUND,
+        "a name whose hash is not the current content's must be 404, or a CDN would keep \
+         today's file for a year under yesterday's name"
+    );
+}
+
+#[tokio::test]
+async fn an_api_response_carries_a_strong_etag_of_its_body() {
+    let (first, second) = (state(), state());
+
+    let reply = send(&first, "/api/products/7", &[]).await;
+    let other_instance = send(&second, "/api/products/7", &[]).await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    let etag = reply.header(header::ETAG);
+    assert_eq!(
+        etag,
+        strong_etag(&reply.body),
+        "expected the ETag to be strong_etag(body) (a strong tag derived from the bytes sent)"
+    );
+    assert_eq!(
+        other_instance.header(header::ETAG),
+        etag,
+        "two instances serving the same bytes must give the same ETag (behind a load \
+         balancer, anything else breaks revalidation)"
+    );
+    assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache");
+    assert_eq!(reply.header(header::CONTENT_TYPE), "application/json");
+}
+
+#[tokio::test]
+async fn a_current_copy_gets_304_with_no_body() {
+    let state = state();
+    let etag = send(&state, "/api/products/7", &[])
+        .await
+        .header(header::ETAG);
+
+    let reply = send(&state, "/api/products/7", &[(header::IF_NONE_MATCH, &etag)]).await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_MODIFIED,
+        "If-None-Match: {etag}"
+    );
+    assert!(
+        reply.body.is_empty(),
+        "a 304 has no body, got {} bytes",
+        reply.body.len()
+    );
+    assert_eq!(reply.header(header::ETAG), etag, "a 304 repeats the ETag");
+    assert_eq!(
+        reply.header(header::CACHE_CONTROL),
+        "no-cache",
+        "and Cache-Control"
+    );
+}
+
+#[tokio::test]
+async fn if_none_match_accepts_lists_weak_tags_and_a_star() {
+    let etag = strong_etag(b"{}");
+
+    for (header_value, expected) in [
+        (etag.clone(), true),
+        (format!("\"other\", {etag}"), true),
+        (format!("\"a\",{etag} , \"b\""), true),
+        (format!("W/{etag}"), true),
+        ("*".to_string(), true),
+        ("\"other\"".to_string(), false),
+        (etag.trim_matches('"').to_string() + "0", false),
+    ] {
+        assert_eq!(
+            if_none_match_matches(&header_value, &etag),
+            expected,
+            "If-None-Match: {header_value} against ETag {etag}: expected {expected} (RFC 9110: \
+             a list of tags, compared weakly, or *)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_changed_resource_gets_a_new_etag_and_a_full_response() {
+    let state = state();
+    let old = send(&state, "/api/products/7", &[])
+        .await
+        .header(header::ETAG);
+    state
+        .products
+        .write()
+        .unwrap()
+        .get_mut(&7)
+        .unwrap()
+        .price_cents = 2499;
+
+    let reply = send(&state, "/api/products/7", &[(header::IF_NONE_MATCH, &old)]).await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "the price changed: the old ETag must not get a 304 (the client would keep the old price)"
+    );
+    assert_ne!(reply.header(header::ETAG), old, "new content, new ETag");
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON body");
+    assert_eq!(body["price_cents"], 2499, "body: {body}");
+}
+
+#[tokio::test]
+async fn a_response_that_depends_on_accept_language_says_vary() {
+    let state = state();
+
+    let english = send(
+        &state,
+        "/api/products/7",
+        &[(header::ACCEPT_LANGUAGE, "en")],
+    )
+    .await;
+    let french = send(
+        &state,
+        "/api/products/7",
+        &[(header::ACCEPT_LANGUAGE, "fr-FR")],
+    )
+    .await;
+    let english_tag = english.header(header::ETAG);
+    let french_for_english_copy = send(
+        &state,
+        "/api/products/7",
+        &[
+            (header::ACCEPT_LANGUAGE, "fr"),
+            (header::IF_NONE_MATCH, &english_tag),
+        ],
+    )
+    .await;
+
+    let body: serde_json::Value = serde_json::from_slice(&french.body).expect("JSON body");
+    assert_eq!(body["name"], "Bouilloire", "Accept-Language: fr-FR: {body}");
+    for reply in [&english, &french] {
+        assert!(
+            reply.header(header::VARY).contains("Accept-Language"),
+            "the body depends on Accept-Language: without Vary: Accept-Language a CDN serves \
+             French to everyone; got Vary {:?}",
+            reply.header(header::VARY)
+        );
+    }
+    assert_ne!(english_tag, french.header(header::ETAG));
+    assert_eq!(
+        french_for_english_copy.status,
+        StatusCode::OK,
+        "a client holding the English copy that now asks for French must get it, not a 304"
+    );
+}
+
+#[tokio::test]
+async fn a_users_own_data_never_lands_in_a_shared_cache() {
+    let state = state();
+
+    let mine = send(
+        &state,
+        "/api/me",
+        &[(header::AUTHORIZATION, "Bearer t0k3n")],
+    )
+    .await;
+    let refused = send(&state, "/api/me", &[]).await;
+
+    assert_eq!(
+        mine.status,
+        StatusCode::OK,
+        "GET /api/me with a valid token"
+    );
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "GET /api/me without a token"
+    );
+    for (what, reply) in [("the user's data", &mine), ("the 401", &refused)] {
+        let cache_control = reply.header(header::CACHE_CONTROL);
+        assert!(
+            cache_control.contains("private")
+                && cache_control.contains("no-store")
+                && !cache_control.contains("public"),
+            "{what}: expected Cache-Control: private, no-store (a CDN must not show one user's \
+             data to the next), got {cache_control:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_304_over_a_real_socket_has_no_body() {
+    let state = state();
+    let etag = send(&state, "/api/products/7", &[])
+        .await
+        .header(header::ETAG);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app(state)).into_future());
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/products/7 HTTP/1.1\r\nHost: {addr}\r\nIf-None-Match: {etag}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    server.abort();
+
+    assert!(
+        response.starts_with("HTTP/1.1 304 Not Modified\r\n"),
+        "expected a 304 over the socket, got:\n{response}"
+    );
+    let (_, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(body.is_empty(), "a 304 must not carry a body, got {body:?}");
+}
