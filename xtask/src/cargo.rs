@@ -61,7 +61,15 @@ struct Diagnostic {
 
 /// Builds the tests of `package` (in the workspace at `manifest_path`, or the main one).
 pub fn build_tests(package: &str, manifest_path: Option<&Path>) -> Result<Build> {
-    let mut cmd = cargo();
+    build_tests_with(cargo(), package, manifest_path)
+}
+
+/// [`build_tests`] with a prepared `cargo` command (its own directory and target directory).
+pub fn build_tests_with(
+    mut cmd: Command,
+    package: &str,
+    manifest_path: Option<&Path>,
+) -> Result<Build> {
     cmd.args([
         "test",
         "--no-run",
@@ -104,6 +112,8 @@ pub fn build_tests(package: &str, manifest_path: Option<&Path>) -> Result<Build>
                 if let Some(d) = message.message
                     && d.level == "error"
                     && let Some(text) = d.rendered
+                    // A library's errors come once per target built from it: say them once.
+                    && !errors.contains(&text)
                 {
                     errors.push(text);
                 }

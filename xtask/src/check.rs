@@ -14,6 +14,7 @@ use crate::manifest::{self, Service, Topic};
 use crate::servers::{self, Prefer};
 use crate::ui;
 use crate::verify;
+use crate::workflows;
 use crate::wrong_answers;
 
 #[derive(Default)]
@@ -83,6 +84,10 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
                 "-D",
                 "warnings",
             ])),
+        );
+        tally.result(
+            "GitHub workflows: actionlint and zizmor find nothing",
+            workflows::lint(),
         );
     }
     tally.result(

@@ -1,7 +1,10 @@
 //! The command line, declared once: help text comes from here.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
+use clap::{Args, Parser, Subcommand};
+
+use crate::grade::Format;
 use crate::servers::Prefer;
 
 #[derive(Parser)]
@@ -61,6 +64,8 @@ pub enum Command {
         #[arg(long)]
         no_lint: bool,
     },
+    /// Instructors and CI: score the hidden tests with partial credit and write a report.
+    Grade(Box<GradeCommand>),
     /// Maintainers: print speed figures (servers, per-test database, learner loop).
     Bench {
         /// Also time the whole `cargo xtask check --no-lint`.
@@ -84,5 +89,83 @@ pub enum ServicesAction {
     Hold {
         #[arg(long, value_enum, default_value = "auto")]
         prefer: Prefer,
+    },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct GradeCommand {
+    #[command(subcommand)]
+    pub action: Option<GradeAction>,
+    #[command(flatten)]
+    pub args: GradeArgs,
+}
+
+#[derive(Args)]
+pub struct GradeArgs {
+    /// Only these topics (name, id or number; repeatable). Default: every topic.
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    /// Grade an assignment of exercises/assignments.toml (its topics, weights and due date).
+    #[arg(long, conflicts_with = "topics")]
+    pub assignment: Option<String>,
+    /// Tamper evidence: take everything but `exercises/*/src/**` from this git ref.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// An instructor's private tests: DIR/<topic id>/*.rs become extra test targets.
+    #[arg(long, value_name = "DIR")]
+    pub extra_tests: Option<PathBuf>,
+    /// Report format (repeatable; more than one needs --out-dir).
+    #[arg(long = "format", value_enum)]
+    pub formats: Vec<Format>,
+    /// Write the report to FILE (atomically) instead of the standard output.
+    #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
+    pub output: Option<PathBuf>,
+    /// Write each format to DIR/grade.<json|md|xml|txt> (classroom: DIR/classroom.json).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// The student's name for the report (roll-up falls back to the repository).
+    #[arg(long)]
+    pub student: Option<String>,
+    /// Seconds each test may run.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+    /// Tests run at once (default: the number of cores, at most 4).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Grade the repository at DIR (default: the one this runner belongs to).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum GradeAction {
+    /// Render a saved JSON report again (checked first: CI treats it as untrusted input).
+    Render {
+        #[arg(value_name = "REPORT")]
+        report: PathBuf,
+        /// Report format (repeatable; more than one needs --out-dir).
+        #[arg(long = "format", value_enum)]
+        formats: Vec<Format>,
+        /// Write the report to FILE (atomically) instead of the standard output.
+        #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
+        output: Option<PathBuf>,
+        /// Write each format to DIR/grade.<json|md|xml|txt> (classroom: DIR/classroom.json).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Turn many JSON reports (files, or directories searched for *.json) into one gradebook.
+    RollUp {
+        #[arg(required = true, value_name = "REPORTS")]
+        reports: Vec<PathBuf>,
+        /// Write the gradebook as CSV to FILE.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Write the gradebook as Markdown to FILE (default: print it).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Due date (RFC 3339) for lateness, instead of each report's assignment due date.
+        #[arg(long, value_name = "TIME")]
+        due: Option<String>,
     },
 }

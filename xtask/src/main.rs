@@ -7,6 +7,7 @@ mod cargo;
 mod check;
 mod cli;
 mod doctor;
+mod grade;
 mod learn;
 mod libtest;
 mod manifest;
@@ -16,6 +17,7 @@ mod topic_files;
 mod ui;
 mod verify;
 mod watch;
+mod workflows;
 mod wrong_answers;
 
 use std::process::ExitCode;
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         .map(|()| ExitCode::SUCCESS),
         Command::Doctor => doctor::doctor().map(|()| ExitCode::SUCCESS),
         Command::Check { topics, no_lint } => check::check(topics, no_lint),
+        Command::Grade(command) => grade::grade(*command),
         Command::Bench { check } => bench::bench(check).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {

@@ -1,5 +1,6 @@
 //! `exercises/katas.toml`: the ordered list of topics, the single source of truth.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +15,10 @@ pub struct Topic {
     pub weight: u32,
     #[serde(default)]
     pub services: Vec<Service>,
+    /// Optional shares of `weight` per test (`[topic.test_weights]`, test name = share); tests
+    /// not named get a share of 1. See `grade` for how points are computed.
+    #[serde(default)]
+    pub test_weights: BTreeMap<String, u32>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +64,12 @@ pub fn root() -> PathBuf {
 }
 
 pub fn load() -> Result<Vec<Topic>> {
-    let path = root().join("exercises/katas.toml");
+    load_from(&root())
+}
+
+/// The manifest of the repository at `root` (grading reads other checkouts and scratch copies).
+pub fn load_from(root: &Path) -> Result<Vec<Topic>> {
+    let path = root.join("exercises/katas.toml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("Failed to read {}", path.display()))?;
     let file: File = toml::from_str(&text)

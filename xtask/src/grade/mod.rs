@@ -1,0 +1,228 @@
+//! `cargo xtask grade`: scores the hidden tests with partial credit and writes a report for
+//! the learner, the instructor and CI (text, JSON, JUnit XML, Markdown, GitHub Classroom).
+//!
+//! # Points
+//! A topic is worth its `weight` in `exercises/katas.toml` (or the assignment's weight for it),
+//! split over its tests in proportion to their shares. A test's share is 1 unless the topic
+//! names it in an optional table:
+//!
+//! ```toml
+//! [[topic]]
+//! id = "11_transfer"
+//! weight = 10
+//! [topic.test_weights]            # test name = share; unnamed tests have share 1
+//! concurrent_transfers_never_lose_money = 3
+//! ```
+//!
+//! A test named there but absent from the build counts as an error worth its share (so
+//! deleting a failing test does not raise the score). A topic that does not compile scores 0
+//! and is reported as one `build` test in status `error` carrying the compiler's messages.
+//!
+//! # Outcomes
+//! Every test runs in its own process with a time limit (see [`isolate`]): learner code that
+//! panics, aborts, exits (even with status 0), prints imitation test output, leaves threads or
+//! child processes behind, or loops forever loses that test only.
+//!
+//! # Threat model
+//! Defended: accidents and naive cheating: exits, aborts, panics, endless loops, stray threads
+//! and child processes (the process group is killed), "test x ... ok" or fake JSON events
+//! printed alongside the real ones, edited or deleted test files, manifests, lockfile, harness
+//! or runner (with `--base`, everything outside `exercises/*/src/**` comes from the base, and
+//! the report lists what the submission changed there), symbolic links out of `src/`.
+//! Not defended: code written to defeat the grader: it runs in the same process as the test,
+//! so it can write libtest's exact protocol to the real stdout and exit 0, or tamper with the
+//! files of the grading run itself (the grader has no sandbox). Instructors keep private tests
+//! (`--extra-tests`, never in the learner's repository), grade from a ref the learner cannot
+//! move, and review code; the commit time is set by the learner's machine.
+//!
+//! # Sources
+//! Without `--base`, the working tree is graded as it is. With `--base REF`, a scratch copy of
+//! REF (`target/kata/grade-base`, from `git archive`) receives the learner's
+//! `exercises/*/src/**` (regular files only) and is graded instead, by the running grader
+//! (the CI workflow runs it from a checkout it trusts). `--extra-tests DIR` copies
+//! `DIR/<topic id>/*.rs` into that copy as extra test targets `extra_<file>` (and merges
+//! `DIR/<topic id>/weights.toml`, test name = share, into the topic's `test_weights`).
+
+mod assignments;
+mod base;
+mod formats;
+mod isolate;
+mod markdown;
+mod render;
+mod report;
+mod rollup;
+mod run;
+mod submission;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{GradeAction, GradeArgs, GradeCommand};
+use crate::manifest::{self, Topic};
+use crate::servers::{self, Prefer};
+use report::{Report, SCHEMA_VERSION, round};
+
+pub use formats::Format;
+
+pub fn grade(command: GradeCommand) -> Result<ExitCode> {
+    match command.action {
+        Some(GradeAction::RollUp {
+            reports,
+            csv,
+            markdown,
+            due,
+        }) => rollup::roll_up(
+            &reports,
+            csv.as_deref(),
+            markdown.as_deref(),
+            due.as_deref(),
+        ),
+        Some(GradeAction::Render {
+            report,
+            formats,
+            output,
+            out_dir,
+        }) => {
+            let plan = formats::plan(&formats, output.as_deref(), out_dir.as_deref())?;
+            render::render(&report, &plan)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => grade_submission(command.args),
+    }
+}
+
+fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
+    let source = match &args.root {
+        Some(root) => std::fs::canonicalize(root)
+            .with_context(|| format!("Failed to find the repository {}", root.display()))?,
+        None => manifest::root(),
+    };
+    let formats = formats::plan(
+        &args.formats,
+        args.output.as_deref(),
+        args.out_dir.as_deref(),
+    )?;
+    let submission = submission::identify(&source, args.student.clone());
+
+    // The workspace graded: the working tree, or a scratch copy built from the base.
+    let target_dir = std::path::absolute(crate::cargo::target_dir())
+        .context("Failed to resolve the target directory")?;
+    let scratch = target_dir.join("grade-base");
+    let (root, base) = match &args.base {
+        Some(reference) => {
+            let (info, root) = base::prepare(&source, reference, &scratch)?;
+            (root, Some(info))
+        }
+        None if args.extra_tests.is_some() => (base::copy_working_tree(&source, &scratch)?, None),
+        None => (source.clone(), None),
+    };
+    let all = manifest::load_from(&root)?;
+    let (mut chosen, assignment) = choose(&root, &all, &args)?;
+    if let Some(dir) = &args.extra_tests {
+        base::check_extra_tests(dir, &all)?;
+        for (topic, _) in &mut chosen {
+            base::add_extra_tests(&root, dir, topic)?;
+        }
+    }
+
+    let topics: Vec<&Topic> = chosen.iter().map(|(t, _)| t).collect();
+    let servers = servers::start(&manifest::services_needed(&topics), Prefer::Auto)?;
+    for line in &servers.described {
+        eprintln!("{line}");
+    }
+    let ws = run::Workspace {
+        root: root.clone(),
+        target_dir,
+        env: servers.env.clone(),
+        limit: Duration::from_secs(args.timeout),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4))),
+    };
+    let mut reports = Vec::new();
+    for (topic, weight) in &chosen {
+        eprintln!("grading {} ...", topic.id);
+        reports.push(run::topic(&ws, topic, *weight));
+    }
+    drop(servers);
+
+    let assignment = assignment.map(|a| a.info(submission.commit_time.as_deref()));
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        graded_at: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)?
+            .to_string(),
+        submission,
+        assignment,
+        base,
+        extra_tests: args.extra_tests.is_some(),
+        score: round(reports.iter().map(|t| t.score).sum()),
+        max_score: round(reports.iter().map(|t| t.max_score).sum()),
+        topics: reports,
+    };
+    formats::emit(&report, &formats)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A topic and the points it is worth.
+type Weighted = (Topic, f64);
+
+/// The topics to grade with the points each is worth, and the assignment if one was named.
+fn choose(
+    root: &Path,
+    all: &[Topic],
+    args: &GradeArgs,
+) -> Result<(Vec<Weighted>, Option<assignments::Assignment>)> {
+    if let Some(name) = &args.assignment {
+        let assignment = assignments::find(root, all, name)?;
+        let topics = assignment
+            .topics
+            .iter()
+            .map(|(id, weight)| {
+                let topic = manifest::find(all, id)?.clone();
+                Ok((topic, *weight))
+            })
+            .collect::<Result<_>>()?;
+        return Ok((topics, Some(assignment)));
+    }
+    let topics: Vec<Topic> = if args.topics.is_empty() {
+        all.to_vec()
+    } else {
+        args.topics
+            .iter()
+            .map(|name| manifest::find(all, name).cloned())
+            .collect::<Result<_>>()?
+    };
+    if topics.is_empty() {
+        bail!("exercises/katas.toml lists no topic to grade");
+    }
+    Ok((
+        topics
+            .into_iter()
+            .map(|t| {
+                let weight = f64::from(t.weight);
+                (t, weight)
+            })
+            .collect(),
+        None,
+    ))
+}
+
+/// Writes `text` to `path` atomically: a temporary file beside it, then a rename.
+pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("Failed to create the directory {}", dir.display()))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, text)
+        .with_context(|| format!("Failed to write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("Failed to move the report into {}", path.display()))
+}

@@ -1,0 +1,121 @@
+//! The grade report: one value every format is rendered from, and the JSON schema that
+//! `grade roll-up` reads back (documented in `SCHEMA.md`, next to this file).
+
+use serde::{Deserialize, Serialize};
+
+use crate::libtest::Status;
+
+/// Bumped on any change a consumer of the JSON must know about.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub schema_version: u32,
+    /// When the grade was computed (RFC 3339, UTC).
+    pub graded_at: String,
+    pub submission: Submission,
+    /// The assignment graded, when `--assignment` chose the topics.
+    #[serde(default)]
+    pub assignment: Option<AssignmentInfo>,
+    /// Tamper evidence, when `--base` was given.
+    #[serde(default)]
+    pub base: Option<BaseInfo>,
+    /// Whether an instructor's private tests (`--extra-tests`) were added.
+    #[serde(default)]
+    pub extra_tests: bool,
+    pub score: f64,
+    pub max_score: f64,
+    pub topics: Vec<TopicReport>,
+}
+
+/// Who and what was graded.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// `--student`, else none (roll-up then falls back to the repository).
+    pub student: Option<String>,
+    /// `GITHUB_REPOSITORY`, else the `origin` remote without credentials.
+    pub repository: Option<String>,
+    pub commit: Option<String>,
+    /// The commit's committer date (RFC 3339). Set by the learner's machine: see SCHEMA.md.
+    pub commit_time: Option<String>,
+    /// Uncommitted changes were graded too.
+    pub dirty: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentInfo {
+    pub name: String,
+    pub title: String,
+    pub due: Option<String>,
+    /// `commit_time` is after `due` (none when either is unknown).
+    pub late: Option<bool>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BaseInfo {
+    /// The reference as given (`--base REF`) and the commit it named.
+    pub reference: String,
+    pub commit: String,
+    /// Files outside `exercises/*/src/**` that differ from the base: graded from the base.
+    pub protected_changes: Vec<String>,
+    /// Symbolic links (and other non-regular files) in the learner's sources: not graded.
+    pub refused_files: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TopicReport {
+    pub id: String,
+    pub title: String,
+    pub score: f64,
+    pub max_score: f64,
+    /// The compiler's errors (paths relative to the repository) when the topic did not build.
+    #[serde(default)]
+    pub build_error: Option<String>,
+    pub tests: Vec<TestReport>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TestReport {
+    pub name: String,
+    /// The test target (file) the test belongs to: the topic's, or `extra_*` for private tests.
+    pub target: String,
+    pub status: Status,
+    pub points: f64,
+    pub max_points: f64,
+    /// What to tell the learner: the assertion's message, why the process ended, or the
+    /// compiler's errors. Learner-controlled text: escape it before rendering.
+    pub message: String,
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub fn tests(&self) -> impl Iterator<Item = (&TopicReport, &TestReport)> {
+        self.topics
+            .iter()
+            .flat_map(|t| t.tests.iter().map(move |test| (t, test)))
+    }
+    pub fn all_passed(&self) -> bool {
+        self.tests().all(|(_, t)| t.status == Status::Pass)
+    }
+}
+
+/// The status as the JSON spells it.
+pub fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Error => "error",
+        Status::Timeout => "timeout",
+    }
+}
+
+/// Points are shown and stored with two decimals.
+pub fn round(points: f64) -> f64 {
+    (points * 100.0).round() / 100.0
+}

@@ -1,0 +1,250 @@
+//! Builds one topic's tests in the graded workspace, runs every test in its own process (a few
+//! at a time) and turns the outcomes into points.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::cargo::{self, Build};
+use crate::grade::isolate;
+use crate::grade::report::{TestReport, TopicReport, round};
+use crate::libtest::{self, Status, TestOutcome};
+use crate::manifest::Topic;
+
+/// Where and how to grade.
+pub struct Workspace {
+    /// The root of the workspace built (the learner's checkout or a scratch copy).
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    /// Servers' URLs for the tests.
+    pub env: Vec<(String, String)>,
+    pub limit: Duration,
+    pub jobs: usize,
+}
+
+impl Workspace {
+    fn cargo(&self) -> Command {
+        let mut cmd = cargo::cargo();
+        cmd.current_dir(&self.root)
+            .env("CARGO_TARGET_DIR", &self.target_dir);
+        cmd
+    }
+
+    /// Machine paths out of compiler output: relative to the graded workspace, `~` for home.
+    pub fn clean(&self, text: &str) -> String {
+        let mut text = text.replace(&format!("{}/", self.root.display()), "");
+        text = cargo::clean_paths(&text);
+        text.replace(&format!("{}/", self.target_dir.display()), "target/")
+    }
+}
+
+/// Grades one topic: `weight` points split over its tests (see `grade` for the shares).
+pub fn topic(ws: &Workspace, topic: &Topic, weight: f64) -> TopicReport {
+    let mut report = TopicReport {
+        id: topic.id.clone(),
+        title: topic.title.clone(),
+        score: 0.0,
+        max_score: round(weight),
+        build_error: None,
+        tests: Vec::new(),
+    };
+    let manifest_path = ws.root.join("Cargo.toml");
+    let built = cargo::build_tests_with(ws.cargo(), topic.name(), Some(&manifest_path));
+    let executables = match built {
+        Ok(Build::Built(executables)) => executables,
+        Ok(Build::Failed(errors)) => return failed_build(report, ws.clean(&errors)),
+        Err(e) => return failed_build(report, ws.clean(&format!("{e:#}"))),
+    };
+    let cwd = ws.root.join("exercises").join(&topic.id);
+    let outcomes = match run_all(ws, &executables, &cwd) {
+        Ok(outcomes) => outcomes,
+        Err(e) => return failed_build(report, format!("{e:#}")),
+    };
+    let (tests, score) = score(topic, weight, outcomes);
+    report.tests = tests;
+    report.score = round(score);
+    report
+}
+
+/// A topic that did not build: one `build` entry, in error, worth the whole topic.
+fn failed_build(mut report: TopicReport, errors: String) -> TopicReport {
+    report.tests = vec![TestReport {
+        name: "build".into(),
+        target: String::new(),
+        status: Status::Error,
+        points: 0.0,
+        max_points: report.max_score,
+        message: format!("the code does not compile:\n{errors}"),
+        duration_ms: 0,
+    }];
+    report.build_error = Some(errors);
+    report
+}
+
+/// `(target, outcome)` for every test of every executable, `ws.jobs` processes at a time.
+fn run_all(ws: &Workspace, exes: &[PathBuf], cwd: &Path) -> Result<Vec<(String, TestOutcome)>> {
+    let mut work = Vec::new();
+    for exe in exes {
+        let names = libtest::list(exe)?;
+        if names.is_empty() && !listable(exe) {
+            bail!("Failed to list the tests of {}", exe.display());
+        }
+        work.extend(names.into_iter().map(|name| (exe.clone(), name)));
+    }
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..ws.jobs.clamp(1, work.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((exe, name)) = work.get(i) else {
+                        break;
+                    };
+                    let outcome = isolate::run_one(exe, name, cwd, &ws.env, ws.limit);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((i, target_name(exe), outcome));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _, _)| *i);
+    results
+        .into_iter()
+        .map(|(_, target, outcome)| Ok((target, outcome?)))
+        .collect()
+}
+
+fn listable(exe: &Path) -> bool {
+    Command::new(exe)
+        .args(["--list", "--format", "terse"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `password_hashing-0123abcd` is the `password_hashing` target.
+fn target_name(exe: &Path) -> String {
+    let file = exe.file_stem().unwrap_or_default().to_string_lossy();
+    file.rsplit_once('-')
+        .map_or(file.to_string(), |(name, _)| name.to_string())
+}
+
+/// Points per test: `weight` split in proportion to the shares (`test_weights`, default 1).
+/// A test the manifest weighs but the build lacks is an error worth its share. Also returns
+/// the topic's score before rounding (seven tests of 10/7 points each make 10, not 9.94).
+pub fn score(
+    topic: &Topic,
+    weight: f64,
+    outcomes: Vec<(String, TestOutcome)>,
+) -> (Vec<TestReport>, f64) {
+    let mut tests: Vec<(String, TestOutcome)> = outcomes;
+    for name in topic.test_weights.keys() {
+        if !tests.iter().any(|(_, t)| &t.name == name) {
+            tests.push((
+                String::new(),
+                TestOutcome {
+                    name: name.clone(),
+                    status: Status::Error,
+                    message:
+                        "this test is missing from the build (was a test file removed or renamed?)"
+                            .into(),
+                    duration_ms: 0,
+                },
+            ));
+        }
+    }
+    let share = |name: &str| f64::from(topic.test_weights.get(name).copied().unwrap_or(1));
+    let total: f64 = tests.iter().map(|(_, t)| share(&t.name)).sum();
+    let mut earned = 0.0;
+    let reports = tests
+        .into_iter()
+        .map(|(target, t)| {
+            let max_points = if total > 0.0 {
+                weight * share(&t.name) / total
+            } else {
+                0.0
+            };
+            let points = if t.status == Status::Pass {
+                max_points
+            } else {
+                0.0
+            };
+            earned += points;
+            TestReport {
+                name: t.name,
+                target,
+                status: t.status,
+                points: round(points),
+                max_points: round(max_points),
+                message: t.message,
+                duration_ms: t.duration_ms,
+            }
+        })
+        .collect();
+    (reports, earned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(name: &str, status: Status) -> (String, TestOutcome) {
+        let t = TestOutcome {
+            name: name.into(),
+            status,
+            message: String::new(),
+            duration_ms: 1,
+        };
+        ("t".into(), t)
+    }
+
+    fn topic(weights: &[(&str, u32)]) -> Topic {
+        let text = format!(
+            "id = \"01_x\"\ntitle = \"X\"\nweight = 10\n[test_weights]\n{}",
+            weights
+                .iter()
+                .map(|(n, w)| format!("{n} = {w}\n"))
+                .collect::<String>()
+        );
+        toml::from_str(&text).expect("a valid topic")
+    }
+
+    #[test]
+    fn the_weight_is_split_evenly_without_test_weights() {
+        let (tests, earned) = score(
+            &topic(&[]),
+            10.0,
+            vec![
+                outcome("a", Status::Pass),
+                outcome("b", Status::Fail),
+                outcome("c", Status::Pass),
+            ],
+        );
+        let points: Vec<f64> = tests.iter().map(|t| t.points).collect();
+        assert_eq!(points, [3.33, 0.0, 3.33]);
+        assert_eq!(round(earned), 6.67);
+    }
+
+    #[test]
+    fn test_weights_are_shares_and_missing_weighted_tests_count() {
+        let (tests, _) = score(
+            &topic(&[("a", 3), ("gone", 1)]),
+            10.0,
+            vec![outcome("a", Status::Pass), outcome("b", Status::Pass)],
+        );
+        let points: Vec<(&str, f64, f64)> = tests
+            .iter()
+            .map(|t| (t.name.as_str(), t.points, t.max_points))
+            .collect();
+        assert_eq!(
+            points,
+            [("a", 6.0, 6.0), ("b", 2.0, 2.0), ("gone", 0.0, 2.0)]
+        );
+    }
+}
