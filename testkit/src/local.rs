@@ -187,6 +187,8 @@ pub fn start_postgres(cache: &Path) -> Result<LocalServer> {
         // Tests count the statements a call executed (the N+1 katas).
         ("shared_preload_libraries", "pg_stat_statements"),
         ("pg_stat_statements.track_utility", "off"),
+        // Room for a whole check's statements, so no test's are evicted before it reads them.
+        ("pg_stat_statements.max", "20000"),
         // A deadlock surfaces in 50 ms instead of 1 s, so a wrong answer fails fast.
         ("deadlock_timeout", "50ms"),
         ("log_min_messages", "warning"),

@@ -228,6 +228,10 @@ async fn create_template(
     }
     for sql in [
         format!("ALTER DATABASE {building} RENAME TO {template}"),
+        // The template owner must own no shared object: each clone's `REASSIGN OWNED` would
+        // otherwise change the template database's owner too, concurrently from parallel
+        // tests ("tuple concurrently updated").
+        format!("ALTER DATABASE {template} OWNER TO CURRENT_USER"),
         format!("REVOKE ALL ON DATABASE {template} FROM PUBLIC"),
         format!("ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
     ] {

@@ -67,6 +67,8 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
         let (kit_service, var, label) = match service {
             Service::Postgres => (kit::Service::Postgres, "KATA_POSTGRES_URL", "Postgres"),
             Service::Redis => (kit::Service::Redis, "KATA_REDIS_URL", "Redis"),
+            // An engine that builds images is the tests' own business (see `engine`).
+            Service::Docker => continue,
         };
         let started = Instant::now();
         let (url, origin) = if let Some(found) =
@@ -112,6 +114,7 @@ fn start_local(run: &mut RunServers, service: Service) -> Result<String> {
     let server = match service {
         Service::Postgres => local::start_postgres(&kit::state_dir().join("cache"))?,
         Service::Redis => local::start_redis()?,
+        Service::Docker => bail!("Docker is not a server the runner starts"),
     };
     let url = server.url.clone();
     run.locals.push(server);
@@ -207,6 +210,7 @@ fn start_container(run: &mut RunServers, service: Service) -> Result<String> {
                 kit::wait_for_redis(&url, Duration::from_secs(30)).await?;
                 anyhow::Ok((url, container))
             }
+            Service::Docker => bail!("Docker is not a server the runner starts"),
         }
     })?;
     run.containers.push(container);
@@ -220,6 +224,8 @@ const POSTGRES_SETTINGS: &[&str] = &[
     "shared_preload_libraries=pg_stat_statements",
     "-c",
     "pg_stat_statements.track_utility=off",
+    "-c",
+    "pg_stat_statements.max=20000",
     "-c",
     "max_connections=300",
     "-c",
