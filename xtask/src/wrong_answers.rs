@@ -1,5 +1,6 @@
 //! Plausible wrong answers: `solutions/NN_topic/wrong_answers/*.diff`, each a patch against
-//! the solution's `src/lib.rs` headed by what the mistake is and which tests must catch it.
+//! files of the solution's `src/` (usually `src/lib.rs`; paths `a/src/...`), headed by what
+//! the mistake is and which tests must catch it.
 //!
 //! Each is built in a scratch copy of the workspace (under the runner's target directory) in
 //! which only that solution crate is patched; the shared target directory keeps the stack's
@@ -107,22 +108,74 @@ pub fn workspace(topic: &Topic, wrong: &WrongAnswer) -> Result<PathBuf> {
     let copy = scratch
         .join("solutions")
         .join(format!("{}.wrong", topic.id));
-    std::fs::create_dir_all(copy.join("src"))?;
+    // All of `src/`: a solution may `include_str!` templates or migrations beside lib.rs.
+    copy_dir(&topic.solution_dir().join("src"), &copy.join("src"))?;
     std::fs::copy(
         topic.solution_dir().join("Cargo.toml"),
         copy.join("Cargo.toml"),
     )?;
-    let solution = std::fs::read_to_string(topic.solution_dir().join("src/lib.rs"))?;
-    let patch = diffy::Patch::from_str(&wrong.patch)
-        .with_context(|| format!("wrong answer {} is not a valid diff", wrong.name))?;
-    let patched = diffy::apply(&solution, &patch).with_context(|| {
-        format!(
-            "wrong answer {} no longer applies to the solution: regenerate the diff",
-            wrong.name
-        )
-    })?;
-    std::fs::write(copy.join("src/lib.rs"), patched)?;
+    for (path, patch) in file_patches(&wrong.patch) {
+        let file = safe_src_path(&path).with_context(|| {
+            format!(
+                "wrong answer {}: {path} is not a file under src/",
+                wrong.name
+            )
+        })?;
+        let original = std::fs::read_to_string(copy.join(&file)).with_context(|| {
+            format!(
+                "wrong answer {} patches {path}, which the solution lacks",
+                wrong.name
+            )
+        })?;
+        let patch = diffy::Patch::from_str(&patch)
+            .with_context(|| format!("wrong answer {} is not a valid diff", wrong.name))?;
+        let patched = diffy::apply(&original, &patch).with_context(|| {
+            format!(
+                "wrong answer {} no longer applies to the solution's {path}: regenerate the diff",
+                wrong.name
+            )
+        })?;
+        std::fs::write(copy.join(&file), patched)?;
+    }
     Ok(scratch.join("Cargo.toml"))
+}
+
+/// Splits a diff into (path relative to the crate, that file's patch): one diff may patch
+/// several files (`--- a/src/lib.rs`, `--- a/src/Dockerfile`, ...).
+fn file_patches(diff: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in diff.split_inclusive('\n') {
+        if let Some(path) = line.strip_prefix("--- a/") {
+            files.push((path.trim_end().to_string(), String::new()));
+        }
+        if let Some((_, patch)) = files.last_mut() {
+            patch.push_str(line);
+        }
+    }
+    files
+}
+
+/// Only files under `src/`, with no way out of it.
+fn safe_src_path(path: &str) -> Option<PathBuf> {
+    let path = Path::new(path);
+    let inside = path.starts_with("src")
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    inside.then(|| path.to_path_buf())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)?.flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 fn link(from: &Path, to: &Path) -> Result<()> {
@@ -138,4 +191,35 @@ fn link(from: &Path, to: &Path) -> Result<()> {
     }
     std::os::unix::fs::symlink(from, to)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_is_split_per_file_and_stays_inside_src() {
+        let diff = "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-a\n+b\n\
+                    --- a/src/Dockerfile\n+++ b/src/Dockerfile\n@@ -1 +1 @@\n-FROM x\n+FROM y\n";
+
+        let files = file_patches(diff);
+
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["src/lib.rs", "src/Dockerfile"]);
+        assert!(
+            files[1].1.starts_with("--- a/src/Dockerfile\n") && files[1].1.ends_with("+FROM y\n")
+        );
+        assert!(safe_src_path("src/migrations/0001.sql").is_some());
+        for outside in [
+            "Cargo.toml",
+            "src/../Cargo.toml",
+            "/etc/passwd",
+            "tests/x.rs",
+        ] {
+            assert!(
+                safe_src_path(outside).is_none(),
+                "{outside} must be refused"
+            );
+        }
+    }
 }
