@@ -266,10 +266,24 @@ fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<Strin
     if result.tests.is_empty() {
         return Ok(vec!["no tests ran".into()]);
     }
+    let not_graded: Vec<&str> = result
+        .tests
+        .iter()
+        .filter(|t| t.status == Status::NotGraded)
+        .map(|t| t.message.as_str())
+        .collect();
+    if let Some(reason) = not_graded.first() {
+        println!(
+            "{} {}: {} engine tests not run on the solution ({reason})",
+            ui::yellow("skip"),
+            topic.id,
+            not_graded.len()
+        );
+    }
     Ok(result
         .tests
         .iter()
-        .filter(|t| t.status != Status::Pass)
+        .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
         .map(|t| format!("{} ({:?}): {}", t.name, t.status, t.message))
         .collect())
 }
@@ -291,6 +305,10 @@ fn wrong_answer_caught(
             Some(t) if t.status == Status::Pass => {
                 problems.push(format!("{name} passes on this wrong answer"))
             }
+            // A wrong answer must be caught everywhere: name a test that always runs.
+            Some(t) if t.status == Status::NotGraded => problems.push(format!(
+                "{name} is an engine test, not run here: name a test that always runs"
+            )),
             Some(_) => {}
         }
     }

@@ -19,6 +19,9 @@ pub enum Status {
     /// The process died or a test never reported (crash, exit, hang).
     Error,
     Timeout,
+    /// An engine test (`#[ignore]`d) that could not run here: neither passed nor failed.
+    #[serde(rename = "not_graded")]
+    NotGraded,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -48,12 +51,28 @@ struct Event {
     stdout: Option<String>,
     #[serde(default)]
     exec_time: Option<f64>,
+    /// The reason of an `ignored` event.
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// Lists the tests an executable holds.
 pub fn list(exe: &Path) -> Result<Vec<String>> {
     let out = Command::new(exe)
         .args(["--list", "--format", "terse"])
+        .output()
+        .with_context(|| format!("Failed to run {}", exe.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Lists the `#[ignore]`d tests an executable holds (the engine tests).
+pub fn list_ignored(exe: &Path) -> Result<Vec<String>> {
+    let out = Command::new(exe)
+        .args(["--list", "--ignored", "--format", "terse"])
         .output()
         .with_context(|| format!("Failed to run {}", exe.display()))?;
     Ok(String::from_utf8_lossy(&out.stdout)
@@ -71,9 +90,11 @@ pub fn run(
     cwd: &Path,
     env: &[(String, String)],
     limit: Duration,
+    include_ignored: bool,
 ) -> Result<Vec<TestOutcome>> {
     let expected = list(exe)?;
     let mut child = Command::new(exe)
+        .args(include_ignored.then_some("--include-ignored"))
         .args([
             "--format",
             "json",
@@ -128,14 +149,22 @@ pub fn run(
                 let status = match event.event.as_str() {
                     "ok" => Status::Pass,
                     "failed" => Status::Fail,
-                    "timeout" | "started" | "ignored" => continue,
+                    "ignored" => Status::NotGraded,
+                    "timeout" | "started" => continue,
                     _ => Status::Error,
                 };
-                let message = event
-                    .stdout
-                    .as_deref()
-                    .map(panic_message)
-                    .unwrap_or_default();
+                let message = if status == Status::NotGraded {
+                    format!(
+                        "not graded here: {}",
+                        event.message.as_deref().unwrap_or("ignored")
+                    )
+                } else {
+                    event
+                        .stdout
+                        .as_deref()
+                        .map(panic_message)
+                        .unwrap_or_default()
+                };
                 let duration_ms = event.exec_time.map_or(0, |s| (s * 1000.0) as u64);
                 outcomes.insert(
                     event.name.clone(),

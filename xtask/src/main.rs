@@ -7,6 +7,7 @@ mod cargo;
 mod check;
 mod cli;
 mod doctor;
+mod engine;
 mod grade;
 mod learn;
 mod libtest;

@@ -19,6 +19,10 @@ pub struct Topic {
     /// not named get a share of 1. See `grade` for how points are computed.
     #[serde(default)]
     pub test_weights: BTreeMap<String, u32>,
+    /// Base images the engine tests build from (`services = ["docker"]`): when the engine
+    /// cannot get them, those tests are reported as not graded.
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,8 @@ pub struct Topic {
 pub enum Service {
     Postgres,
     Redis,
+    /// A Docker engine that can build images (not a server the runner starts).
+    Docker,
 }
 
 #[derive(Deserialize)]

@@ -67,10 +67,12 @@ pub fn run_one(
     cwd: &Path,
     env: &[(String, String)],
     limit: Duration,
+    include_ignored: bool,
 ) -> Result<TestOutcome> {
     let started = Instant::now();
     let mut child = Command::new(exe)
         .args(["--exact", name, "--test-threads", "1"])
+        .args(include_ignored.then_some("--include-ignored"))
         .args([
             "-Z",
             "unstable-options",

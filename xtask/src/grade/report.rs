@@ -112,6 +112,7 @@ pub fn status_word(status: Status) -> &'static str {
         Status::Fail => "fail",
         Status::Error => "error",
         Status::Timeout => "timeout",
+        Status::NotGraded => "not_graded",
     }
 }
 

@@ -60,7 +60,8 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64) -> TopicReport {
         Err(e) => return failed_build(report, ws.clean(&format!("{e:#}"))),
     };
     let cwd = ws.root.join("exercises").join(&topic.id);
-    let outcomes = match run_all(ws, &executables, &cwd) {
+    let engine = crate::engine::usable(topic);
+    let outcomes = match run_all(ws, &executables, &cwd, engine) {
         Ok(outcomes) => outcomes,
         Err(e) => return failed_build(report, format!("{e:#}")),
     };
@@ -86,15 +87,38 @@ fn failed_build(mut report: TopicReport, errors: String) -> TopicReport {
 }
 
 /// `(target, outcome)` for every test of every executable, `ws.jobs` processes at a time.
-fn run_all(ws: &Workspace, exes: &[PathBuf], cwd: &Path) -> Result<Vec<(String, TestOutcome)>> {
+/// Engine tests (`#[ignore]`d) run only where `engine` is `Ok`; elsewhere they are reported
+/// as not graded, with the reason.
+fn run_all(
+    ws: &Workspace,
+    exes: &[PathBuf],
+    cwd: &Path,
+    engine: Result<(), String>,
+) -> Result<Vec<(String, TestOutcome)>> {
     let mut work = Vec::new();
+    let mut not_graded = Vec::new();
     for exe in exes {
         let names = libtest::list(exe)?;
         if names.is_empty() && !listable(exe) {
             bail!("Failed to list the tests of {}", exe.display());
         }
-        work.extend(names.into_iter().map(|name| (exe.clone(), name)));
+        let ignored = libtest::list_ignored(exe)?;
+        for name in names {
+            match &engine {
+                Err(reason) if ignored.contains(&name) => not_graded.push((
+                    target_name(exe),
+                    TestOutcome {
+                        name,
+                        status: Status::NotGraded,
+                        message: format!("not graded: {reason}"),
+                        duration_ms: 0,
+                    },
+                )),
+                _ => work.push((exe.clone(), name)),
+            }
+        }
     }
+    let include_ignored = engine.is_ok();
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -105,7 +129,8 @@ fn run_all(ws: &Workspace, exes: &[PathBuf], cwd: &Path) -> Result<Vec<(String, 
                     let Some((exe, name)) = work.get(i) else {
                         break;
                     };
-                    let outcome = isolate::run_one(exe, name, cwd, &ws.env, ws.limit);
+                    let outcome =
+                        isolate::run_one(exe, name, cwd, &ws.env, ws.limit, include_ignored);
                     if let Ok(mut results) = results.lock() {
                         results.push((i, target_name(exe), outcome));
                     }
@@ -115,10 +140,12 @@ fn run_all(ws: &Workspace, exes: &[PathBuf], cwd: &Path) -> Result<Vec<(String, 
     });
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _, _)| *i);
-    results
+    let mut outcomes: Vec<(String, TestOutcome)> = results
         .into_iter()
         .map(|(_, target, outcome)| Ok((target, outcome?)))
-        .collect()
+        .collect::<Result<_>>()?;
+    outcomes.extend(not_graded);
+    Ok(outcomes)
 }
 
 fn listable(exe: &Path) -> bool {
@@ -159,14 +186,18 @@ pub fn score(
             ));
         }
     }
-    let share = |name: &str| f64::from(topic.test_weights.get(name).copied().unwrap_or(1));
-    let total: f64 = tests.iter().map(|(_, t)| share(&t.name)).sum();
+    // A test not graded here is worth nothing either way: the report says so instead.
+    let share = |t: &TestOutcome| match t.status {
+        Status::NotGraded => 0.0,
+        _ => f64::from(topic.test_weights.get(&t.name).copied().unwrap_or(1)),
+    };
+    let total: f64 = tests.iter().map(|(_, t)| share(t)).sum();
     let mut earned = 0.0;
     let reports = tests
         .into_iter()
         .map(|(target, t)| {
             let max_points = if total > 0.0 {
-                weight * share(&t.name) / total
+                weight * share(&t) / total
             } else {
                 0.0
             };
