@@ -1,0 +1,405 @@
+//! Hidden tests for the ORM mapping kata: real Postgres, one database per test.
+//!
+//! The concurrent duplicate is forced, not hoped for: the test inserts the email in its own
+//! open transaction, waits until every call is blocked on it inside Postgres, then commits.
+
+#[path = "orm_mapping/blocking.rs"]
+mod blocking;
+
+use std::collections::HashSet;
+
+use kata_testkit::TestDb;
+use orm_mapping::{MAX_PAGE_SIZE, Page, RepoError, User, UserRepo};
+
+const SCHEMA: &str = include_str!("../schema.sql");
+
+/// Hostile strings: each one breaks out of a quoted SQL literal if pasted into the SQL text.
+const HOSTILE: [&str; 4] = [
+    "' OR '1'='1",
+    "' OR 1=1 --",
+    "x'; DROP TABLE users; --",
+    "'); DROP TABLE users; --",
+];
+
+/// A database with `users` holding `rows` as (email, name), inserted in that order.
+async fn seeded(rows: &[(&str, &str)]) -> (TestDb, UserRepo) {
+    let db = TestDb::new(SCHEMA).await;
+    let mut admin = db.admin().await;
+    for (email, name) in rows {
+        sqlx::query("INSERT INTO users (email, name) VALUES ($1, $2)")
+            .bind(email)
+            .bind(name)
+            .execute(&mut admin)
+            .await
+            .expect("seeding users");
+    }
+    let repo = UserRepo::new(db.pool().await);
+    (db, repo)
+}
+
+/// Every row of `users` as the admin sees it, ordered by id; panics if the table is gone.
+async fn stored_rows(db: &TestDb) -> Vec<(i64, String, String)> {
+    let mut admin = db.admin().await;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('public.users') IS NOT NULL")
+        .fetch_one(&mut admin)
+        .await
+        .expect("looking for the users table");
+    assert!(
+        exists,
+        "the users table is gone: a hostile string was run as SQL instead of being bound as a value"
+    );
+    sqlx::query_as("SELECT id, email, name FROM users ORDER BY id")
+        .fetch_all(&mut admin)
+        .await
+        .expect("reading users")
+}
+
+/// The ids in the order the kata specifies, as Postgres sorts them.
+async fn ids_by_name_then_id(db: &TestDb) -> Vec<i64> {
+    sqlx::query_scalar("SELECT id FROM users ORDER BY name, id")
+        .fetch_all(&mut db.admin().await)
+        .await
+        .expect("reading ids")
+}
+
+async fn page(repo: &UserRepo, after: Option<&Page>, size: i64) -> Page {
+    let cursor = after.and_then(|p| p.next.as_ref());
+    let page = repo
+        .list(cursor, size)
+        .await
+        .unwrap_or_else(|e| panic!("list(.., {size}) failed: {e}"));
+    assert!(
+        page.users.len() as i64 <= size,
+        "a page of size {size} held {} users",
+        page.users.len()
+    );
+    page
+}
+
+/// Follows `next` from the first page to the last and returns every user in order.
+async fn every_page(repo: &UserRepo, size: i64) -> Vec<User> {
+    let mut seen = Vec::new();
+    let mut current = page(repo, None, size).await;
+    for _ in 0..1_000 {
+        seen.extend(current.users.iter().cloned());
+        if current.next.is_none() {
+            return seen;
+        }
+        current = page(repo, Some(&current), size).await;
+    }
+    panic!("pages of size {size} never ended (1000 pages): `next` must become None");
+}
+
+fn ids(users: &[User]) -> Vec<i64> {
+    users.iter().map(|u| u.id).collect()
+}
+
+#[tokio::test]
+async fn created_users_round_trip_through_get_and_find_by_email() {
+    let (db, repo) = seeded(&[]).await;
+    let ann = repo.create("ann@example.com", "Ann").await;
+    let ann = ann.unwrap_or_else(|e| panic!("creating ann@example.com failed: {e}"));
+    let bob = repo.create("bob@example.com", "Bob").await;
+    let bob = bob.unwrap_or_else(|e| panic!("creating bob@example.com failed: {e}"));
+    assert_eq!(
+        (ann.email.as_str(), ann.name.as_str()),
+        ("ann@example.com", "Ann"),
+        "create must return the stored email and name"
+    );
+    assert_ne!(ann.id, bob.id, "two users must get two different ids");
+    assert_eq!(
+        stored_rows(&db).await,
+        vec![
+            (ann.id, "ann@example.com".into(), "Ann".into()),
+            (bob.id, "bob@example.com".into(), "Bob".into())
+        ],
+        "the rows in the table (id, email, name) must be the users create returned"
+    );
+    for user in [&ann, &bob] {
+        let got = repo.get(user.id).await.expect("get failed");
+        assert_eq!(got.as_ref(), Some(user), "get({}) must return it", user.id);
+        let found = repo
+            .find_by_email(&user.email)
+            .await
+            .expect("find_by_email failed");
+        assert_eq!(
+            found.as_ref(),
+            Some(user),
+            "find_by_email({:?}) must return it",
+            user.email
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_users_are_none_not_errors() {
+    let (_db, repo) = seeded(&[("ann@example.com", "Ann")]).await;
+    let got = repo.get(987_654).await;
+    assert!(
+        matches!(got, Ok(None)),
+        "get of an id that does not exist must be Ok(None), got {got:?}"
+    );
+    let found = repo.find_by_email("nobody@example.com").await;
+    assert!(
+        matches!(found, Ok(None)),
+        "find_by_email of an unknown email must be Ok(None), got {found:?}"
+    );
+    let found = repo.find_by_email("ANN@example.com").await;
+    assert!(
+        matches!(found, Ok(None)),
+        "emails are compared exactly: ANN@example.com must not find ann@example.com, got {found:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_email_is_a_conflict_error() {
+    let (db, repo) = seeded(&[]).await;
+    let first = repo
+        .create("ann@example.com", "Ann")
+        .await
+        .expect("the first create should succeed");
+    let second = repo.create("ann@example.com", "Another Ann").await;
+    assert!(
+        matches!(&second, Err(RepoError::Conflict { email }) if email == "ann@example.com"),
+        "a second user with ann@example.com must be Err(Conflict {{ email: \"ann@example.com\" }}) \
+         (map SQLSTATE 23505), got {second:?}"
+    );
+    assert_eq!(
+        stored_rows(&db).await,
+        vec![(first.id, "ann@example.com".into(), "Ann".into())],
+        "the refused duplicate must leave the first user as it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_email_inserted_concurrently_is_a_conflict_too() {
+    let (db, _) = seeded(&[]).await;
+    let repo = UserRepo::new(db.pool_with_max(5).await);
+    // Another request has inserted the email but not committed yet: a "look first" check
+    // finds nothing, and only the UNIQUE constraint can tell.
+    let mut other = db.admin().await;
+    sqlx::raw_sql("BEGIN; INSERT INTO users (email, name) VALUES ('race@example.com', 'first');")
+        .execute(&mut other)
+        .await
+        .expect("inserting in an open transaction");
+    let calls: Vec<_> = (0..5)
+        .map(|i| {
+            let repo = repo.clone();
+            tokio::spawn(async move { repo.create("race@example.com", &format!("late {i}")).await })
+        })
+        .collect();
+    blocking::wait_until_blocked(&db, &calls).await;
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut other)
+        .await
+        .expect("committing the first insert");
+    for call in calls {
+        let result = call.await.expect("a create call panicked");
+        assert!(
+            matches!(&result, Err(RepoError::Conflict { email }) if email == "race@example.com"),
+            "create of an email another transaction inserted first must be Err(Conflict), \
+             got {result:?}"
+        );
+    }
+    let rows = stored_rows(&db).await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "exactly one user may hold the email: {rows:?}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_input_in_a_lookup_matches_nothing_and_the_table_survives() {
+    let (db, repo) = seeded(&[("ann@example.com", "Ann")]).await;
+    for hostile in HOSTILE {
+        let found = repo.find_by_email(hostile).await;
+        assert!(
+            matches!(found, Ok(None)),
+            "find_by_email({hostile:?}) must compare the string as a value and find nothing, \
+             got {found:?}"
+        );
+    }
+    assert_eq!(
+        stored_rows(&db).await.len(),
+        1,
+        "the lookups must not change the table"
+    );
+}
+
+#[tokio::test]
+async fn hostile_input_is_stored_and_read_back_verbatim() {
+    let (db, repo) = seeded(&[]).await;
+    let inputs = [
+        ("o'brien@example.com", "Conan O'Brien"),
+        (HOSTILE[3], "Robert'); DROP TABLE students; --"),
+        (HOSTILE[0], "$1 \\ \" ; -- /* */ \u{1F600}"),
+    ];
+    for (email, name) in inputs {
+        let created = repo.create(email, name).await.unwrap_or_else(|e| {
+            panic!("create({email:?}, {name:?}) must store the strings as data, but failed: {e}")
+        });
+        assert_eq!(
+            (created.email.as_str(), created.name.as_str()),
+            (email, name),
+            "create must return the strings unchanged"
+        );
+        let got = repo.get(created.id).await.expect("get failed");
+        assert_eq!(
+            got.as_ref(),
+            Some(&created),
+            "get must read {name:?} back verbatim"
+        );
+        let found = repo
+            .find_by_email(email)
+            .await
+            .expect("find_by_email failed");
+        assert_eq!(
+            found.as_ref(),
+            Some(&created),
+            "find_by_email({email:?}) must find exactly that user"
+        );
+    }
+    let stored: Vec<(String, String)> = stored_rows(&db)
+        .await
+        .into_iter()
+        .map(|(_, email, name)| (email, name))
+        .collect();
+    let expected: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(e, n)| (e.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(stored, expected, "the table must hold the strings verbatim");
+}
+
+#[tokio::test]
+async fn paging_visits_every_user_once_in_name_then_id_order() {
+    // Many users share a name, inserted interleaved so ids do not follow names.
+    let names = [
+        "bob", "ann", "dee", "bob", "ann", "bob", "cy", "ann", "dee", "bob",
+    ];
+    let emails: Vec<String> = (0..23).map(|i| format!("u{i:02}@example.com")).collect();
+    let rows: Vec<(&str, &str)> = emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.as_str(), names[(i * 7) % names.len()]))
+        .collect();
+    let (db, repo) = seeded(&rows).await;
+    let expected = ids_by_name_then_id(&db).await;
+    for size in [1, 2, 3, 4, 5, 7, 22, 23, MAX_PAGE_SIZE] {
+        let seen = ids(&every_page(&repo, size).await);
+        assert_eq!(
+            seen, expected,
+            "following `next` with page size {size} must return all 23 users once each, \
+             ordered by (name, id); users sharing a name at a page boundary must not be skipped"
+        );
+    }
+}
+
+#[tokio::test]
+async fn next_is_none_exactly_on_the_last_page() {
+    let (db, repo) = seeded(&[]).await;
+    let empty = page(&repo, None, 10).await;
+    assert_eq!(
+        (empty.users.len(), &empty.next),
+        (0, &None),
+        "an empty table is one empty page with no next"
+    );
+    drop(db);
+    let rows: Vec<(String, &str)> = (0..6)
+        .map(|i| (format!("u{i}@example.com"), "same"))
+        .collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(e, n)| (e.as_str(), *n)).collect();
+    let (_db, repo) = seeded(&rows).await;
+    for (size, expected_lengths) in [
+        (3, vec![3, 3]),
+        (6, vec![6]),
+        (5, vec![5, 1]),
+        (4, vec![4, 2]),
+    ] {
+        let mut lengths = Vec::new();
+        let mut current = page(&repo, None, size).await;
+        loop {
+            lengths.push(current.users.len());
+            if current.next.is_none() || lengths.len() > 6 {
+                break;
+            }
+            current = page(&repo, Some(&current), size).await;
+        }
+        assert_eq!(
+            lengths, expected_lengths,
+            "6 users in pages of {size}: the page lengths (next must be None on the page holding \
+             the last user, and Some on every page before it)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn users_inserted_or_deleted_between_pages_cause_no_repeats() {
+    let emails: Vec<String> = (1..=10).map(|i| format!("m{i:02}@example.com")).collect();
+    let rows: Vec<(&str, &str)> = emails.iter().map(|e| (e.as_str(), &e[..3])).collect();
+    let (db, repo) = seeded(&rows).await;
+    let mut seen = Vec::new();
+    let first = page(&repo, None, 4).await;
+    seen.extend(first.users.iter().cloned());
+    // Between two requests, other users sign up: one sorting before this page, one after.
+    repo.create("a-early@example.com", "a-early")
+        .await
+        .expect("creating a-early");
+    let late = repo
+        .create("z-late@example.com", "z-late")
+        .await
+        .expect("creating z-late");
+    let second = page(&repo, Some(&first), 4).await;
+    seen.extend(second.users.iter().cloned());
+    // ... and two users already shown are deleted.
+    sqlx::query("DELETE FROM users WHERE name IN ('m01', 'm02')")
+        .execute(&mut db.admin().await)
+        .await
+        .expect("deleting m01 and m02");
+    let mut current = second;
+    for _ in 0..20 {
+        if current.next.is_none() {
+            break;
+        }
+        current = page(&repo, Some(&current), 4).await;
+        seen.extend(current.users.iter().cloned());
+    }
+    let names: Vec<&str> = seen.iter().map(|u| u.name.as_str()).collect();
+    let unique: HashSet<i64> = ids(&seen).into_iter().collect();
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "no user may appear twice across pages, but the pages held {names:?}"
+    );
+    for i in 1..=10 {
+        let name = format!("m{i:02}");
+        assert!(
+            names.contains(&name.as_str()),
+            "{name} was never shown: the pages held {names:?}"
+        );
+    }
+    assert!(
+        seen.contains(&late),
+        "z-late, created after page 1 and sorting after it, must appear: the pages held {names:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_page_size_outside_1_to_100_is_rejected() {
+    let (_db, repo) = seeded(&[("ann@example.com", "Ann")]).await;
+    for size in [0, -1, MAX_PAGE_SIZE + 1, 1_000_000, i64::MAX, i64::MIN] {
+        let result = repo.list(None, size).await;
+        assert!(
+            matches!(result, Err(RepoError::InvalidPageSize(s)) if s == size),
+            "page size {size}: expected Err(InvalidPageSize({size})), got {result:?}"
+        );
+    }
+    for size in [1, MAX_PAGE_SIZE] {
+        let result = repo.list(None, size).await;
+        assert!(
+            matches!(&result, Ok(p) if p.users.len() == 1),
+            "page size {size} is allowed and must return the one user, got {result:?}"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! # Migrations: version-controlled schema changes
+//!
+//! Read `README.md` first. You write the SQL files in `src/migrations/` and [`run`].
+// The stub does not use its arguments yet: delete this line when you implement it.
+#![allow(unused_variables)]
+
+use sqlx::PgPool;
+
+/// One schema change: applied once, in `version` order, recorded in `schema_migrations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// This application's migrations, oldest first. `include_str!` embeds each file at compile
+/// time (and makes `cargo` rebuild when one changes). A migration that was applied anywhere is
+/// never edited again: change the schema with a new file.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create_users",
+        sql: include_str!("migrations/0001_create_users.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "create_posts",
+        sql: include_str!("migrations/0002_create_posts.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "add_users_display_name",
+        sql: include_str!("migrations/0003_add_users_display_name.sql"),
+    },
+];
+
+/// Key of the advisory lock that lets one migrator at a time work on a database.
+pub const MIGRATION_LOCK: i64 = 0x006d_6967_7261_7465; // "migrate" in ASCII
+
+/// Why migrating stopped. Migrations before the failing one stay applied and recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("migration {version} ({name}) failed and was rolled back: {source}")]
+    Failed {
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Applies this application's [`MIGRATIONS`] (see [`run`]).
+pub async fn migrate(pool: &PgPool, up_to: Option<i64>) -> Result<Vec<i64>, MigrationError> {
+    run(pool, MIGRATIONS, up_to).await
+}
+
+/// Applies, in order, every migration of `migrations` (sorted by version) that is not recorded
+/// in `schema_migrations` yet and whose version is `<= up_to` (all of them for `None`), and
+/// returns the versions this call applied.
+///
+/// - Creates `schema_migrations (version bigint PRIMARY KEY, name text NOT NULL,
+///   applied_at timestamptz NOT NULL DEFAULT now())` if it does not exist.
+/// - Each migration runs in its own transaction together with its `schema_migrations` row:
+///   if anything fails, neither its changes nor its row remain, and the result is
+///   [`MigrationError::Failed`] naming it.
+/// - Running again applies nothing and returns an empty list.
+/// - Any number of concurrent calls, from any number of processes, all succeed and apply each
+///   migration exactly once.
+pub async fn run(
+    pool: &PgPool,
+    migrations: &[Migration],
+    up_to: Option<i64>,
+) -> Result<Vec<i64>, MigrationError> {
+    // TODO: create `schema_migrations` if missing; then, for each pending migration, in one
+    // transaction: run its SQL (`sqlx::raw_sql`), insert its row, commit. Make concurrent
+    // callers wait for each other (an advisory lock) and skip what is already recorded.
+    todo!("run")
+}

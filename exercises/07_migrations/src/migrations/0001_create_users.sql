@@ -1,0 +1,1 @@
+-- TODO: write migration 0001_create_users (see README.md for the schema it must produce).

@@ -1,0 +1,1 @@
+-- TODO: write migration 0002_create_posts (see README.md for the schema it must produce).

@@ -1,0 +1,1 @@
+-- TODO: write migration 0003_add_users_display_name (see README.md for the schema it must produce).

@@ -1,0 +1,270 @@
+//! Hidden tests for the N+1 kata: real Postgres, one database per test.
+//!
+//! The statements your code runs are counted by Postgres itself (`pg_stat_statements`, for the
+//! test's own database and role): the test seeds through a separate admin connection, opens
+//! the pool, reads the count, calls your function and reads the count again.
+
+use std::fmt::Debug;
+
+use kata_testkit::TestDb;
+use n_plus_one::{Author, AuthorWithPosts, Post, PostWithAuthor};
+use n_plus_one::{authors_with_posts, posts_with_authors};
+
+const SCHEMA: &str = include_str!("../schema.sql");
+
+/// The sizes the statement-count tests load: (posts, authors).
+const SIZES: [(usize, usize); 3] = [(1, 1), (50, 10), (500, 60)];
+
+/// A blog's rows, each list in id order (the order the functions must return).
+struct Blog {
+    authors: Vec<Author>,
+    posts: Vec<Post>,
+}
+
+/// `posts` posts by `authors` authors (ids from 1). Authors whose id is a multiple of 5 have
+/// written nothing; the others share the posts round-robin-ish.
+fn blog(posts: usize, authors: usize) -> Blog {
+    let authors: Vec<Author> = (1..=authors as i64)
+        .map(|id| Author {
+            id,
+            name: format!("author {id}"),
+        })
+        .collect();
+    let writers: Vec<i64> = authors
+        .iter()
+        .map(|a| a.id)
+        .filter(|id| id % 5 != 0)
+        .collect();
+    let posts = (1..=posts as i64)
+        .map(|id| Post {
+            id,
+            author_id: writers[(id as usize * 7) % writers.len()],
+            title: format!("post {id}"),
+        })
+        .collect();
+    Blog { authors, posts }
+}
+
+/// A database holding `blog`, inserted through the admin connection (so not counted) and in
+/// a scrambled order, so rows come back in id order only when the query asks for it.
+async fn seeded(blog: &Blog) -> TestDb {
+    let db = TestDb::new(SCHEMA).await;
+    let mut admin = db.admin().await;
+    let scramble = |id: &i64| (id * 7_919) % 10_007;
+    let mut authors: Vec<&Author> = blog.authors.iter().collect();
+    authors.sort_by_key(|a| scramble(&a.id));
+    sqlx::query("INSERT INTO authors (id, name) SELECT * FROM unnest($1::int8[], $2::text[])")
+        .bind(authors.iter().map(|a| a.id).collect::<Vec<_>>())
+        .bind(authors.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
+        .execute(&mut admin)
+        .await
+        .expect("seeding the authors");
+    let mut posts: Vec<&Post> = blog.posts.iter().collect();
+    posts.sort_by_key(|p| scramble(&p.id));
+    sqlx::query(
+        "INSERT INTO posts (id, author_id, title) \
+         SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[])",
+    )
+    .bind(posts.iter().map(|p| p.id).collect::<Vec<_>>())
+    .bind(posts.iter().map(|p| p.author_id).collect::<Vec<_>>())
+    .bind(posts.iter().map(|p| p.title.clone()).collect::<Vec<_>>())
+    .execute(&mut admin)
+    .await
+    .expect("seeding the posts");
+    db
+}
+
+fn expected_posts_with_authors(blog: &Blog) -> Vec<PostWithAuthor> {
+    blog.posts
+        .iter()
+        .map(|post| PostWithAuthor {
+            post: post.clone(),
+            author: blog.authors[post.author_id as usize - 1].clone(),
+        })
+        .collect()
+}
+
+fn expected_authors_with_posts(blog: &Blog) -> Vec<AuthorWithPosts> {
+    blog.authors
+        .iter()
+        .map(|author| AuthorWithPosts {
+            author: author.clone(),
+            posts: blog
+                .posts
+                .iter()
+                .filter(|p| p.author_id == author.id)
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
+/// How many statements the learner's role has run in the test's database so far.
+async fn statements_so_far(db: &TestDb) -> i64 {
+    db.statements_executed().await.expect(
+        "this test counts the statements your code runs with Postgres's pg_stat_statements \
+         extension, but this server does not provide it; start Postgres with \
+         shared_preload_libraries = 'pg_stat_statements' (the servers the tests and \
+         `cargo xtask` start do)",
+    )
+}
+
+/// Runs `call` and returns its output with the number of statements it executed.
+async fn counted<T>(db: &TestDb, call: impl Future<Output = T>) -> (T, i64) {
+    let before = statements_so_far(db).await;
+    let output = call.await;
+    let statements = statements_so_far(db).await - before;
+    assert!(
+        statements > 0,
+        "Postgres counted no statement for this call, so the count cannot be trusted: is \
+         pg_stat_statements tracking this server (pg_stat_statements.track = top)?"
+    );
+    (output, statements)
+}
+
+/// Compares two lists item by item, naming the first difference instead of dumping both.
+fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T]) {
+    if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
+        panic!(
+            "{what}: item {i} is wrong.\n expected: {:?}\n      got: {:?}",
+            expected[i], got[i]
+        );
+    }
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{what}: expected {} items, got {} (the first {} match)",
+        expected.len(),
+        got.len(),
+        got.len().min(expected.len())
+    );
+}
+
+#[tokio::test]
+async fn posts_come_back_with_their_authors_in_post_id_order() {
+    let blog = blog(30, 12);
+    let db = seeded(&blog).await;
+    let loaded = posts_with_authors(&db.pool().await)
+        .await
+        .unwrap_or_else(|e| panic!("expected posts_with_authors to succeed, got the error: {e}"));
+    assert_same_list(
+        "30 posts by 12 authors, in post id order, each with its author",
+        &loaded,
+        &expected_posts_with_authors(&blog),
+    );
+}
+
+#[tokio::test]
+async fn loading_posts_with_authors_takes_at_most_two_statements_whatever_the_number_of_posts() {
+    for (posts, authors) in SIZES {
+        let blog = blog(posts, authors);
+        let db = seeded(&blog).await;
+        let pool = db.pool().await;
+        let (loaded, statements) = counted(&db, posts_with_authors(&pool)).await;
+        let loaded = loaded.unwrap_or_else(|e| {
+            panic!("{posts} posts by {authors} authors: expected success, got the error: {e}")
+        });
+        assert!(
+            statements <= 2,
+            "loading {posts} posts by {authors} authors must take at most 2 SQL statements, but it \
+             took {statements}: a query per post (or per author) is the N+1 problem"
+        );
+        assert_same_list(
+            &format!("{posts} posts by {authors} authors"),
+            &loaded,
+            &expected_posts_with_authors(&blog),
+        );
+    }
+}
+
+#[tokio::test]
+async fn authors_come_back_with_their_posts_in_id_order() {
+    let blog = blog(30, 12);
+    let db = seeded(&blog).await;
+    let loaded = authors_with_posts(&db.pool().await)
+        .await
+        .unwrap_or_else(|e| panic!("expected authors_with_posts to succeed, got the error: {e}"));
+    assert_same_list(
+        "12 authors of 30 posts, in author id order, each with their posts in post id order",
+        &loaded,
+        &expected_authors_with_posts(&blog),
+    );
+}
+
+#[tokio::test]
+async fn authors_without_posts_are_listed_with_an_empty_list() {
+    let blog = Blog {
+        authors: (1..=4)
+            .map(|id| Author {
+                id,
+                name: format!("author {id}"),
+            })
+            .collect(),
+        posts: vec![
+            Post {
+                id: 1,
+                author_id: 2,
+                title: "only author 2 writes".into(),
+            },
+            Post {
+                id: 2,
+                author_id: 2,
+                title: "and again".into(),
+            },
+        ],
+    };
+    let db = seeded(&blog).await;
+    let loaded = authors_with_posts(&db.pool().await)
+        .await
+        .unwrap_or_else(|e| panic!("expected authors_with_posts to succeed, got the error: {e}"));
+    assert_same_list(
+        "authors 1, 3 and 4 have no posts but must be listed, with an empty list",
+        &loaded,
+        &expected_authors_with_posts(&blog),
+    );
+}
+
+#[tokio::test]
+async fn loading_authors_with_posts_takes_at_most_two_statements_whatever_the_number_of_authors() {
+    for (posts, authors) in SIZES {
+        let blog = blog(posts, authors);
+        let db = seeded(&blog).await;
+        let pool = db.pool().await;
+        let (loaded, statements) = counted(&db, authors_with_posts(&pool)).await;
+        let loaded = loaded.unwrap_or_else(|e| {
+            panic!("{authors} authors of {posts} posts: expected success, got the error: {e}")
+        });
+        assert!(
+            statements <= 2,
+            "loading {authors} authors with their {posts} posts must take at most 2 SQL \
+             statements, but it took {statements}: a query per author is the N+1 problem"
+        );
+        assert_same_list(
+            &format!("{authors} authors of {posts} posts (every fifth author has none)"),
+            &loaded,
+            &expected_authors_with_posts(&blog),
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_blog_loads_as_empty_lists() {
+    let blog = blog(0, 3);
+    let db = seeded(&blog).await;
+    let pool = db.pool().await;
+    let posts = posts_with_authors(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("with no posts, expected an empty list, got the error: {e}"));
+    assert!(
+        posts.is_empty(),
+        "with no posts, expected no posts, got {posts:?}"
+    );
+    let authors = authors_with_posts(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("with no posts, expected the authors, got the error: {e}"));
+    assert_same_list(
+        "3 authors and no posts: every author with an empty list",
+        &authors,
+        &expected_authors_with_posts(&blog),
+    );
+}

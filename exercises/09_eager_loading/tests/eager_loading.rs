@@ -1,0 +1,377 @@
+//! Hidden tests for the eager-loading kata: real Postgres, one database per test.
+//!
+//! Postgres itself counts the statements your code runs (`pg_stat_statements`, for the test's
+//! own database and role) and keeps their text with constants replaced by `$n`: a query with
+//! the ids bound as one array is one entry, an `IN (1, 2, 3)` list built into the SQL is a
+//! new entry for every length.
+
+use std::fmt::Debug;
+
+use eager_loading::{Author, Post, PostWithAuthor, PostWithTags, Tag};
+use eager_loading::{latest_posts_with_author, latest_posts_with_tags};
+use kata_testkit::TestDb;
+
+const SCHEMA: &str = include_str!("../schema.sql");
+
+/// Tag names by id: id order, name order and insertion order all differ.
+const TAGS: [&str; 8] = [
+    "rust",
+    "async",
+    "postgres",
+    "web",
+    "databases",
+    "testing",
+    "caching",
+    "http",
+];
+
+/// A blog's rows; `posts` in id order.
+struct Blog {
+    authors: Vec<Author>,
+    posts: Vec<Post>,
+    /// (post_id, tag_id)
+    post_tags: Vec<(i64, i64)>,
+}
+
+/// `posts` posts by 7 authors; every fourth post has no tag, the others 1 to 4 tags.
+fn blog(posts: i64) -> Blog {
+    let authors = (1..=7)
+        .map(|id| Author {
+            id,
+            name: format!("author {id}"),
+        })
+        .collect();
+    let posts: Vec<Post> = (1..=posts)
+        .map(|id| Post {
+            id,
+            author_id: 1 + (id * 3) % 7,
+            title: format!("post {id}"),
+        })
+        .collect();
+    let post_tags = posts
+        .iter()
+        .filter(|p| p.id % 4 != 0)
+        .flat_map(|p| {
+            (1..=8)
+                .filter(move |t| (p.id * 7 + t * 3) % 5 < 2)
+                .map(move |t| (p.id, t))
+        })
+        .collect();
+    Blog {
+        authors,
+        posts,
+        post_tags,
+    }
+}
+
+fn tag(id: i64) -> Tag {
+    Tag {
+        id,
+        name: TAGS[id as usize - 1].to_owned(),
+    }
+}
+
+/// A database holding `blog`, inserted through the admin connection (so not counted) and in
+/// a scrambled order, so rows come back in a given order only when the query asks for it.
+async fn seeded(blog: &Blog) -> TestDb {
+    let db = TestDb::new(SCHEMA).await;
+    let mut admin = db.admin().await;
+    let scramble = |id: i64| (id * 7_919) % 10_007;
+    let mut authors: Vec<&Author> = blog.authors.iter().collect();
+    authors.sort_by_key(|a| scramble(a.id));
+    sqlx::query("INSERT INTO authors (id, name) SELECT * FROM unnest($1::int8[], $2::text[])")
+        .bind(authors.iter().map(|a| a.id).collect::<Vec<_>>())
+        .bind(authors.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
+        .execute(&mut admin)
+        .await
+        .expect("seeding the authors");
+    let mut tags: Vec<Tag> = (1..=TAGS.len() as i64).map(tag).collect();
+    tags.sort_by_key(|t| scramble(t.id));
+    sqlx::query("INSERT INTO tags (id, name) SELECT * FROM unnest($1::int8[], $2::text[])")
+        .bind(tags.iter().map(|t| t.id).collect::<Vec<_>>())
+        .bind(tags.iter().map(|t| t.name.clone()).collect::<Vec<_>>())
+        .execute(&mut admin)
+        .await
+        .expect("seeding the tags");
+    let mut posts: Vec<&Post> = blog.posts.iter().collect();
+    posts.sort_by_key(|p| scramble(p.id));
+    sqlx::query(
+        "INSERT INTO posts (id, author_id, title) \
+         SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[])",
+    )
+    .bind(posts.iter().map(|p| p.id).collect::<Vec<_>>())
+    .bind(posts.iter().map(|p| p.author_id).collect::<Vec<_>>())
+    .bind(posts.iter().map(|p| p.title.clone()).collect::<Vec<_>>())
+    .execute(&mut admin)
+    .await
+    .expect("seeding the posts");
+    let mut post_tags = blog.post_tags.clone();
+    post_tags.sort_by_key(|(p, t)| scramble(p * 10 + t));
+    sqlx::query(
+        "INSERT INTO post_tags (post_id, tag_id) SELECT * FROM unnest($1::int8[], $2::int8[])",
+    )
+    .bind(post_tags.iter().map(|(p, _)| *p).collect::<Vec<_>>())
+    .bind(post_tags.iter().map(|(_, t)| *t).collect::<Vec<_>>())
+    .execute(&mut admin)
+    .await
+    .expect("seeding post_tags");
+    db
+}
+
+fn expected_with_author(blog: &Blog, limit: usize) -> Vec<PostWithAuthor> {
+    blog.posts
+        .iter()
+        .rev()
+        .take(limit)
+        .map(|post| PostWithAuthor {
+            post: post.clone(),
+            author: blog.authors[post.author_id as usize - 1].clone(),
+        })
+        .collect()
+}
+
+fn expected_with_tags(blog: &Blog, limit: usize) -> Vec<PostWithTags> {
+    blog.posts
+        .iter()
+        .rev()
+        .take(limit)
+        .map(|post| {
+            let mut tags: Vec<Tag> = (blog.post_tags.iter())
+                .filter(|(p, _)| *p == post.id)
+                .map(|(_, t)| tag(*t))
+                .collect();
+            tags.sort_by(|a, b| a.name.cmp(&b.name));
+            PostWithTags {
+                post: post.clone(),
+                tags,
+            }
+        })
+        .collect()
+}
+
+/// How many statements the learner's role has run in the test's database so far.
+async fn statements_so_far(db: &TestDb) -> i64 {
+    db.statements_executed().await.expect(
+        "this test counts the statements your code runs with Postgres's pg_stat_statements \
+         extension, but this server does not provide it; start Postgres with \
+         shared_preload_libraries = 'pg_stat_statements' (the servers the tests and \
+         `cargo xtask` start do)",
+    )
+}
+
+/// Runs `call` and returns its output with the number of statements it executed.
+async fn counted<T>(db: &TestDb, call: impl Future<Output = T>) -> (T, i64) {
+    let before = statements_so_far(db).await;
+    let output = call.await;
+    (output, statements_so_far(db).await - before)
+}
+
+/// The learner role's statements in this database as Postgres recorded them: (text, calls).
+async fn recorded_statements(db: &TestDb) -> Vec<(String, i64)> {
+    statements_so_far(db).await; // fails with a clear message if the server lacks the extension
+    let mut admin = db.admin().await;
+    // The view lives in each database that installs the extension; the data is server-wide.
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut admin)
+        .await
+        .expect("installing pg_stat_statements in the test database");
+    sqlx::query_as(
+        "SELECT s.query, s.calls FROM pg_stat_statements s \
+         JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
+         WHERE d.datname = $1 AND r.rolname = $2 ORDER BY s.query",
+    )
+    .bind(db.name())
+    .bind(db.role())
+    .fetch_all(&mut admin)
+    .await
+    .expect("reading pg_stat_statements")
+}
+
+/// Compares two lists item by item, naming the first difference instead of dumping both.
+fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T]) {
+    if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
+        panic!(
+            "{what}: item {i} is wrong.\n expected: {:?}\n      got: {:?}",
+            expected[i], got[i]
+        );
+    }
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{what}: expected {} items, got {} (the first {} match)",
+        expected.len(),
+        got.len(),
+        got.len().min(expected.len())
+    );
+}
+
+#[tokio::test]
+async fn select_related_returns_the_latest_posts_with_their_authors_newest_first() {
+    let blog = blog(30);
+    let db = seeded(&blog).await;
+    let pool = db.pool().await;
+    for limit in [10, 30, 100] {
+        let loaded = latest_posts_with_author(&pool, limit)
+            .await
+            .unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
+        assert_same_list(
+            &format!("the latest {limit} of 30 posts, newest (highest id) first, with authors"),
+            &loaded,
+            &expected_with_author(&blog, limit as usize),
+        );
+    }
+}
+
+#[tokio::test]
+async fn select_related_runs_exactly_one_statement_whatever_the_number_of_posts() {
+    for posts in [1, 50, 500] {
+        let blog = blog(posts);
+        let db = seeded(&blog).await;
+        let pool = db.pool().await;
+        let (loaded, statements) = counted(&db, latest_posts_with_author(&pool, posts)).await;
+        let loaded = loaded
+            .unwrap_or_else(|e| panic!("{posts} posts: expected success, got the error: {e}"));
+        assert_eq!(
+            statements, 1,
+            "loading {posts} posts with their authors must take exactly 1 SQL statement (a \
+             JOIN), but it took {statements}"
+        );
+        assert_same_list(
+            &format!("{posts} posts with their authors"),
+            &loaded,
+            &expected_with_author(&blog, posts as usize),
+        );
+    }
+}
+
+#[tokio::test]
+async fn prefetch_related_returns_the_latest_posts_with_their_tags_in_name_order() {
+    let blog = blog(30);
+    let db = seeded(&blog).await;
+    let pool = db.pool().await;
+    for limit in [10, 30, 100] {
+        let loaded = latest_posts_with_tags(&pool, limit)
+            .await
+            .unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
+        assert_same_list(
+            &format!(
+                "the latest {limit} of 30 posts, newest (highest id) first, each with its tags \
+                 in name order"
+            ),
+            &loaded,
+            &expected_with_tags(&blog, limit as usize),
+        );
+    }
+}
+
+#[tokio::test]
+async fn posts_without_tags_come_back_with_an_empty_list() {
+    let blog = blog(8); // posts 4 and 8 have no tags
+    let db = seeded(&blog).await;
+    let loaded = latest_posts_with_tags(&db.pool().await, 3)
+        .await
+        .unwrap_or_else(|e| panic!("expected success, got the error: {e}"));
+    assert_same_list(
+        "posts 8 (no tags), 7 and 6: every post once, an untagged post with an empty list",
+        &loaded,
+        &expected_with_tags(&blog, 3),
+    );
+}
+
+#[tokio::test]
+async fn prefetch_related_runs_exactly_two_statements_whatever_the_number_of_posts() {
+    for posts in [1, 50, 500] {
+        let blog = blog(posts);
+        let db = seeded(&blog).await;
+        let pool = db.pool().await;
+        let (loaded, statements) = counted(&db, latest_posts_with_tags(&pool, posts)).await;
+        let loaded = loaded
+            .unwrap_or_else(|e| panic!("{posts} posts: expected success, got the error: {e}"));
+        assert_eq!(
+            statements, 2,
+            "loading {posts} posts with their tags must take exactly 2 SQL statements (the \
+             posts, then the tags of all of them), but it took {statements}"
+        );
+        assert_same_list(
+            &format!("{posts} posts with their tags"),
+            &loaded,
+            &expected_with_tags(&blog, posts as usize),
+        );
+    }
+}
+
+#[tokio::test]
+async fn prefetch_related_binds_the_post_ids_as_one_array_parameter() {
+    let blog = blog(40);
+    let db = seeded(&blog).await;
+    let pool = db.pool().await;
+    let pages = [3, 7, 20];
+    for limit in pages {
+        latest_posts_with_tags(&pool, limit)
+            .await
+            .unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
+    }
+    let statements = recorded_statements(&db).await;
+    let tag_queries: Vec<&(String, i64)> = statements
+        .iter()
+        .filter(|(query, _)| query.to_lowercase().contains("tag"))
+        .collect();
+    assert_eq!(
+        tag_queries.len(),
+        1,
+        "pages of 3, 7 and 20 posts must load their tags with one and the same SQL text \
+         (`... post_id = ANY($1)`, the ids bound as one array), but Postgres recorded {} \
+         different statements mentioning tags (ids written into the SQL make a new statement \
+         for every page size):\n{tag_queries:#?}",
+        tag_queries.len()
+    );
+    let (query, calls) = tag_queries[0];
+    let compact: String = query
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        compact.contains("any($") && !compact.contains("in($"),
+        "the tags query must select `post_id = ANY($1)` with the post ids bound as one array \
+         parameter, but Postgres recorded: {query}"
+    );
+    assert_eq!(
+        *calls,
+        pages.len() as i64,
+        "the tags query must run once per page ({} pages), but it ran {calls} times: {query}",
+        pages.len()
+    );
+}
+
+#[tokio::test]
+async fn an_empty_page_is_an_empty_list() {
+    let db = seeded(&blog(0)).await;
+    let pool = db.pool().await;
+    let with_author = latest_posts_with_author(&pool, 10)
+        .await
+        .unwrap_or_else(|e| panic!("with no posts, expected an empty list, got the error: {e}"));
+    assert!(
+        with_author.is_empty(),
+        "with no posts, expected no posts, got {with_author:?}"
+    );
+    let (with_tags, statements) = counted(&db, latest_posts_with_tags(&pool, 10)).await;
+    let with_tags =
+        with_tags.unwrap_or_else(|e| panic!("with no posts, expected an empty list: {e}"));
+    assert!(
+        with_tags.is_empty(),
+        "with no posts, expected no posts, got {with_tags:?}"
+    );
+    assert!(
+        statements <= 2,
+        "an empty page must take at most 2 statements, it took {statements}"
+    );
+    let seeded_posts = seeded(&blog(5)).await;
+    let with_tags = latest_posts_with_tags(&seeded_posts.pool().await, 0)
+        .await
+        .unwrap_or_else(|e| panic!("with limit 0, expected an empty list, got the error: {e}"));
+    assert!(
+        with_tags.is_empty(),
+        "with limit 0, expected no posts, got {with_tags:?}"
+    );
+}

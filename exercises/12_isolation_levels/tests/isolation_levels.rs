@@ -1,0 +1,329 @@
+//! Hidden tests for the isolation levels kata: real Postgres, one database per test.
+//!
+//! Races are forced, not hoped for: the test holds `FOR UPDATE` locks on the shift's rows,
+//! so every concurrent call reads the rota and then stops at its first write (or, if it locks
+//! while reading, at that read), waits until every call is blocked inside Postgres, then lets
+//! them all go at once: each call has read the rota before any other one wrote.
+//!
+//! Conflicts are injected, not provoked by luck: a trigger on `doctors` makes the first N
+//! updates fail with a chosen SQLSTATE and counts every update in a sequence, which a rollback
+//! does not undo.
+
+use std::time::{Duration, Instant};
+
+use isolation_levels::{MAX_ATTEMPTS, RotaError, go_off_call};
+use kata_testkit::TestDb;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use tokio::task::JoinHandle;
+
+const SCHEMA: &str = include_str!("../schema.sql");
+
+/// A database holding `doctors` as (id, shift, on call).
+async fn rota(doctors: &[(i64, i64, bool)]) -> TestDb {
+    let db = TestDb::new(SCHEMA).await;
+    let mut admin = db.admin().await;
+    for (id, shift, on_call) in doctors {
+        sqlx::query("INSERT INTO doctors (id, name, shift_id, on_call) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(format!("Dr {id}"))
+            .bind(shift)
+            .bind(on_call)
+            .execute(&mut admin)
+            .await
+            .expect("seeding doctors");
+    }
+    db
+}
+
+/// The ids of the doctors on call in `shift`.
+async fn on_call(db: &TestDb, shift: i64) -> Vec<i64> {
+    sqlx::query_scalar("SELECT id FROM doctors WHERE shift_id = $1 AND on_call ORDER BY id")
+        .bind(shift)
+        .fetch_all(&mut db.admin().await)
+        .await
+        .expect("reading the rota")
+}
+
+/// Holds `FOR UPDATE` locks on the doctors of `shift` until the returned transaction commits.
+async fn hold_row_locks(db: &TestDb, shift: i64) -> PgConnection {
+    let mut conn = db.admin().await;
+    sqlx::raw_sql("BEGIN")
+        .execute(&mut conn)
+        .await
+        .expect("BEGIN");
+    sqlx::query("SELECT id FROM doctors WHERE shift_id = $1 ORDER BY id FOR UPDATE")
+        .bind(shift)
+        .execute(&mut conn)
+        .await
+        .expect("locking the rota");
+    conn
+}
+
+/// Waits until every call has either finished or is waiting for a lock inside Postgres.
+async fn wait_until_all_blocked<T>(db: &TestDb, calls: &[JoinHandle<T>]) {
+    let mut observer = db.admin().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(db.role())
+        .fetch_one(&mut observer)
+        .await
+        .expect("reading pg_stat_activity");
+        let finished = calls.iter().filter(|call| call.is_finished()).count();
+        if waiting as usize + finished >= calls.len() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {waiting} of {} calls reached the database in 60 s",
+            calls.len()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Runs `go_off_call` for each doctor of `shift` in `doctors` at once, every call having read
+/// the rota before any call writes, and returns each call's result in order.
+async fn race(db: &TestDb, shift: i64, doctors: &[i64]) -> Vec<Result<(), RotaError>> {
+    let pool: PgPool = db.pool_with_max(doctors.len() as u32).await;
+    // Open every connection now, so no call is still connecting once the others wait.
+    let mut warm = Vec::new();
+    for _ in doctors {
+        warm.push(pool.acquire().await.expect("opening a connection"));
+    }
+    drop(warm);
+    let mut locks = hold_row_locks(db, shift).await;
+    let calls: Vec<_> = doctors
+        .iter()
+        .map(|&doctor| {
+            let pool = pool.clone();
+            tokio::spawn(async move { go_off_call(&pool, doctor).await })
+        })
+        .collect();
+    wait_until_all_blocked(db, &calls).await;
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut locks)
+        .await
+        .expect("releasing the locks");
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.expect("a go_off_call call panicked"));
+    }
+    results
+}
+
+/// Makes the first `failures` updates of `doctors` fail with SQLSTATE `code`; every update,
+/// failed or not, is counted by [`attempts`].
+async fn inject_failures(db: &TestDb, code: &str, failures: u32) {
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE SEQUENCE attempts;
+         CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+         BEGIN
+             IF nextval('attempts') <= {failures} THEN
+                 RAISE EXCEPTION 'injected failure {code}' USING ERRCODE = '{code}';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER flaky BEFORE UPDATE ON doctors FOR EACH ROW EXECUTE FUNCTION flaky();"
+    )))
+    .execute(&mut db.admin().await)
+    .await
+    .expect("installing the failing trigger");
+}
+
+/// How many times learner code tried to update `doctors` since [`inject_failures`].
+async fn attempts(db: &TestDb) -> u32 {
+    let n: i64 =
+        sqlx::query_scalar("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM attempts")
+            .fetch_one(&mut db.admin().await)
+            .await
+            .expect("reading the attempts counter");
+    n as u32
+}
+
+#[tokio::test]
+async fn a_doctor_goes_off_call_while_a_colleague_stays_on_call() {
+    let db = rota(&[(1, 1, true), (2, 1, true)]).await;
+    let result = go_off_call(&db.pool().await, 1).await;
+    assert!(
+        result.is_ok(),
+        "doctor 1 may go off call while doctor 2 stays on call, got {result:?}"
+    );
+    assert_eq!(on_call(&db, 1).await, vec![2], "doctors on call afterwards");
+}
+
+#[tokio::test]
+async fn the_last_doctor_on_call_of_a_shift_cannot_go_off_call() {
+    let db = rota(&[(1, 1, true), (2, 1, false), (3, 2, true), (4, 2, true)]).await;
+    let pool = db.pool().await;
+    let result = go_off_call(&pool, 1).await;
+    assert!(
+        matches!(result, Err(RotaError::LastOnCall(1))),
+        "doctor 1 is the only one on call in shift 1 (doctors 3 and 4 cover shift 2): \
+         expected LastOnCall(1), got {result:?}"
+    );
+    let result = go_off_call(&pool, 2).await;
+    assert!(
+        result.is_ok(),
+        "doctor 2 is already off call: expected Ok(()), got {result:?}"
+    );
+    assert_eq!(on_call(&db, 1).await, vec![1], "shift 1 on call afterwards");
+    assert_eq!(
+        on_call(&db, 2).await,
+        vec![3, 4],
+        "shift 2 on call afterwards"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_doctor_is_an_error() {
+    let db = rota(&[(1, 1, true), (2, 1, true)]).await;
+    let result = go_off_call(&db.pool().await, 99).await;
+    assert!(
+        matches!(result, Err(RotaError::UnknownDoctor(99))),
+        "expected UnknownDoctor(99), got {result:?}"
+    );
+    assert_eq!(on_call(&db, 1).await, vec![1, 2], "nothing may change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_doctors_going_off_call_at_once_leave_one_on_call() {
+    let db = rota(&[(1, 1, true), (2, 1, true)]).await;
+    let results = race(&db, 1, &[1, 2]).await;
+    let left = on_call(&db, 1).await;
+    assert_eq!(
+        left.len(),
+        1,
+        "doctors 1 and 2 both read \"2 on call\" before either wrote: exactly one may go off \
+         call, but {left:?} are on call now (write skew: each check passed on a snapshot the \
+         other changed). Results: {results:?}"
+    );
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let last = results
+        .iter()
+        .filter(|r| matches!(r, Err(RotaError::LastOnCall(_))))
+        .count();
+    assert_eq!(
+        (ok, last),
+        (1, 1),
+        "one call must succeed and the other be LastOnCall (a serialization failure must be \
+         retried, not returned), got {results:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_requests_never_leave_the_shift_empty() {
+    let mut doctors: Vec<(i64, i64, bool)> = (1..=50).map(|id| (id, 1, true)).collect();
+    doctors.push((51, 2, true));
+    let db = rota(&doctors).await;
+    let ids: Vec<i64> = (1..=50).collect();
+    let results = race(&db, 1, &ids).await;
+
+    let unexpected: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .filter(|e| !matches!(e, RotaError::LastOnCall(_) | RotaError::RetriesExhausted))
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "every call must succeed, be LastOnCall or (under heavy contention) RetriesExhausted, \
+         but {} of 50 failed, the first with: {}",
+        unexpected.len(),
+        unexpected.first().map_or("", String::as_str)
+    );
+    let left = on_call(&db, 1).await;
+    assert!(
+        !left.is_empty(),
+        "50 doctors went off call at once and left shift 1 with nobody on call (write skew)"
+    );
+    let went_off: Vec<i64> = ids
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(id, _)| *id)
+        .collect();
+    let off_now: Vec<i64> = ids
+        .iter()
+        .filter(|id| !left.contains(id))
+        .copied()
+        .collect();
+    assert_eq!(
+        went_off, off_now,
+        "the doctors whose call returned Ok must be exactly those now off call"
+    );
+    assert_eq!(on_call(&db, 2).await, vec![51], "shift 2 must not change");
+}
+
+#[tokio::test]
+async fn a_serialization_failure_is_retried_in_a_fresh_transaction() {
+    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
+    inject_failures(&db, "40001", 1).await;
+    let result = go_off_call(&db.pool().await, 1).await;
+    let tries = attempts(&db).await;
+    assert!(
+        result.is_ok(),
+        "the first update failed with a serialization failure (40001): the call must run its \
+         transaction again from BEGIN and succeed, got {result:?} after {tries} update attempts"
+    );
+    assert_eq!(tries, 2, "update attempts: one failed, one succeeded");
+    assert_eq!(on_call(&db, 1).await, vec![2, 3], "on call afterwards");
+}
+
+#[tokio::test]
+async fn a_deadlock_is_retried_too() {
+    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
+    inject_failures(&db, "40P01", 2).await;
+    let result = go_off_call(&db.pool().await, 1).await;
+    let tries = attempts(&db).await;
+    assert!(
+        result.is_ok(),
+        "the first two updates failed with a deadlock (40P01): the call must retry and \
+         succeed, got {result:?} after {tries} update attempts"
+    );
+    assert_eq!(tries, 3, "update attempts: two failed, one succeeded");
+    assert_eq!(on_call(&db, 1).await, vec![2, 3], "on call afterwards");
+}
+
+#[tokio::test]
+async fn retries_stop_after_max_attempts() {
+    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
+    // Fails a few more times than a bounded retry may try: a loop without a bound gets through
+    // in the end and is caught by the count instead of hanging.
+    inject_failures(&db, "40001", MAX_ATTEMPTS + 3).await;
+    let result = go_off_call(&db.pool().await, 1).await;
+    let tries = attempts(&db).await;
+    assert!(
+        matches!(result, Err(RotaError::RetriesExhausted)) && tries == MAX_ATTEMPTS,
+        "with every attempt failing with 40001, the call must give up after MAX_ATTEMPTS = \
+         {MAX_ATTEMPTS} attempts with RetriesExhausted, got {result:?} after {tries} attempts"
+    );
+    assert_eq!(
+        on_call(&db, 1).await,
+        vec![1, 2, 3],
+        "nothing may change when the call gives up"
+    );
+}
+
+#[tokio::test]
+async fn an_error_that_is_not_a_conflict_is_not_retried() {
+    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
+    inject_failures(&db, "P0001", 1_000).await;
+    let result = go_off_call(&db.pool().await, 1).await;
+    let tries = attempts(&db).await;
+    let code = match &result {
+        Err(RotaError::Database(e)) => e
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.into_owned()),
+        _ => None,
+    };
+    assert!(
+        code.as_deref() == Some("P0001") && tries == 1,
+        "an error other than 40001 or 40P01 will not go away by retrying: expected the \
+         database error P0001 after 1 attempt, got {result:?} after {tries} attempts"
+    );
+    assert_eq!(on_call(&db, 1).await, vec![1, 2, 3], "nothing may change");
+}

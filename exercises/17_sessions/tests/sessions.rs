@@ -1,0 +1,366 @@
+//! Hidden tests for the `sessions` kata: server-side sessions in a real Redis. Each test gets
+//! its own key namespace (the store's prefix), and the store's connection logs in as a Redis
+//! user that may only touch keys under it. The logout tests are in
+//! `sessions/logout.rs`, the HTTP tests in `sessions/http.rs`.
+
+#[path = "sessions/http.rs"]
+mod http;
+#[path = "sessions/logout.rs"]
+mod logout;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kata_testkit::TestRedis;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sessions::{Session, SessionStore, new_session_id, set_cookie_header};
+use tokio::sync::Barrier;
+
+/// Long enough never to expire during a test; the tests read it back with PTTL.
+const TTL: Duration = Duration::from_millis(60_000);
+const TTL_MS: i64 = 60_000;
+
+fn config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_number_of_retries(0)
+}
+
+async fn store_with_ttl(r: &TestRedis, ttl: Duration) -> SessionStore {
+    let redis = ConnectionManager::new_with_config(r.client(), config()).await;
+    let redis = redis.unwrap_or_else(|e| panic!("could not connect to the test Redis: {e}"));
+    SessionStore::new(redis, r.namespace(), ttl)
+}
+
+async fn store(r: &TestRedis) -> SessionStore {
+    store_with_ttl(r, TTL).await
+}
+
+fn session_key(r: &TestRedis, id: &str) -> String {
+    r.key(&format!("session:{id}"))
+}
+
+fn index_key(r: &TestRedis, user: &str) -> String {
+    r.key(&format!("user:{user}:sessions"))
+}
+
+async fn pttl(r: &TestRedis, key: &str) -> i64 {
+    let got = r.admin().await.pttl(key).await;
+    got.unwrap_or_else(|e| panic!("could not PTTL {key}: {e}"))
+}
+
+async fn exists(r: &TestRedis, key: &str) -> bool {
+    let got = r.admin().await.exists(key).await;
+    got.unwrap_or_else(|e| panic!("could not EXISTS {key}: {e}"))
+}
+
+async fn indexed(r: &TestRedis, user: &str, id: &str) -> bool {
+    let got = r.admin().await.sismember(index_key(r, user), id).await;
+    got.unwrap_or_else(|e| panic!("could not SISMEMBER the index of {user}: {e}"))
+}
+
+async fn login(store: &SessionStore, user: &str, current: Option<&str>) -> String {
+    let got = store.login(user, current).await;
+    got.unwrap_or_else(|e| panic!("expected login({user:?}) to succeed, but got {e}"))
+}
+
+async fn lookup(store: &SessionStore, id: &str) -> Option<Session> {
+    let got = store.lookup(id).await;
+    got.unwrap_or_else(|e| panic!("expected lookup({id:?}) to answer, but got {e}"))
+}
+
+async fn user_of(store: &SessionStore, id: &str) -> Option<String> {
+    lookup(store, id).await.and_then(|session| session.user_id)
+}
+
+async fn sessions_of(store: &SessionStore, user: &str) -> Vec<String> {
+    let got = store.sessions_of(user).await;
+    got.unwrap_or_else(|e| panic!("expected sessions_of({user:?}) to answer, but got {e}"))
+}
+
+#[test]
+fn session_ids_are_64_hex_chars_from_a_secure_random_source() {
+    const IDS: usize = 500;
+    let ids: Vec<String> = (0..IDS).map(|_| new_session_id()).collect();
+
+    let malformed: Vec<_> = ids
+        .iter()
+        .filter(|id| {
+            id.len() != 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .collect();
+    assert!(
+        malformed.is_empty(),
+        "expected 64 lowercase hex chars (32 random bytes), but got {:?}",
+        &malformed[..malformed.len().min(3)]
+    );
+    let distinct: HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), IDS, "expected {IDS} different ids");
+    // 32 000 hex digits: each of the 16 appears about 2 000 times when every bit is random. A
+    // counter, a timestamp or a 32-bit number padded to 64 chars is mostly zeros.
+    let mut counts = [0usize; 16];
+    for digit in ids.iter().flat_map(|id| id.chars()) {
+        counts[digit.to_digit(16).unwrap_or(0) as usize] += 1;
+    }
+    assert!(
+        counts.iter().all(|n| (1_700..=2_300).contains(n)),
+        "expected each hex digit about 2000 times in {IDS} random ids (every bit random), but the counts of 0..f are {counts:?}"
+    );
+}
+
+#[test]
+fn the_set_cookie_header_is_httponly_secure_samesite_lax_for_the_whole_site() {
+    let id = new_session_id();
+
+    let header = set_cookie_header(&id);
+
+    let cookie = cookie::Cookie::parse(header.as_str());
+    let cookie = cookie.unwrap_or_else(|e| {
+        panic!("expected a valid Set-Cookie value, but {header:?} does not parse: {e}")
+    });
+    let got = (
+        cookie.name(),
+        cookie.value(),
+        cookie.http_only(),
+        cookie.secure(),
+        cookie.same_site(),
+        cookie.path(),
+    );
+    let want = (
+        "session",
+        id.as_str(),
+        Some(true),
+        Some(true),
+        Some(cookie::SameSite::Lax),
+        Some("/"),
+    );
+    assert_eq!(
+        got, want,
+        "expected (name, value, HttpOnly, Secure, SameSite, Path) from {header:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_login_stores_the_session_and_its_index_entry_with_the_ttl() {
+    let r = TestRedis::new().await;
+    let store = store(&r).await;
+
+    let id = login(&store, "alice", None).await;
+
+    let key = session_key(&r, &id);
+    let stored: Option<String> = r
+        .admin()
+        .await
+        .get(&key)
+        .await
+        .unwrap_or_else(|e| panic!("could not GET {key}: {e}"));
+    assert_eq!(
+        stored.as_deref(),
+        Some("alice"),
+        "expected the user id under {key:?}"
+    );
+    for key in [key, index_key(&r, "alice")] {
+        let ttl = pttl(&r, &key).await;
+        assert!(
+            ttl > 0 && ttl <= TTL_MS,
+            "expected PTTL of {key:?} between 1 and {TTL_MS} ms, but got {ttl} (-1: never expires, -2: missing)"
+        );
+    }
+    assert!(
+        indexed(&r, "alice", &id).await,
+        "expected the id in alice's index set"
+    );
+    assert_eq!(
+        user_of(&store, &id).await.as_deref(),
+        Some("alice"),
+        "expected the id to resolve to alice"
+    );
+}
+
+#[tokio::test]
+async fn every_lookup_resets_the_ttl() {
+    let r = TestRedis::new().await;
+    let store = store(&r).await;
+    let id = login(&store, "alice", None).await;
+    let key = session_key(&r, &id);
+    for target in [key.clone(), index_key(&r, "alice")] {
+        let shortened: bool = r
+            .admin()
+            .await
+            .pexpire(&target, 5_000)
+            .await
+            .expect("PEXPIRE");
+        assert!(shortened, "expected {target:?} to exist");
+    }
+
+    let user = user_of(&store, &id).await;
+
+    assert_eq!(
+        user.as_deref(),
+        Some("alice"),
+        "expected the session to resolve"
+    );
+    for target in [key, index_key(&r, "alice")] {
+        let ttl = pttl(&r, &target).await;
+        assert!(
+            ttl > TTL_MS / 2,
+            "expected a lookup to reset the PTTL of {target:?} to about {TTL_MS} ms, but it is {ttl} ms (the test had set 5000)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_tampered_and_malformed_ids_resolve_to_nothing() {
+    let r = TestRedis::new().await;
+    let store = store(&r).await;
+    let id = login(&store, "alice", None).await;
+    let last = if id.ends_with('0') { "1" } else { "0" };
+    let tampered = format!("{}{last}", &id[..63]);
+    let others = [
+        new_session_id(),
+        tampered,
+        id.to_uppercase(),
+        format!("{id}0"),
+        id[..63].to_owned(),
+    ];
+    let junk = ["", "*", "../../etc/passwd", "a b", &"a".repeat(100_000)];
+
+    for other in others.iter().map(String::as_str).chain(junk) {
+        let got = lookup(&store, other).await;
+
+        assert!(
+            got.is_none(),
+            "expected no session for {:?}, but got {got:?}",
+            &other[..other.len().min(80)]
+        );
+    }
+    assert_eq!(
+        user_of(&store, &id).await.as_deref(),
+        Some("alice"),
+        "expected the real id to still resolve"
+    );
+}
+
+#[tokio::test]
+async fn malformed_ids_are_rejected_without_touching_redis() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+    let closed_port = closed.expect("a free port").port();
+    let client =
+        redis::Client::open(format!("redis://127.0.0.1:{closed_port}")).expect("a valid URL");
+    let redis = ConnectionManager::new_lazy_with_config(client, config()).expect("a lazy manager");
+    let store = SessionStore::new(redis, "kata_down", TTL);
+    let junk = [
+        "",
+        "*",
+        "KEYS *",
+        "a b",
+        "ABCDEF",
+        &"a".repeat(100_000),
+        &format!("{}g", "a".repeat(63)),
+    ];
+
+    for id in junk {
+        let what = &id[..id.len().min(80)];
+        let looked_up = store.lookup(id).await;
+        let logged_out = store.logout(id).await;
+
+        assert!(
+            matches!(looked_up, Ok(None)),
+            "expected Ok(None) for the malformed id {what:?} without asking Redis (which is down), but got {looked_up:?}"
+        );
+        assert!(
+            logged_out.is_ok(),
+            "expected logout({what:?}) to be Ok without asking Redis, but got {logged_out:?}"
+        );
+    }
+    let well_formed = store.lookup(&new_session_id()).await;
+    assert!(
+        well_formed.is_err(),
+        "expected a well-formed id to reach Redis and fail (Redis is down), but got {well_formed:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_resolves_to_nothing() {
+    let r = TestRedis::new().await;
+    let store = store_with_ttl(&r, Duration::from_millis(50)).await;
+    let id = login(&store, "alice", None).await;
+    let key = session_key(&r, &id);
+
+    // Wait for Redis's own expiry (50 ms), polling with a generous deadline.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while exists(&r, &key).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected the session to expire 50 ms after login, but {key:?} still exists after 20 s (PTTL {})",
+            pttl(&r, &key).await
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    assert_eq!(
+        lookup(&store, &id).await,
+        None,
+        "expected an expired session to resolve to nothing"
+    );
+    assert_eq!(
+        sessions_of(&store, "alice").await,
+        Vec::<String>::new(),
+        "expected no live session listed"
+    );
+}
+
+#[tokio::test]
+async fn logging_in_rotates_the_session_id() {
+    let r = TestRedis::new().await;
+    let store = store(&r).await;
+    let anonymous = store
+        .start_anonymous()
+        .await
+        .unwrap_or_else(|e| panic!("expected an anonymous session, but got {e}"));
+    let before = lookup(&store, &anonymous).await;
+
+    let alice = login(&store, "alice", Some(&anonymous)).await;
+    let bob = login(&store, "bob", Some(&alice)).await;
+
+    assert_eq!(
+        before,
+        Some(Session {
+            id: anonymous.clone(),
+            user_id: None
+        }),
+        "expected an anonymous session before the login"
+    );
+    let ids = BTreeSet::from([&anonymous, &alice, &bob]);
+    assert_eq!(
+        ids.len(),
+        3,
+        "expected every login to return a NEW id (session fixation), but got {anonymous}, then {alice}, then {bob}"
+    );
+    for old in [&anonymous, &alice] {
+        assert_eq!(
+            lookup(&store, old).await,
+            None,
+            "expected the id used before a login to resolve to nothing"
+        );
+        assert!(
+            !exists(&r, &session_key(&r, old)).await,
+            "expected the old session's key deleted"
+        );
+    }
+    assert!(
+        !exists(&r, &index_key(&r, "alice")).await,
+        "expected alice's index gone with her only session"
+    );
+    assert_eq!(
+        user_of(&store, &bob).await.as_deref(),
+        Some("bob"),
+        "expected the new id to resolve to bob"
+    );
+}

@@ -1,0 +1,211 @@
+//! The axum side: `POST /login` sets the cookie, `GET /me` reads it. Driven through the real
+//! `Router` with `oneshot`, and once over a real TCP socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use kata_testkit::TestRedis;
+use sessions::{SessionStore, app};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+struct Reply {
+    status: StatusCode,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+async fn send(store: &Arc<SessionStore>, request: Request<Body>) -> Reply {
+    let response = app(store.clone())
+        .oneshot(request)
+        .await
+        .expect("an infallible router");
+    let status = response.status();
+    let set_cookie = (response.headers().get(header::SET_COOKIE))
+        .map(|value| value.to_str().expect("an ASCII Set-Cookie").to_owned());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Reply {
+        status,
+        set_cookie,
+        body,
+    }
+}
+
+async fn post_login(store: &Arc<SessionStore>, user: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::post("/login").header(header::CONTENT_TYPE, "application/json");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let body = format!(r#"{{"user_id":"{user}"}}"#);
+    send(
+        store,
+        request.body(Body::from(body)).expect("a valid request"),
+    )
+    .await
+}
+
+async fn get_me(store: &Arc<SessionStore>, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get("/me");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(store, request.body(Body::empty()).expect("a valid request")).await
+}
+
+/// The session id from a login reply's `Set-Cookie`, after checking its attributes.
+fn session_id(reply: &Reply) -> String {
+    let header = reply.set_cookie.as_deref();
+    let header = header.unwrap_or_else(|| {
+        panic!(
+            "expected a Set-Cookie header from POST /login (status {})",
+            reply.status
+        )
+    });
+    let cookie = cookie::Cookie::parse(header).unwrap_or_else(|e| {
+        panic!("expected a valid Set-Cookie, but {header:?} does not parse: {e}")
+    });
+    let attributes = (
+        cookie.name(),
+        cookie.http_only(),
+        cookie.secure(),
+        cookie.same_site(),
+        cookie.path(),
+    );
+    let want = (
+        "session",
+        Some(true),
+        Some(true),
+        Some(cookie::SameSite::Lax),
+        Some("/"),
+    );
+    assert_eq!(
+        attributes, want,
+        "expected (name, HttpOnly, Secure, SameSite, Path) from {header:?}"
+    );
+    cookie.value().to_owned()
+}
+
+#[tokio::test]
+async fn login_sets_the_session_cookie_and_me_reads_it() {
+    let r = TestRedis::new().await;
+    let store = Arc::new(crate::store(&r).await);
+
+    let login = post_login(&store, "alice", None).await;
+    let id = session_id(&login);
+    let me = get_me(&store, Some(&format!("theme=dark; session={id}; lang=en"))).await;
+    let anonymous = store.start_anonymous().await.expect("an anonymous session");
+
+    assert_eq!(
+        login.status,
+        StatusCode::NO_CONTENT,
+        "expected 204 from POST /login"
+    );
+    assert_eq!(
+        (me.status, me.body.as_str()),
+        (StatusCode::OK, "alice"),
+        "expected GET /me to answer 200 with the user id"
+    );
+    let refused = [
+        None,
+        Some("theme=dark".to_owned()),
+        Some(format!("session={}", sessions::new_session_id())),
+        Some(format!("session={anonymous}")),
+        Some("session=../../x".to_owned()),
+    ];
+    for cookie in refused {
+        let me = get_me(&store, cookie.as_deref()).await;
+        assert_eq!(
+            me.status,
+            StatusCode::UNAUTHORIZED,
+            "expected 401 from GET /me with the Cookie header {cookie:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn logging_in_over_http_with_a_session_cookie_rotates_it() {
+    let r = TestRedis::new().await;
+    let store = Arc::new(crate::store(&r).await);
+    let planted = store.start_anonymous().await.expect("an anonymous session");
+
+    let login = post_login(&store, "alice", Some(&format!("session={planted}"))).await;
+    let id = session_id(&login);
+
+    assert_ne!(
+        id, planted,
+        "expected a new session id after the login, not the one the request carried"
+    );
+    let old = get_me(&store, Some(&format!("session={planted}"))).await;
+    assert_eq!(
+        old.status,
+        StatusCode::UNAUTHORIZED,
+        "expected the pre-login id to be worthless after the login"
+    );
+    assert_eq!(
+        store.lookup(&planted).await.ok(),
+        Some(None),
+        "expected the pre-login session destroyed"
+    );
+}
+
+/// A raw HTTP/1.1 request over TCP; returns the whole response (the server closes the connection).
+async fn raw(addr: std::net::SocketAddr, request: String) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(30),
+        stream.read_to_string(&mut response),
+    );
+    read.await
+        .expect("expected an answer within 30 s")
+        .expect("expected a readable response");
+    response
+}
+
+#[tokio::test]
+async fn the_cookie_round_trips_over_a_real_socket() {
+    let r = TestRedis::new().await;
+    let store = Arc::new(crate::store(&r).await);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("a local address");
+    let server = tokio::spawn(axum::serve(listener, app(store)).into_future());
+    let body = r#"{"user_id":"alice"}"#;
+
+    let login = raw(addr, format!("POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())).await;
+    let set_cookie = login.lines().find_map(|line| {
+        line.split_once(':')
+            .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+    });
+    let cookie = set_cookie
+        .map(|(_, value)| value.trim())
+        .and_then(|value| value.split(';').next())
+        .unwrap_or_default();
+    let me = raw(
+        addr,
+        format!(
+            "GET /me HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    server.abort();
+
+    assert!(
+        login.starts_with("HTTP/1.1 204") && cookie.starts_with("session="),
+        "expected `HTTP/1.1 204` with a session cookie, but got {login:?}"
+    );
+    assert!(
+        me.starts_with("HTTP/1.1 200") && me.ends_with("\r\n\r\nalice"),
+        "expected `HTTP/1.1 200` with body `alice`, but got {me:?}"
+    );
+}

@@ -1,0 +1,196 @@
+//! Test helpers: a seeded database, a Redis namespace, the app's state, and requests through
+//! axum's real `Router` (no socket) or a real TCP socket.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use argon2::{Argon2, PasswordHasher};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use kata_testkit::{TestDb, TestRedis};
+use login_flow::{AppState, Config, app};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tower::ServiceExt;
+
+pub const SCHEMA: &str = include_str!("../../schema.sql");
+pub const SECRET: &[u8] = b"login-flow-kata-secret-of-32-bytes";
+pub const TOKEN_TTL_SECS: u64 = 900;
+pub const WINDOW_MS: u64 = 60_000;
+pub const MAX_FAILURES: u64 = 5;
+pub const ALICE: &str = "alice@example.com";
+pub const ALICE_PASSWORD: &str = "correct horse battery staple";
+pub const BOB: &str = "bob@example.com";
+pub const BOB_PASSWORD: &str = "hunter2-but-longer";
+/// Same length as ALICE, but no account.
+pub const NOBODY: &str = "zorro@example.com";
+
+/// An Argon2id hash with argon2's defaults (m=19456, t=2, p=1), as a sign-up would store it.
+pub fn hash(password: &str) -> String {
+    let hash = Argon2::default().hash_password(password.as_bytes());
+    hash.expect("the test can hash").to_string()
+}
+
+pub fn config(prefix: &str) -> Config {
+    Config {
+        jwt_secret: SECRET.to_vec(),
+        token_ttl: Duration::from_secs(TOKEN_TTL_SECS),
+        redis_prefix: prefix.to_owned(),
+        max_failures: MAX_FAILURES,
+        failure_window: Duration::from_millis(WINDOW_MS),
+    }
+}
+
+pub struct Kata {
+    pub db: TestDb,
+    pub redis: TestRedis,
+    pub state: AppState,
+    pub alice_id: i64,
+}
+
+/// A database with Alice and Bob, a Redis namespace, and the app's state over both.
+pub async fn kata() -> Kata {
+    let db = TestDb::new(SCHEMA).await;
+    let mut admin = db.admin().await;
+    let mut alice_id = 0;
+    for (email, password) in [(ALICE, ALICE_PASSWORD), (BOB, BOB_PASSWORD)] {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(email)
+        .bind(hash(password))
+        .fetch_one(&mut admin)
+        .await
+        .expect("seeding a user");
+        if email == ALICE {
+            alice_id = id;
+        }
+    }
+    let redis = TestRedis::new().await;
+    let state = new_state(&db, &redis).await;
+    Kata {
+        db,
+        redis,
+        state,
+        alice_id,
+    }
+}
+
+/// Another instance of the service over the same Postgres and Redis.
+pub async fn new_state(db: &TestDb, redis: &TestRedis) -> AppState {
+    let state = AppState::new(db.pool().await, redis.client(), config(redis.namespace())).await;
+    state.unwrap_or_else(|e| panic!("expected AppState::new to succeed, but got: {e:#}"))
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: header::HeaderName) -> &str {
+        let value = self.headers.get(name).map(|v| v.to_str());
+        value.map_or("(none)", |v| v.expect("an ASCII header"))
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("expected a JSON body, but got {:?} ({e})", self.body))
+    }
+}
+
+pub async fn send(app: Router, request: Request<Body>) -> Reply {
+    let response = app.oneshot(request).await.expect("an infallible router");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("a readable body").to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+pub fn login_request(body: &str) -> Request<Body> {
+    let request = Request::post("/login").header(header::CONTENT_TYPE, "application/json");
+    request
+        .body(Body::from(body.to_owned()))
+        .expect("a valid request")
+}
+
+pub fn credentials(email: &str, password: &str) -> String {
+    serde_json::json!({ "email": email, "password": password }).to_string()
+}
+
+pub fn me_request(authorization: Option<&str>) -> Request<Body> {
+    let mut request = Request::get("/me");
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    request.body(Body::empty()).expect("a valid request")
+}
+
+impl Kata {
+    pub fn app(&self) -> Router {
+        app(self.state.clone())
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        send(self.app(), login_request(&credentials(email, password))).await
+    }
+
+    /// Logs in with the right password and returns the token.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let reply = self.login(email, password).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "expected the right password for {email} to log in, but got {reply:?}"
+        );
+        let token = reply.json()["access_token"].as_str().map(str::to_owned);
+        token.unwrap_or_else(|| panic!("expected an access_token string in {:?}", reply.body))
+    }
+
+    /// `times` logins with a wrong password, each of which must be a 401.
+    pub async fn fail(&self, email: &str, times: usize) {
+        for attempt in 1..=times {
+            let reply = self.login(email, "wrong password").await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "expected failed login {attempt} of {times} for {email} to be a 401, but got {reply:?}"
+            );
+        }
+    }
+
+    /// PTTL of the failure counter of `email`, read with an unrestricted connection.
+    pub async fn failures_pttl(&self, email: &str) -> i64 {
+        let key = self.redis.key(&format!("login_failures:{email}"));
+        let got: redis::RedisResult<i64> = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut self.redis.admin().await)
+            .await;
+        got.unwrap_or_else(|e| panic!("could not PTTL {key}: {e}"))
+    }
+}
+
+/// A raw HTTP/1.1 request over TCP; returns the whole response (the server closes it).
+pub async fn raw_http(addr: SocketAddr, head: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(30),
+        stream.read_to_string(&mut response),
+    );
+    let read = read.await.expect("expected an answer within 30 s");
+    read.expect("expected a readable response");
+    response
+}

@@ -1,0 +1,391 @@
+//! Hidden tests for the rate limiting kata: axum's real stack in front of a real Redis. Each
+//! test gets its own key namespace, and the limiter's client logs in as a Redis user that may
+//! only touch keys under it. Windows end when Redis expires the key: the tests watch the key,
+//! never a clock of their own.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use kata_testkit::TestRedis;
+use rate_limiting::{
+    API_KEY, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, app, client_key,
+};
+use redis::AsyncCommands;
+
+#[path = "rate_limiting/support.rs"]
+mod support;
+
+use support::*;
+
+#[test]
+fn the_client_key_is_the_api_key_else_the_peer_ip() {
+    let peer: SocketAddr = "203.0.113.7:51234".parse().expect("a valid address");
+    let mut with_key = HeaderMap::new();
+    with_key.insert(API_KEY, "alice".parse().expect("a valid header"));
+    let mut empty_key = HeaderMap::new();
+    empty_key.insert(API_KEY, "".parse().expect("a valid header"));
+
+    let (none, ip) = (HeaderMap::new(), "ip:203.0.113.7");
+    let cases = [
+        ("an API key", client_key(&with_key, Some(peer)), "key:alice"),
+        ("no API key", client_key(&none, Some(peer)), ip),
+        ("an empty API key", client_key(&empty_key, Some(peer)), ip),
+        ("nothing known", client_key(&none, None), "anonymous"),
+    ];
+
+    for (what, got, expected) in cases {
+        assert_eq!(got, expected, "with {what}: the client key");
+    }
+}
+
+#[tokio::test]
+async fn allowed_responses_carry_the_ratelimit_headers() {
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 5, LONG));
+
+    let first = key_of(&app, "alice").await;
+    let second = key_of(&app, "alice").await;
+
+    assert_status(&first, 200, "the first request");
+    assert_eq!(first.body, "hello\n", "expected the handler's body");
+    let numbers =
+        |reply: &Reply| [RATELIMIT_LIMIT, RATELIMIT_REMAINING].map(|name| reply.number(&name));
+    assert_eq!(
+        numbers(&first),
+        [5, 4],
+        "RateLimit-Limit and -Remaining after 1 of 5"
+    );
+    assert_eq!(
+        numbers(&second),
+        [5, 3],
+        "RateLimit-Limit and -Remaining after 2 of 5"
+    );
+    let reset = first.number(&RATELIMIT_RESET);
+    assert!(
+        (1..=45).contains(&reset),
+        "expected RateLimit-Reset in whole seconds (1 to 45 for a 45 s window), got {reset}"
+    );
+}
+
+#[tokio::test]
+async fn requests_past_the_limit_get_429_with_retry_after() {
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 3, LONG));
+    for n in 1..=3 {
+        let reply = key_of(&app, "alice").await;
+        assert_status(&reply, 200, &format!("request {n} of 3"));
+    }
+
+    let refused = key_of(&app, "alice").await;
+    let again = key_of(&app, "alice").await;
+
+    let left_ms = pttl(&r, &counter(&r, "key:alice")).await;
+    for (what, reply) in [("the 4th request", &refused), ("the 5th request", &again)] {
+        assert_status(reply, 429, what);
+        let retry_after = reply.header(&header::RETRY_AFTER);
+        let retry_after = retry_after.unwrap_or_else(|| {
+            panic!("{what}: a 429 must say when to retry (Retry-After), it has no such header")
+        });
+        let seconds: u64 = retry_after.parse().unwrap_or_else(|_| {
+            panic!("{what}: expected Retry-After in whole seconds, got {retry_after:?}")
+        });
+        let at_least = (left_ms.max(0) as u64).div_ceil(1000).max(1);
+        assert!(
+            (at_least..=45).contains(&seconds),
+            "{what}: the window ends in {left_ms} ms, so Retry-After must be {at_least} to 45 \
+             seconds (rounded up), got {seconds}"
+        );
+        assert_eq!(
+            reply.number(&RATELIMIT_REMAINING),
+            0,
+            "{what}: RateLimit-Remaining"
+        );
+        assert_eq!(reply.number(&RATELIMIT_LIMIT), 3, "{what}: RateLimit-Limit");
+        let reset = reply.number(&RATELIMIT_RESET);
+        assert_eq!(
+            reset, seconds,
+            "{what}: RateLimit-Reset must equal Retry-After"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_counter_lives_under_the_prefix_and_expires_with_the_window() {
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 3, LONG));
+
+    key_of(&app, "alice").await;
+    key_of(&app, "alice").await;
+
+    let key = counter(&r, "key:alice");
+    let count: Option<i64> = r.admin().await.get(&key).await.expect("GET the counter");
+    assert_eq!(
+        count,
+        Some(2),
+        "expected the counter {key:?} to hold 2 after 2 requests"
+    );
+    let ttl = pttl(&r, &key).await;
+    assert!(
+        ttl > 0 && ttl <= LONG.as_millis() as i64,
+        "expected the counter to expire within the 45000 ms window, but its PTTL is {ttl} \
+         (-1: it never expires, so the window never ends and keys pile up)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_requests_let_exactly_the_limit_through() {
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 10, LONG));
+    let start = Arc::new(tokio::sync::Barrier::new(100));
+
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (app, start) = (app.clone(), start.clone());
+        calls.spawn(async move {
+            start.wait().await;
+            key_of(&app, "alice").await
+        });
+    }
+    let replies = calls.join_all().await;
+
+    let allowed: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .collect();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS);
+    let (allowed_n, refused_n) = (allowed.len(), refused.count());
+    assert_eq!(
+        (allowed_n, refused_n),
+        (10, 90),
+        "100 concurrent requests against a limit of 10: expected 10 allowed and 90 refused, \
+         got {allowed_n} allowed and {refused_n} refused"
+    );
+    let mut remaining: Vec<u64> = allowed
+        .iter()
+        .map(|r| r.number(&RATELIMIT_REMAINING))
+        .collect();
+    remaining.sort_unstable();
+    assert_eq!(
+        remaining,
+        (0..10).collect::<Vec<u64>>(),
+        "each allowed request must see its own count: RateLimit-Remaining 9, 8, ... 0 once each"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_one_budget() {
+    let r = TestRedis::new().await;
+    let (one, two) = (app(limiter(&r, 4, LONG)), app(limiter(&r, 4, LONG)));
+
+    let mut statuses = Vec::new();
+    for app in [&one, &two, &one, &two, &one, &two] {
+        statuses.push(key_of(app, "alice").await.status.as_u16());
+    }
+
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 429, 429],
+        "two app instances over one Redis, limit 4: alternating requests must spend one budget"
+    );
+}
+
+#[tokio::test]
+async fn different_clients_do_not_share_a_budget() {
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 2, LONG));
+    for _ in 0..3 {
+        key_of(&app, "alice").await;
+        get(&app, None, "10.0.0.1").await;
+    }
+
+    let bob = key_of(&app, "bob").await;
+    let other_ip = get(&app, None, "10.0.0.2").await;
+    let key_from_spent_ip = get(&app, Some("carol"), "10.0.0.1").await;
+    let alice = key_of(&app, "alice").await;
+
+    for (what, reply) in [
+        ("API key bob after alice spent hers", &bob),
+        ("IP 10.0.0.2 after 10.0.0.1 spent its budget", &other_ip),
+        (
+            "API key carol from the spent IP 10.0.0.1",
+            &key_from_spent_ip,
+        ),
+    ] {
+        assert_status(reply, 200, what);
+        assert_eq!(
+            reply.number(&RATELIMIT_REMAINING),
+            1,
+            "{what}: RateLimit-Remaining"
+        );
+    }
+    assert_status(&alice, 429, "alice past her limit");
+}
+
+#[tokio::test]
+async fn the_window_recovers_when_its_key_expires() {
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 2, Duration::from_millis(300)));
+    let key = counter(&r, "key:alice");
+    key_of(&app, "alice").await;
+    key_of(&app, "alice").await;
+    let refused = key_of(&app, "alice").await;
+    assert_status(&refused, 429, "the 3rd request of 2");
+    let retry_after = refused.header(&header::RETRY_AFTER);
+    assert_eq!(
+        retry_after.as_deref(),
+        Some("1"),
+        "with a 300 ms window Retry-After must be 1 (seconds, rounded up)"
+    );
+
+    let deadline = Instant::now() + HANG;
+    loop {
+        match pttl(&r, &key).await {
+            -2 => break,
+            -1 => panic!("the counter {key:?} has no TTL (PTTL -1): the window never ends"),
+            _ => assert!(
+                Instant::now() < deadline,
+                "the 300 ms window did not end in {HANG:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let after = key_of(&app, "alice").await;
+
+    assert_status(&after, 200, "the first request of the next window");
+    assert_eq!(
+        after.number(&RATELIMIT_REMAINING),
+        1,
+        "a new window's RateLimit-Remaining"
+    );
+}
+
+#[tokio::test]
+async fn steady_traffic_does_not_push_the_end_of_the_window_back() {
+    const WINDOW: i64 = 400;
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 2, Duration::from_millis(WINDOW as u64)));
+    // A stall of the machine can end the window before the test looks: then it starts over.
+    'attempt: for attempt in 0..5 {
+        let client = format!("steady{attempt}");
+        let key = counter(&r, &format!("key:{client}"));
+        key_of(&app, &client).await;
+        key_of(&app, &client).await;
+        let Ok(end) = expiry(&r, &key).await else {
+            panic!("expected the counter {key:?} to exist with a TTL after 2 requests");
+        };
+        // Let 50 ms of the window pass on Redis's clock, so a moved expiry shows.
+        loop {
+            match pttl(&r, &key).await {
+                -2 => continue 'attempt,
+                left if left <= WINDOW - 50 => break,
+                _ => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+        let (mut refused, deadline) = (0, Instant::now() + HANG);
+        loop {
+            let reply = key_of(&app, &client).await;
+            if reply.status == StatusCode::OK {
+                break;
+            }
+            assert_status(&reply, 429, "a request past the limit");
+            refused += 1;
+            match expiry(&r, &key).await {
+                Ok(now_end) => assert!(
+                    (now_end - end).abs() <= 2,
+                    "a refused request moved the end of the window by {} ms: the window must \
+                     end {WINDOW} ms after its first request, whatever comes after",
+                    now_end - end
+                ),
+                Err(-1) => panic!("the counter {key:?} has no TTL: the window never ends"),
+                Err(_) => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the {WINDOW} ms window did not end in {HANG:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if refused == 0 {
+            continue 'attempt;
+        }
+        return;
+    }
+    panic!("the machine stalled for a whole window 5 times in a row: could not test");
+}
+
+#[tokio::test]
+async fn when_redis_is_down_requests_are_let_through() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+    let port = closed.expect("a free port").port();
+    let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
+
+    for n in 1..=3 {
+        let reply = key_of(&app, "alice").await;
+
+        let what = format!("request {n} with Redis down (limit 1)");
+        assert_status(&reply, 200, &what);
+        assert_eq!(reply.body, "hello\n", "{what}: expected the handler's body");
+        let claimed = reply.header(&RATELIMIT_REMAINING);
+        assert_eq!(
+            claimed, None,
+            "{what}: with no count there is no RateLimit-Remaining"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_does_not_hang_requests() {
+    let (port, silent) = silent_redis().await;
+    let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
+
+    let reply = key_of(&app, "alice").await;
+    silent.abort();
+
+    assert_status(&reply, 200, "a request while Redis never answers");
+}
+
+#[tokio::test]
+async fn the_limit_holds_per_peer_ip_over_a_real_socket() {
+    let r = TestRedis::new().await;
+    let service = app(limiter(&r, 2, LONG)).into_make_service_with_connect_info::<SocketAddr>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("a bound address");
+    let server = tokio::spawn(axum::serve(listener, service).into_future());
+
+    let mut responses = Vec::new();
+    for _ in 0..3 {
+        responses.push(get_over_tcp(addr).await);
+    }
+    server.abort();
+
+    let status = |response: &str| response.lines().next().unwrap_or("").to_owned();
+    for (n, response) in responses.iter().enumerate().take(2) {
+        assert!(
+            status(response).contains(" 200 ") && response.contains("ratelimit-remaining: "),
+            "request {} of 2 over TCP: expected 200 with RateLimit headers, got:\n{response}",
+            n + 1
+        );
+    }
+    let refused = &responses[2];
+    assert!(
+        status(refused).contains(" 429 ") && refused.contains("\r\nretry-after: "),
+        "the 3rd request from 127.0.0.1: expected 429 with Retry-After, got:\n{refused}"
+    );
+    let count: Option<i64> = r
+        .admin()
+        .await
+        .get(counter(&r, "ip:127.0.0.1"))
+        .await
+        .expect("GET");
+    assert_eq!(
+        count,
+        Some(3),
+        "expected the peer's counter (\"ip:127.0.0.1\") to hold 3"
+    );
+}

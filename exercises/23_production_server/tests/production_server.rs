@@ -1,0 +1,392 @@
+//! Hidden tests for the production server kata: configuration from a map of variables, the
+//! middleware stack through `oneshot`, probes against real and unreachable Postgres/Redis, and
+//! graceful shutdown over a real socket, ordered by channels the test controls.
+
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::routing::get as route_get;
+use kata_testkit::{TestDb, TestRedis};
+use production_server::{Config, Readiness, app, production_layers, serve};
+use tokio::sync::oneshot;
+
+#[path = "production_server/support.rs"]
+mod support;
+
+use support::*;
+
+#[test]
+fn a_complete_environment_is_read_into_the_config() {
+    let vars = env(&[
+        ("DATABASE_URL", "postgres://app:secret@db:5432/app"),
+        ("REDIS_URL", "redis://cache:6379"),
+        ("PORT", "3000"),
+        ("REQUEST_TIMEOUT_MS", "1500"),
+        ("BODY_LIMIT_BYTES", "65536"),
+        ("TRUSTED_PROXIES", "10.0.0.1, 10.0.0.2,::1"),
+        ("PATH", "/usr/bin:/bin"),
+    ]);
+
+    let config = Config::from_env(vars);
+
+    let expected = Config {
+        port: 3000,
+        database_url: "postgres://app:secret@db:5432/app".into(),
+        redis_url: "redis://cache:6379".into(),
+        request_timeout: Duration::from_millis(1500),
+        body_limit_bytes: 65536,
+        trusted_proxies: ["10.0.0.1", "10.0.0.2", "::1"]
+            .map(|ip| ip.parse().unwrap())
+            .into(),
+    };
+    assert_eq!(
+        config,
+        Ok(expected),
+        "the config read from a valid environment"
+    );
+}
+
+#[test]
+fn unset_and_empty_optional_settings_take_their_defaults() {
+    let vars = env(&[
+        ("DATABASE_URL", "postgresql://db/app"),
+        ("REDIS_URL", "redis+unix:///run/redis.sock"),
+        ("PORT", ""),
+    ]);
+
+    let config = Config::from_env(vars);
+
+    let expected = Config {
+        port: 8080,
+        database_url: "postgresql://db/app".into(),
+        redis_url: "redis+unix:///run/redis.sock".into(),
+        request_timeout: Duration::from_secs(30),
+        body_limit_bytes: 1_048_576,
+        trusted_proxies: Vec::new(),
+    };
+    assert_eq!(
+        config,
+        Ok(expected),
+        "the defaults (an empty PORT counts as unset)"
+    );
+}
+
+#[test]
+fn every_config_problem_is_reported_at_once() {
+    let vars = env(&[
+        ("REDIS_URL", "http://cache:6379"),
+        ("PORT", "eighty"),
+        ("REQUEST_TIMEOUT_MS", "0"),
+        ("BODY_LIMIT_BYTES", "-5"),
+        ("TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
+    ]);
+
+    let errors = match Config::from_env(vars) {
+        Ok(config) => panic!("expected six problems, got a config: {config:?}"),
+        Err(errors) => errors.0,
+    };
+
+    let vars: Vec<&str> = errors.iter().map(|e| e.var).collect();
+    let expected = [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PORT",
+        "REQUEST_TIMEOUT_MS",
+        "BODY_LIMIT_BYTES",
+        "TRUSTED_PROXIES",
+    ];
+    assert_eq!(
+        vars, expected,
+        "one error per bad variable, all of them, in README order"
+    );
+    let quoted = ["http://cache:6379", "eighty", "0", "-5", "proxy.local"];
+    for (error, value) in errors[1..].iter().zip(quoted) {
+        assert!(
+            error.problem.contains(value),
+            "the problem with {} must quote its value {value:?}, got {:?}",
+            error.var,
+            error.problem
+        );
+    }
+    for port in ["0", "65536", "80.5"] {
+        let base = [
+            ("DATABASE_URL", "postgres://db"),
+            ("REDIS_URL", "redis://r"),
+        ];
+        let result = Config::from_env(env(&[base[0], base[1], ("PORT", port)]));
+        let errors = result
+            .as_ref()
+            .err()
+            .map(|e| e.0.as_slice())
+            .unwrap_or_default();
+        let bad: Vec<&str> = errors.iter().map(|e| e.var).collect();
+        assert_eq!(
+            bad,
+            ["PORT"],
+            "PORT={port} must be the only problem, got {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_200_without_touching_the_dependencies() {
+    let app = app(state_down(config()));
+
+    let reply = get(&app, "/healthz").await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "liveness with Postgres and Redis down must still be 200 (the process is alive), \
+         got {} {:?}",
+        reply.status,
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_200_when_postgres_and_redis_answer() {
+    let (db, r) = (TestDb::empty().await, TestRedis::new().await);
+    let app = app(state_with(Some(&db), Some(&r)).await);
+
+    let (status, body) = readiness(&app).await;
+
+    let ready = Readiness {
+        status: "ready".into(),
+        failed: Vec::new(),
+    };
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, ready),
+        "/readyz with both up"
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_naming_each_dependency_that_is_down() {
+    let (db, r) = (TestDb::empty().await, TestRedis::new().await);
+    let cases = [
+        (
+            "Postgres down",
+            state_with(None, Some(&r)).await,
+            vec!["postgres"],
+        ),
+        (
+            "Redis down",
+            state_with(Some(&db), None).await,
+            vec!["redis"],
+        ),
+        (
+            "both down",
+            state_with(None, None).await,
+            vec!["postgres", "redis"],
+        ),
+    ];
+
+    for (what, state, failed) in cases {
+        let (status, body) = readiness(&app(state)).await;
+
+        let failed = failed.into_iter().map(String::from).collect();
+        let expected = Readiness {
+            status: "unavailable".into(),
+            failed,
+        };
+        assert_eq!(
+            (status, body),
+            (StatusCode::SERVICE_UNAVAILABLE, expected),
+            "/readyz with {what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_handler_slower_than_the_timeout_gets_503() {
+    let config = Config {
+        request_timeout: Duration::from_millis(200),
+        ..config()
+    };
+    let routes = Router::new()
+        .route("/stuck", route_get(std::future::pending::<&'static str>))
+        .route("/quick", route_get(|| async { "quick" }));
+    let app = production_layers(routes, &config);
+
+    let stuck = get(&app, "/stuck").await;
+    let quick = get(&app, "/quick").await;
+
+    assert_eq!(
+        stuck.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a handler that never finishes must get 503 after the 200 ms timeout"
+    );
+    assert_eq!(
+        quick.status,
+        StatusCode::OK,
+        "a quick handler under the timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413_and_one_at_the_limit_is_accepted() {
+    let app = app(state_down(config()));
+    let upload = |size: usize, declared: bool| {
+        let mut request = Request::post("/upload");
+        if declared {
+            request = request.header(header::CONTENT_LENGTH, size);
+        }
+        request
+            .body(Body::from(vec![b'x'; size]))
+            .expect("a valid request")
+    };
+
+    for declared in [true, false] {
+        let how = if declared { "with" } else { "without" };
+        let at_limit = send(&app, upload(1024, declared)).await;
+        let over = send(&app, upload(1025, declared)).await;
+
+        let what = format!("1024 bytes (the limit) {how} Content-Length");
+        assert_eq!(
+            at_limit.status,
+            StatusCode::OK,
+            "{what}: {:?}",
+            at_limit.body
+        );
+        assert_eq!(at_limit.body, "1024", "{what}: the bytes received");
+        assert_eq!(
+            over.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "1025 bytes {how} Content-Length, over the 1024-byte limit"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_untrusted_peer_cannot_choose_its_ip_with_x_forwarded_for() {
+    let seen = ip_seen(&["10.0.0.1"], "198.51.100.4", &["203.0.113.9"]).await;
+    let direct = ip_seen(&[], "198.51.100.4", &["10.0.0.1, 203.0.113.9"]).await;
+
+    let msg = "a peer that is not a trusted proxy is the client, whatever X-Forwarded-For says";
+    assert_eq!(seen, "198.51.100.4", "{msg}");
+    assert_eq!(direct, "198.51.100.4", "{msg} (no proxy trusted)");
+}
+
+#[tokio::test]
+async fn behind_trusted_proxies_the_client_is_the_right_most_untrusted_hop() {
+    let trusted = ["10.0.0.1", "10.0.0.2"];
+    let cases: [(&str, &[&str], &str); 8] = [
+        ("one hop", &["203.0.113.9"], "203.0.113.9"),
+        (
+            "a spoofed left-most hop",
+            &["6.6.6.6, 203.0.113.9"],
+            "203.0.113.9",
+        ),
+        (
+            "two proxies",
+            &["6.6.6.6, 203.0.113.9, 10.0.0.2"],
+            "203.0.113.9",
+        ),
+        (
+            "two header lines",
+            &["6.6.6.6", "203.0.113.9"],
+            "203.0.113.9",
+        ),
+        ("IPv6", &["2001:db8::7"], "2001:db8::7"),
+        ("no header", &[], "10.0.0.1"),
+        (
+            "garbage at the right",
+            &["203.0.113.9, not-an-ip"],
+            "10.0.0.1",
+        ),
+        ("only proxies", &["10.0.0.2"], "10.0.0.2"),
+    ];
+
+    for (what, forwarded, expected) in cases {
+        let seen = ip_seen(&trusted, "10.0.0.1", forwarded).await;
+
+        assert_eq!(
+            seen, expected,
+            "{what}: X-Forwarded-For {forwarded:?} through trusted 10.0.0.1 and 10.0.0.2"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_client_ip_is_resolved_over_a_real_socket() {
+    let mut seen = Vec::new();
+    for trusted in [vec!["127.0.0.1".parse().unwrap()], Vec::new()] {
+        let state = state_down(Config {
+            trusted_proxies: trusted,
+            ..config()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("a bound address");
+        let server = tokio::spawn(serve(listener, app(state), std::future::pending()));
+        let xff = "X-Forwarded-For: 6.6.6.6, 203.0.113.9\r\n";
+        let response = get_over_tcp(addr, "/ip", xff).await;
+        server.abort();
+        let (_, body) = response.split_once("\r\n\r\n").unwrap_or(("", &response));
+        seen.push(body.trim().to_owned());
+    }
+
+    assert_eq!(
+        seen,
+        ["203.0.113.9", "127.0.0.1"],
+        "over TCP from 127.0.0.1: the right-most X-Forwarded-For hop when 127.0.0.1 is a trusted \
+         proxy, else the peer itself"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn graceful_shutdown_finishes_the_request_in_flight_and_refuses_new_ones() {
+    let Parked {
+        app,
+        mut started,
+        gate,
+        finished,
+    } = parked_app();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("a bound address");
+    let (stop, stop_requested) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let result = serve(
+            listener,
+            app,
+            async move { stop_requested.await.unwrap_or(()) },
+        )
+        .await;
+        (result, finished.load(SeqCst))
+    });
+
+    let mut in_flight = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    write_get(&mut in_flight, "/slow", "").await;
+    within("the slow handler to start", started.recv()).await;
+    stop.send(()).expect("serve dropped its shutdown future");
+
+    new_connections_go_unanswered(addr).await;
+    assert!(
+        !server.is_finished(),
+        "serve returned while a request was still in flight: it must wait for it"
+    );
+    gate.send_replace(true);
+    let response = read_all(&mut in_flight).await;
+    let (result, handler_had_finished) = within("serve to return", server).await.expect("serve");
+
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.ends_with("slow done"),
+        "the request in flight during shutdown must complete with 200, got:\n{response:?}"
+    );
+    assert!(
+        result.is_ok(),
+        "serve must return Ok after shutdown, got {result:?}"
+    );
+    assert!(
+        handler_had_finished,
+        "serve returned before the request in flight had finished"
+    );
+}

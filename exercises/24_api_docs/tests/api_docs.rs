@@ -1,0 +1,323 @@
+//! Hidden tests for the API docs kata: the served OpenAPI document must describe the router
+//! exactly, and the API's real responses must validate against the schemas it documents.
+
+use std::collections::BTreeSet;
+
+use api_docs::{AppState, app};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+/// The API of the task statement: what the document must list, no more, no less.
+const OPERATIONS: [(&str, &str); 5] = [
+    ("get", "/tasks"),
+    ("post", "/tasks"),
+    ("get", "/tasks/{id}"),
+    ("delete", "/tasks/{id}"),
+    ("get", "/healthz"),
+];
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+async fn call(state: &AppState, method: Method, uri: &str, body: Option<&str>) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        content_type,
+        body,
+    }
+}
+
+async fn document(state: &AppState) -> Value {
+    let reply = call(state, Method::GET, "/openapi.json", None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "expected the OpenAPI document at GET /openapi.json"
+    );
+    serde_json::from_slice(&reply.body).expect("GET /openapi.json must return JSON")
+}
+
+fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let paths = doc["paths"].as_object().expect("the document has `paths`");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let methods = item.as_object().expect("a path item is an object");
+            methods
+                .keys()
+                .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                .map(move |m| (m.clone(), path.clone()))
+        })
+        .collect()
+}
+
+/// A schema of the document made self-contained: its `#/components/...` references resolve.
+fn standalone(doc: &Value, schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    schema["components"] = doc["components"].clone();
+    schema
+}
+
+/// Checks a real response against what the document says `method path` answers.
+fn assert_documented(doc: &Value, method: &str, path: &str, reply: &Reply) {
+    let operation = &doc["paths"][path][method];
+    let status = reply.status.as_u16().to_string();
+    let response = &operation["responses"][&status];
+    assert!(
+        response.is_object(),
+        "{} {path} answered {status}, but the document lists only {:?} for it",
+        method.to_uppercase(),
+        operation["responses"]
+            .as_object()
+            .map(|r| r.keys().collect::<Vec<_>>())
+    );
+    let Some(schema) = response["content"]["application/json"]["schema"].as_object() else {
+        assert!(
+            reply.body.is_empty(),
+            "{} {path} {status}: the document says no JSON body, the API sent {:?}",
+            method.to_uppercase(),
+            String::from_utf8_lossy(&reply.body)
+        );
+        return;
+    };
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{} {path} {status}: documented as application/json, sent {:?}",
+        method.to_uppercase(),
+        reply.content_type
+    );
+    let body: Value = serde_json::from_slice(&reply.body).expect("a JSON body");
+    let validator = jsonschema::validator_for(&standalone(doc, &Value::Object(schema.clone())))
+        .unwrap_or_else(|e| {
+            panic!("the documented schema of {method} {path} {status} is invalid: {e}")
+        });
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} {path} {status}: the real body {body} does not match the documented schema: {errors:?}",
+        method.to_uppercase()
+    );
+}
+
+#[tokio::test]
+async fn the_document_is_served_as_openapi_3_1() {
+    let state = AppState::default();
+
+    let reply = call(&state, Method::GET, "/openapi.json", None).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "GET /openapi.json");
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "expected application/json, got {:?}",
+        reply.content_type
+    );
+    let doc: Value = serde_json::from_slice(&reply.body).expect("JSON");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "expected an OpenAPI 3.1 document, got openapi = {}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["title"], "Tasks API", "info.title");
+    assert_eq!(doc["info"]["version"], "1.0.0", "info.version");
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_nothing_else() {
+    let doc = document(&AppState::default()).await;
+
+    let documented = documented_operations(&doc);
+
+    let expected: BTreeSet<(String, String)> = OPERATIONS
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        documented, expected,
+        "the document must list exactly the API's operations (left: documented, right: the API)"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_operation_answers_as_documented() {
+    let state = AppState::default();
+    let doc = document(&state).await;
+
+    let created = call(
+        &state,
+        Method::POST,
+        "/tasks",
+        Some(r#"{"title":"Write docs"}"#),
+    )
+    .await;
+    assert_eq!(
+        created.status,
+        StatusCode::CREATED,
+        "POST /tasks with a valid body"
+    );
+    let id = serde_json::from_slice::<Value>(&created.body).expect("JSON")["id"].clone();
+    let cases = [
+        ("post", "/tasks", created),
+        (
+            "get",
+            "/tasks",
+            call(&state, Method::GET, "/tasks", None).await,
+        ),
+        (
+            "get",
+            "/tasks/{id}",
+            call(&state, Method::GET, &format!("/tasks/{id}"), None).await,
+        ),
+        (
+            "get",
+            "/tasks/{id}",
+            call(&state, Method::GET, "/tasks/999", None).await,
+        ),
+        (
+            "get",
+            "/healthz",
+            call(&state, Method::GET, "/healthz", None).await,
+        ),
+        (
+            "delete",
+            "/tasks/{id}",
+            call(&state, Method::DELETE, &format!("/tasks/{id}"), None).await,
+        ),
+        (
+            "delete",
+            "/tasks/{id}",
+            call(&state, Method::DELETE, "/tasks/999", None).await,
+        ),
+    ];
+
+    for (method, path, reply) in &cases {
+        assert_documented(&doc, method, path, reply);
+    }
+}
+
+#[tokio::test]
+async fn invalid_input_is_answered_with_a_documented_error() {
+    let state = AppState::default();
+    let doc = document(&state).await;
+
+    for body in [
+        r#"{"title":""}"#,
+        r#"{"priority":"high"}"#,
+        r#"{"title":"x","priority":"urgent"}"#,
+        "not json",
+    ] {
+        let reply = call(&state, Method::POST, "/tasks", Some(body)).await;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "POST /tasks {body}: expected 422, got {}",
+            reply.status
+        );
+        assert_documented(&doc, "post", "/tasks", &reply);
+    }
+}
+
+#[tokio::test]
+async fn the_request_schema_carries_the_rules_the_api_enforces() {
+    let doc = document(&AppState::default()).await;
+    let request = &doc["paths"]["/tasks"]["post"]["requestBody"];
+    assert_eq!(
+        request["required"], true,
+        "POST /tasks: the body is required: {request}"
+    );
+    let schema = &request["content"]["application/json"]["schema"];
+    let validator = jsonschema::validator_for(&standalone(&doc, schema))
+        .unwrap_or_else(|e| panic!("the request schema {schema} is invalid: {e}"));
+
+    for (body, valid) in [
+        (json!({"title": "ok"}), true),
+        (json!({"title": "ok", "priority": "high"}), true),
+        (json!({"title": ""}), false),
+        (json!({"title": "x".repeat(101)}), false),
+        (json!({"priority": "low"}), false),
+        (json!({"title": "ok", "priority": "urgent"}), false),
+    ] {
+        assert_eq!(
+            validator.is_valid(&body),
+            valid,
+            "the documented CreateTask schema should {} {body}: a client generated from the \
+             document must know the API's rules (required title, 1-100 characters, priority \
+             one of low/normal/high)",
+            if valid { "accept" } else { "reject" }
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_path_parameter_is_documented() {
+    let doc = document(&AppState::default()).await;
+
+    for method in ["get", "delete"] {
+        let parameters = doc["paths"]["/tasks/{id}"][method]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let id = parameters.iter().find(|p| p["name"] == "id");
+        assert!(
+            id.is_some_and(|p| p["in"] == "path" && p["required"] == true),
+            "{method} /tasks/{{id}}: expected a required path parameter `id`, got {parameters:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_served_over_a_real_socket() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app(AppState::default())).into_future());
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    server.abort();
+
+    assert!(
+        response.starts_with("HTTP/1.1 200 OK\r\n"),
+        "expected 200 over the socket, got:\n{response}"
+    );
+    assert!(
+        response.contains(r#""/tasks/{id}""#),
+        "expected the document over the socket, got:\n{response}"
+    );
+}

@@ -1,0 +1,170 @@
+//! API documentation generated from the code: the routes, the request and response types and
+//! their constraints are described once, in Rust, and the OpenAPI document served at
+//! `/openapi.json` is derived from them (what FastAPI does for Python), so it cannot drift.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// How urgent a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+}
+
+/// A task as the API returns it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub id: u64,
+    pub title: String,
+    pub priority: Priority,
+    pub done: bool,
+}
+
+/// The body of `POST /tasks`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CreateTask {
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub title: String,
+    /// `normal` when absent.
+    pub priority: Option<Priority>,
+}
+
+/// Every error body of the API.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiError {
+    pub error: String,
+    /// The request field at fault, for validation errors.
+    pub field: Option<String>,
+}
+
+/// The answer of `GET /healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Clone, Default)]
+pub struct AppState {
+    pub tasks: Arc<RwLock<BTreeMap<u64, Task>>>,
+}
+
+/// The document's own description; the operations and schemas are added by the router.
+#[derive(OpenApi)]
+#[openapi(info(title = "Tasks API", version = "1.0.0"))]
+struct ApiDoc;
+
+/// The API and its documentation, built together: every route is registered with the
+/// description of its handler (`routes!`), so an undocumented route cannot be added by mistake.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tasks_list, tasks_create))
+        .routes(routes!(tasks_show, tasks_delete))
+        .routes(routes!(healthz))
+        .with_state(state)
+        .split_for_parts();
+    router.route("/openapi.json", get(move || async move { Json(api) }))
+}
+
+/// List every task, oldest first.
+#[utoipa::path(get, path = "/tasks", responses(
+    (status = 200, description = "Every task", body = [Task]),
+))]
+pub async fn tasks_list(State(state): State<AppState>) -> Json<Vec<Task>> {
+    Json(state.tasks.read().unwrap().values().cloned().collect())
+}
+
+/// Create a task.
+#[utoipa::path(post, path = "/tasks", request_body = CreateTask, responses(
+    (status = 201, description = "The task was created", body = Task),
+    (status = 422, description = "The body is not a valid CreateTask", body = ApiError),
+))]
+pub async fn tasks_create(
+    State(state): State<AppState>,
+    body: Result<Json<CreateTask>, JsonRejection>,
+) -> Response {
+    let input = match body {
+        Ok(Json(input)) => input,
+        Err(rejection) => return invalid(None, &rejection.body_text()),
+    };
+    if !(1..=100).contains(&input.title.chars().count()) {
+        return invalid(Some("title"), "title must be 1 to 100 characters");
+    }
+    let mut tasks = state.tasks.write().unwrap();
+    let id = tasks.keys().next_back().map_or(1, |last| last + 1);
+    let task = Task {
+        id,
+        title: input.title,
+        priority: input.priority.unwrap_or_default(),
+        done: false,
+    };
+    tasks.insert(id, task.clone());
+    (StatusCode::CREATED, Json(task)).into_response()
+}
+
+/// One task.
+#[utoipa::path(get, path = "/tasks/{id}", params(("id" = u64, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "The task", body = Task),
+        (status = 404, description = "No task has this id", body = ApiError),
+    ))]
+pub async fn tasks_show(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
+    match state.tasks.read().unwrap().get(&id) {
+        Some(task) => Json(task.clone()).into_response(),
+        None => not_found(id),
+    }
+}
+
+/// Delete a task.
+#[utoipa::path(delete, path = "/tasks/{id}", params(("id" = u64, Path, description = "Task id")),
+    responses(
+        (status = 204, description = "The task was deleted"),
+        (status = 404, description = "No task has this id", body = ApiError),
+    ))]
+pub async fn tasks_delete(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
+    match state.tasks.write().unwrap().remove(&id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found(id),
+    }
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", responses(
+    (status = 200, description = "The process is up", body = Health),
+))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+fn invalid(field: Option<&str>, message: &str) -> Response {
+    let error = ApiError {
+        error: message.to_string(),
+        field: field.map(str::to_string),
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response()
+}
+
+fn not_found(id: u64) -> Response {
+    let error = ApiError {
+        error: format!("no task {id}"),
+        field: None,
+    };
+    (StatusCode::NOT_FOUND, Json(error)).into_response()
+}
