@@ -274,7 +274,7 @@ fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<Strin
         .collect();
     if let Some(reason) = not_graded.first() {
         println!(
-            "{} {}: {} engine tests not run on the solution ({reason})",
+            "{} {}: engine tests not run on the solution: {} ({reason})",
             ui::yellow("skip"),
             topic.id,
             not_graded.len()

@@ -19,8 +19,9 @@ pub struct Topic {
     /// not named get a share of 1. See `grade` for how points are computed.
     #[serde(default)]
     pub test_weights: BTreeMap<String, u32>,
-    /// Base images the engine tests build from (`services = ["docker"]`): when the engine
-    /// cannot get them, those tests are reported as not graded.
+    /// Base images the engine tests build from (`services = ["docker"]`), as
+    /// `VARIABLE=default` (the tests read the same variable): when the engine cannot get
+    /// them, those tests are reported as not graded.
     #[serde(default)]
     pub images: Vec<String>,
 }
