@@ -104,10 +104,10 @@ fn text(report: &Report) -> String {
             topic.id, topic.title, topic.score, topic.max_score
         );
         for test in &topic.tests {
-            let mark = if test.status == Status::Pass {
-                "ok  "
-            } else {
-                "FAIL"
+            let mark = match test.status {
+                Status::Pass => "ok  ",
+                Status::NotGraded => "skip",
+                _ => "FAIL",
             };
             out += &format!(
                 "  {mark} {} ({}, {} / {})\n",
@@ -147,6 +147,11 @@ fn junit(report: &Report) -> Result<String> {
         for test in &topic.tests {
             let status = match test.status {
                 Status::Pass => TestCaseStatus::success(),
+                Status::NotGraded => {
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(test.message.as_str());
+                    status
+                }
                 other => {
                     let kind = if other == Status::Fail {
                         NonSuccessKind::Failure
@@ -191,7 +196,11 @@ fn classroom(report: &Report) -> serde_json::Value {
         .map(|(topic, t)| {
             json!({
                 "name": format!("{} / {}", topic.id, t.name),
-                "status": if t.status == Status::Pass { "pass" } else if t.status == Status::Fail { "fail" } else { "error" },
+                "status": match t.status {
+                    Status::Pass => "pass",
+                    Status::Fail | Status::NotGraded => "fail",
+                    _ => "error",
+                },
                 "score": t.points,
                 "max_score": t.max_points,
                 "message": t.message,

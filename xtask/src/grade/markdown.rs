@@ -34,7 +34,11 @@ pub fn render(report: &Report) -> String {
             inline(&topic.title),
             topic.score,
             topic.max_score,
-            topic.tests.len()
+            topic
+                .tests
+                .iter()
+                .filter(|t| t.status != Status::NotGraded)
+                .count()
         );
     }
     if let Some(base) = &report.base
@@ -51,9 +55,20 @@ pub fn render(report: &Report) -> String {
             out += &format!("- {} (not a regular file: not graded)\n", inline(path));
         }
     }
+    let not_graded: Vec<_> = report
+        .tests()
+        .filter(|(_, t)| t.status == Status::NotGraded)
+        .collect();
+    if let Some((_, first)) = not_graded.first() {
+        out += &format!(
+            "\n**Not graded here** ({} tests, worth no points either way): {}\n",
+            not_graded.len(),
+            inline(&first.message)
+        );
+    }
     let failures: Vec<_> = report
         .tests()
-        .filter(|(_, t)| t.status != Status::Pass)
+        .filter(|(_, t)| !matches!(t.status, Status::Pass | Status::NotGraded))
         .collect();
     if !failures.is_empty() {
         out += "\n### What to fix\n\n";
