@@ -5,7 +5,8 @@
 //! 1. local Postgres and Redis: time until ready to accept connections;
 //! 2. a test's own database (`TestDb::new`), cloned from the transfer kata's schema template;
 //! 3. the learner's warm loop per topic: save `src/lib.rs`, `cargo xtask verify TOPIC`;
-//! 4. with `--check`, the whole `cargo xtask check --no-lint`.
+//! 4. with `--check`, the whole `cargo xtask check --no-lint`;
+//! 5. the capstone's `GET /api/articles` under wrk (`--capstone` for this figure alone).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,6 +17,8 @@ use kata_testkit::local;
 use kata_testkit::services as kit;
 
 use crate::manifest;
+
+mod capstone;
 
 /// Starts of each server.
 const SERVER_RUNS: usize = 5;
@@ -28,9 +31,15 @@ const CHILD_VAR: &str = "KATA_BENCH_TESTDB_CHILD";
 /// The schema the per-test database figure is measured with.
 const SCHEMA: &str = "exercises/11_transfer/schema.sql";
 
-pub fn bench(check: bool) -> Result<()> {
+pub fn bench(check: bool, capstone_only: bool) -> Result<()> {
     if let Ok(count) = std::env::var(CHILD_VAR) {
         return testdb_child(count.parse().context("bad database count")?);
+    }
+    if capstone_only {
+        for line in capstone::figures()? {
+            println!("{line}");
+        }
+        return Ok(());
     }
     let load_before = load_average();
     let mut rows = Vec::new();
@@ -48,6 +57,9 @@ pub fn bench(check: bool) -> Result<()> {
     );
     print_table(&rows, &machine);
     print_markdown(&rows, &machine);
+    for line in capstone::figures()? {
+        println!("{line}");
+    }
     Ok(())
 }
 

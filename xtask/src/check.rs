@@ -11,6 +11,7 @@ use anyhow::Result;
 use crate::cargo;
 use crate::libtest::Status;
 use crate::manifest::{self, Service, Topic};
+use crate::realworld;
 use crate::servers::{self, Prefer};
 use crate::ui;
 use crate::verify;
@@ -41,6 +42,37 @@ impl Tally {
     fn result(&mut self, what: &str, outcome: Result<Vec<String>>) {
         let problems = outcome.unwrap_or_else(|e| vec![format!("{e:#}")]);
         self.record(what, problems);
+    }
+    /// One line for an external test run, whose assertions also count in the tally.
+    fn assertions(&mut self, what: &str, outcome: Result<realworld::Assertions>) {
+        match outcome {
+            Ok(run) => {
+                let mut problems: Vec<String> = run.failures.iter().take(30).cloned().collect();
+                if run.failed > 0 || run.failed_requests > 0 {
+                    problems.insert(
+                        0,
+                        format!(
+                            "{} of {} assertions failed, {} of {} requests failed",
+                            run.failed,
+                            run.passed + run.failed,
+                            run.failed_requests,
+                            run.requests
+                        ),
+                    );
+                }
+                self.record(
+                    &format!(
+                        "{what} ({} assertions, {} requests)",
+                        run.passed + run.failed,
+                        run.requests
+                    ),
+                    problems,
+                );
+                self.passed += run.passed as usize;
+                self.failed += run.failed as usize;
+            }
+            Err(e) => self.record(what, vec![format!("{e:#}")]),
+        }
     }
 }
 
@@ -139,6 +171,15 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
                 &format!("{}: wrong answers", topic.id),
                 vec![format!("{e:#}")],
             ),
+        }
+        if topic.id.ends_with("capstone_conduit") {
+            tally.assertions(
+                &format!(
+                    "{}: the official RealWorld collection passes on the solution",
+                    topic.id
+                ),
+                realworld::check_solution(topic, &run),
+            );
         }
     }
     drop(run);
@@ -280,12 +321,21 @@ fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<Strin
             not_graded.len()
         );
     }
-    Ok(result
+    let mut problems: Vec<String> = result
         .tests
         .iter()
         .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
         .map(|t| format!("{} ({:?}): {}", t.name, t.status, t.message))
-        .collect())
+        .collect();
+    // A weight for a test that does not exist would cost every learner its points in `grade`.
+    for name in topic.test_weights.keys() {
+        if !result.tests.iter().any(|t| &t.name == name) {
+            problems.push(format!(
+                "exercises/katas.toml weighs a test that does not exist: {name}"
+            ));
+        }
+    }
+    Ok(problems)
 }
 
 fn wrong_answer_caught(

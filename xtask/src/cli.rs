@@ -71,6 +71,9 @@ pub enum Command {
         /// Also time the whole `cargo xtask check --no-lint`.
         #[arg(long)]
         check: bool,
+        /// Only the capstone's figure: requests/s and p99 of GET /api/articles (wrk).
+        #[arg(long, conflicts_with = "check")]
+        capstone: bool,
     },
 }
 

@@ -6,6 +6,7 @@ mod bench;
 mod cargo;
 mod check;
 mod cli;
+mod conduit;
 mod doctor;
 mod engine;
 mod grade;
@@ -13,6 +14,7 @@ mod learn;
 mod libtest;
 mod manifest;
 mod progress;
+mod realworld;
 mod servers;
 mod topic_files;
 mod ui;
@@ -48,7 +50,9 @@ fn main() -> ExitCode {
         Command::Doctor => doctor::doctor().map(|()| ExitCode::SUCCESS),
         Command::Check { topics, no_lint } => check::check(topics, no_lint),
         Command::Grade(command) => grade::grade(*command),
-        Command::Bench { check } => bench::bench(check).map(|()| ExitCode::SUCCESS),
+        Command::Bench { check, capstone } => {
+            bench::bench(check, capstone).map(|()| ExitCode::SUCCESS)
+        }
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("{} {e:#}", ui::red("error:"));

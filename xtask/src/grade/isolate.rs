@@ -137,7 +137,7 @@ fn drain(stream: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
 }
 
 /// SIGKILL to the process group the test leads (no `libc`: the workspace forbids `unsafe`).
-fn kill_group(pid: u32) {
+pub fn kill_group(pid: u32) {
     let _ = Command::new("kill")
         .args(["-s", "KILL", "--", &format!("-{pid}")])
         .stdout(Stdio::null())

@@ -66,6 +66,7 @@ use crate::servers::{self, Prefer};
 use report::{Report, SCHEMA_VERSION, round};
 
 pub use formats::Format;
+pub use isolate::kill_group;
 
 pub fn grade(command: GradeCommand) -> Result<ExitCode> {
     match command.action {

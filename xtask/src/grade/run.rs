@@ -65,10 +65,67 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64) -> TopicReport {
         Ok(outcomes) => outcomes,
         Err(e) => return failed_build(report, format!("{e:#}")),
     };
-    let (tests, score) = score(topic, weight, outcomes);
+    if !topic.id.ends_with("_capstone_conduit") {
+        let (tests, score) = score(topic, weight, outcomes);
+        report.tests = tests;
+        report.score = round(score);
+        return report;
+    }
+    // The capstone: half for the hidden tests, half for the official RealWorld collection.
+    let (mut tests, mut earned) = score(topic, weight / 2.0, outcomes);
+    let (collection, collection_earned) = realworld_tests(ws, topic, weight / 2.0);
+    tests.extend(collection);
+    earned += collection_earned;
     report.tests = tests;
-    report.score = round(score);
+    report.score = round(earned);
     report
+}
+
+/// The RealWorld collection run against the learner's `conduit` binary: one test per
+/// assertion, `weight` split evenly; a run that cannot happen is one error worth it all.
+fn realworld_tests(ws: &Workspace, topic: &Topic, weight: f64) -> (Vec<TestReport>, f64) {
+    let run =
+        crate::realworld::run_package(&ws.root, &ws.target_dir, topic.name(), "conduit", &ws.env);
+    let results = match run {
+        Ok(run) if !run.results.is_empty() => run.results,
+        outcome => {
+            let message = match outcome {
+                Ok(_) => "the collection ran no assertion (did every request fail?)".to_string(),
+                Err(e) => ws.clean(&format!("{e:#}")),
+            };
+            let report = TestReport {
+                name: "realworld collection".into(),
+                target: "realworld".into(),
+                status: Status::Error,
+                points: 0.0,
+                max_points: round(weight),
+                message,
+                duration_ms: 0,
+            };
+            return (vec![report], 0.0);
+        }
+    };
+    let each = weight / results.len() as f64;
+    let mut earned = 0.0;
+    let tests = results
+        .into_iter()
+        .map(|result| {
+            let passed = result.failure.is_none();
+            if passed {
+                earned += each;
+            }
+            TestReport {
+                name: format!("realworld: {}", result.name),
+                target: "realworld".into(),
+                status: if passed { Status::Pass } else { Status::Fail },
+                points: if passed { round(each) } else { 0.0 },
+                max_points: round(each),
+                message: result.failure.unwrap_or_default(),
+                duration_ms: 0,
+            }
+        })
+        .collect();
+    (tests, earned)
 }
 
 /// A topic that did not build: one `build` entry, in error, worth the whole topic.

@@ -1,0 +1,222 @@
+//! Stage 1: registration and login (15_password_hashing, 16_jwt, 02_status_codes).
+
+use axum::http::StatusCode;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+
+use crate::common::{Api, SECRET};
+
+fn new_user(name: &str, email: &str, password: &str) -> Value {
+    json!({"user": {"username": name, "email": email, "password": password}})
+}
+
+#[tokio::test]
+async fn stage1_registration_returns_201_and_a_user_with_a_token() {
+    let api = Api::new().await;
+
+    let body = api
+        .post(
+            "/api/users",
+            None,
+            new_user("jake", "jake@jake.jake", "jakejake"),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+
+    let user = &body["user"];
+    assert_eq!(
+        user["username"], "jake",
+        "expected user.username \"jake\", but got {body}"
+    );
+    assert_eq!(
+        user["email"], "jake@jake.jake",
+        "expected user.email, but got {body}"
+    );
+    for field in ["bio", "image"] {
+        assert!(
+            user.get(field).is_some(),
+            "expected user.{field} to be present (null for a new user), but got {body}"
+        );
+    }
+    let token = user["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected user.token, but got {body}"));
+    let claims = jsonwebtoken::decode::<Value>(
+        token,
+        &DecodingKey::from_secret(SECRET),
+        &Validation::new(Algorithm::HS256),
+    )
+    .unwrap_or_else(|e| panic!("expected an HS256 token signed with the app's secret, with an exp, but decoding failed: {e}"));
+    let mut admin = api.db.admin().await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'jake'")
+        .fetch_one(&mut admin)
+        .await
+        .expect("expected jake in the users table");
+    assert_eq!(
+        claims.claims["sub"],
+        json!(id),
+        "expected the token's sub to be jake's users.id ({id}), but the claims are {}",
+        claims.claims
+    );
+}
+
+#[tokio::test]
+async fn stage1_passwords_are_stored_as_salted_argon2id_hashes() {
+    let api = Api::new().await;
+    api.post(
+        "/api/users",
+        None,
+        new_user("ann", "ann@mail.test", "same-password"),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    api.post(
+        "/api/users",
+        None,
+        new_user("bob", "bob@mail.test", "same-password"),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+
+    let mut admin = api.db.admin().await;
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM users ORDER BY id")
+        .fetch_all(&mut admin)
+        .await
+        .expect("the users table can be read");
+    for hash in &hashes {
+        assert!(
+            hash.starts_with("$argon2id$"),
+            "expected password_hash to be an Argon2id PHC string ($argon2id$...), but got {hash:?}"
+        );
+        assert!(
+            !hash.contains("same-password"),
+            "the password itself is in the database: {hash:?}"
+        );
+    }
+    assert_ne!(
+        hashes[0], hashes[1],
+        "expected two users with the same password to get different hashes (a random salt each)"
+    );
+}
+
+#[tokio::test]
+async fn stage1_login_with_the_right_password_returns_the_user_with_a_token() {
+    let api = Api::new().await;
+    api.register("carol").await;
+
+    let body = api
+        .post(
+            "/api/users/login",
+            None,
+            json!({"user": {"email": "carol@mail.test", "password": "password-of-carol"}}),
+        )
+        .await
+        .expect(StatusCode::OK);
+
+    assert_eq!(
+        body["user"]["username"], "carol",
+        "expected carol's user, but got {body}"
+    );
+    let token = body["user"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected user.token, but got {body}"));
+    api.get("/api/user", Some(token))
+        .await
+        .expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn stage1_a_wrong_password_or_an_unknown_email_is_a_401_in_the_spec_shape() {
+    let api = Api::new().await;
+    api.register("dave").await;
+
+    let wrong = api
+        .post(
+            "/api/users/login",
+            None,
+            json!({"user": {"email": "dave@mail.test", "password": "password-of-carol"}}),
+        )
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+    let unknown = api
+        .post(
+            "/api/users/login",
+            None,
+            json!({"user": {"email": "nobody@mail.test", "password": "password-of-dave"}}),
+        )
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+
+    assert_eq!(
+        wrong, unknown,
+        "expected the same message for a wrong password and an unknown email (do not tell who has an account)"
+    );
+}
+
+#[tokio::test]
+async fn stage1_a_blank_or_missing_field_is_a_422_in_the_spec_shape() {
+    let api = Api::new().await;
+
+    api.post("/api/users", None, new_user("", "e@mail.test", "password"))
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    api.post("/api/users", None, new_user("erin", "e@mail.test", ""))
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    api.post(
+        "/api/users",
+        None,
+        json!({"user": {"username": "erin", "password": "password"}}),
+    )
+    .await
+    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    api.post(
+        "/api/users/login",
+        None,
+        json!({"email": "e@mail.test", "password": "password"}),
+    )
+    .await
+    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+
+    let mut admin = api.db.admin().await;
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut admin)
+        .await
+        .expect("the users table can be read");
+    assert_eq!(
+        users, 0,
+        "expected no user to be created by invalid registrations, but found {users}"
+    );
+}
+
+#[tokio::test]
+async fn stage1_a_taken_username_or_email_is_a_422_naming_the_field() {
+    let api = Api::new().await;
+    api.register("frank").await;
+
+    let username = api
+        .post(
+            "/api/users",
+            None,
+            new_user("frank", "other@mail.test", "password"),
+        )
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    let email = api
+        .post(
+            "/api/users",
+            None,
+            new_user("other", "frank@mail.test", "password"),
+        )
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert!(
+        username.contains("username"),
+        "expected the error to name the username, but got {username:?}"
+    );
+    assert!(
+        email.contains("email"),
+        "expected the error to name the email, but got {email:?}"
+    );
+}

@@ -1,0 +1,207 @@
+//! Stage 2: the current user behind `Authorization: Token <jwt>` (16_jwt, 03_put_vs_patch).
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+use crate::common::{Api, SECRET};
+
+/// A GET /api/user with a raw `Authorization` header value.
+async fn with_header(api: &Api, value: &str) -> crate::common::Reply {
+    let request = Request::get("/api/user")
+        .header(header::AUTHORIZATION, value)
+        .body(Body::empty())
+        .expect("a valid request");
+    api.send(
+        request,
+        format!("GET /api/user with `Authorization: {value}`"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn stage2_the_current_user_needs_a_token_in_the_token_scheme() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    api.get("/api/user", None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+    with_header(&api, &format!("Bearer {token}"))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+    let body = with_header(&api, &format!("Token {token}"))
+        .await
+        .expect(StatusCode::OK);
+
+    assert_eq!(
+        body["user"]["username"], "jake",
+        "expected jake, but got {body}"
+    );
+    assert_eq!(
+        body["user"]["email"], "jake@mail.test",
+        "expected jake's email, but got {body}"
+    );
+    assert_eq!(
+        body["user"]["token"],
+        token.as_str(),
+        "expected the token sent to be echoed back, but got {body}"
+    );
+}
+
+#[tokio::test]
+async fn stage2_a_token_with_a_forged_signature_or_no_signature_is_a_401() {
+    let api = Api::new().await;
+    api.register("jake").await;
+    let victim: i64 = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("jake exists");
+    let claims = json!({"sub": victim, "exp": jsonwebtoken::get_current_timestamp() + 3600});
+
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"not-the-app-secret"),
+    )
+    .expect("the test can sign");
+    let (head, rest) = forged.split_once('.').expect("a JWT");
+    let (payload, _) = rest.split_once('.').expect("a JWT");
+    let unsigned = format!("{head}.{payload}.");
+
+    for (what, token) in [
+        ("signed with another secret", forged.clone()),
+        ("with its signature removed", unsigned),
+    ] {
+        let reply = with_header(&api, &format!("Token {token}")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "expected a 401 for a token {what}, but got {} with {}: the signature must be checked",
+            reply.status,
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn stage2_an_expired_token_is_a_401() {
+    let api = Api::new().await;
+    api.register("jake").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("jake exists");
+    let expired = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": id, "exp": jsonwebtoken::get_current_timestamp() - 3600}),
+        &EncodingKey::from_secret(SECRET),
+    )
+    .expect("the test can sign");
+
+    with_header(&api, &format!("Token {expired}"))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn stage2_updating_the_user_changes_only_the_fields_given() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    let body = api
+        .put(
+            "/api/user",
+            Some(&token),
+            json!({"user": {"bio": "I like to skateboard", "image": "https://i.test/j.png"}}),
+        )
+        .await
+        .expect(StatusCode::OK);
+
+    assert_eq!(
+        body["user"]["bio"], "I like to skateboard",
+        "expected the new bio, but got {body}"
+    );
+    assert_eq!(
+        body["user"]["image"], "https://i.test/j.png",
+        "expected the new image, but got {body}"
+    );
+    assert_eq!(
+        body["user"]["email"], "jake@mail.test",
+        "expected the email to stay, but got {body}"
+    );
+    assert_eq!(
+        body["user"]["username"], "jake",
+        "expected the username to stay, but got {body}"
+    );
+    let again = api
+        .get("/api/user", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        again["user"]["bio"], "I like to skateboard",
+        "expected the bio to be saved, but got {again}"
+    );
+}
+
+#[tokio::test]
+async fn stage2_a_new_password_replaces_the_old_one() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    api.put(
+        "/api/user",
+        Some(&token),
+        json!({"user": {"password": "a-brand-new-password"}}),
+    )
+    .await
+    .expect(StatusCode::OK);
+
+    api.post(
+        "/api/users/login",
+        None,
+        json!({"user": {"email": "jake@mail.test", "password": "password-of-jake"}}),
+    )
+    .await
+    .expect_error(StatusCode::UNAUTHORIZED);
+    api.post(
+        "/api/users/login",
+        None,
+        json!({"user": {"email": "jake@mail.test", "password": "a-brand-new-password"}}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("jake exists");
+    assert!(
+        stored.starts_with("$argon2id$"),
+        "expected the new password to be hashed with Argon2id, but got {stored:?}"
+    );
+}
+
+#[tokio::test]
+async fn stage2_updating_to_a_taken_email_is_a_422_and_changes_nothing() {
+    let api = Api::new().await;
+    api.register("ann").await;
+    let token = api.register("bob").await;
+
+    api.put(
+        "/api/user",
+        Some(&token),
+        json!({"user": {"email": "ann@mail.test", "bio": "new"}}),
+    )
+    .await
+    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+
+    let body = api
+        .get("/api/user", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        body["user"]["email"], "bob@mail.test",
+        "expected bob's email unchanged, but got {body}"
+    );
+}

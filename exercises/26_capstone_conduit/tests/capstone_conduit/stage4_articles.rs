@@ -1,0 +1,191 @@
+//! Stage 4: articles with slugs; only the author edits or deletes (01_rest_resources,
+//! 02_status_codes, 11_transfer).
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::common::{Api, is_iso8601, slug};
+
+#[tokio::test]
+async fn stage4_creating_an_article_returns_201_with_slug_sorted_tags_and_author() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    let body = api
+        .post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": "How to train your dragon", "description": "Ever wonder how?",
+                               "body": "Very carefully.", "tagList": ["training", "dragons"]}}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+
+    let article = &body["article"];
+    assert_eq!(
+        article["slug"], "how-to-train-your-dragon",
+        "expected the slug from the title, but got {body}"
+    );
+    assert_eq!(
+        article["tagList"],
+        json!(["dragons", "training"]),
+        "expected the tags sorted alphabetically, but got {body}"
+    );
+    assert_eq!(
+        article["body"], "Very carefully.",
+        "expected the body, but got {body}"
+    );
+    assert_eq!(
+        article["favorited"], false,
+        "expected favorited: false, but got {body}"
+    );
+    assert_eq!(
+        article["favoritesCount"], 0,
+        "expected favoritesCount: 0, but got {body}"
+    );
+    assert_eq!(
+        article["author"],
+        json!({"username": "jake", "bio": null, "image": null, "following": false}),
+        "expected jake as the author, but got {body}"
+    );
+    for field in ["createdAt", "updatedAt"] {
+        assert!(
+            is_iso8601(&article[field]),
+            "expected {field} like 2024-05-01T12:00:00.000Z (with fractional seconds), but got {}",
+            article[field]
+        );
+    }
+    let read = api
+        .get("/api/articles/how-to-train-your-dragon", None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        read["article"]["title"], "How to train your dragon",
+        "expected to read the article by its slug, but got {read}"
+    );
+}
+
+#[tokio::test]
+async fn stage4_the_same_title_twice_gives_two_slugs() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    let first = slug(&api.article(&token, "Same Title", &[]).await);
+    let second = slug(&api.article(&token, "Same Title", &[]).await);
+
+    assert_eq!(
+        first, "same-title",
+        "expected the first article to get the plain slug"
+    );
+    assert_ne!(
+        first, second,
+        "expected the second article with the same title to get another slug"
+    );
+    assert!(
+        second.starts_with("same-title"),
+        "expected the second slug to start with the title's, but got {second:?}"
+    );
+}
+
+#[tokio::test]
+async fn stage4_creating_needs_a_token_and_a_title() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    api.post(
+        "/api/articles",
+        None,
+        json!({"article": {"title": "t", "description": "d", "body": "b"}}),
+    )
+    .await
+    .expect_error(StatusCode::UNAUTHORIZED);
+    api.post(
+        "/api/articles",
+        Some(&token),
+        json!({"article": {"title": " ", "description": "d", "body": "b"}}),
+    )
+    .await
+    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    api.get("/api/articles/no-such-article", None)
+        .await
+        .expect_error(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn stage4_only_the_author_may_update_an_article() {
+    let api = Api::new().await;
+    let author = api.register("author").await;
+    let intruder = api.register("intruder").await;
+    let slug = slug(&api.article(&author, "Original title", &[]).await);
+
+    api.put(
+        &format!("/api/articles/{slug}"),
+        Some(&intruder),
+        json!({"article": {"body": "defaced"}}),
+    )
+    .await
+    .expect_error(StatusCode::FORBIDDEN);
+    let unchanged = api
+        .get(&format!("/api/articles/{slug}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        unchanged["article"]["body"], "The body of Original title",
+        "expected a refused update to change nothing, but got {unchanged}"
+    );
+
+    let updated = api
+        .put(
+            &format!("/api/articles/{slug}"),
+            Some(&author),
+            json!({"article": {"title": "A better title", "body": "With two hands"}}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        updated["article"]["body"], "With two hands",
+        "expected the new body, but got {updated}"
+    );
+    assert_eq!(
+        updated["article"]["description"], "About Original title",
+        "expected the description to stay, but got {updated}"
+    );
+    assert_eq!(
+        updated["article"]["slug"], "a-better-title",
+        "expected a new title to give a new slug, but got {updated}"
+    );
+    api.get("/api/articles/a-better-title", None)
+        .await
+        .expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn stage4_only_the_author_may_delete_an_article() {
+    let api = Api::new().await;
+    let author = api.register("author").await;
+    let intruder = api.register("intruder").await;
+    let slug = slug(&api.article(&author, "Keep me", &["kept"]).await);
+    let uri = format!("/api/articles/{slug}");
+
+    api.delete(&uri, None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+    api.delete(&uri, Some(&intruder))
+        .await
+        .expect_error(StatusCode::FORBIDDEN);
+    api.get(&uri, None).await.expect(StatusCode::OK);
+
+    let reply = api.delete(&uri, Some(&author)).await;
+    assert!(
+        reply.status == StatusCode::NO_CONTENT || reply.status == StatusCode::OK,
+        "expected the author's delete to answer 204 (or 200), but got {} with {}",
+        reply.status,
+        reply.body
+    );
+    api.get(&uri, None)
+        .await
+        .expect_error(StatusCode::NOT_FOUND);
+    api.delete(&uri, Some(&author))
+        .await
+        .expect_error(StatusCode::NOT_FOUND);
+}
