@@ -32,9 +32,13 @@ pub fn figures() -> Result<Vec<String>> {
     let binary = build()?;
     let conduit = Conduit::start(&binary, &admin_url)?;
     seed(&conduit)?;
+    // The statistics live in the server's `postgres` database, for every database.
     conduit::admin(
-        &conduit.database_admin_url(),
-        &["SELECT pg_stat_statements_reset()".to_string()],
+        &admin_url,
+        &[
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements".to_string(),
+            "SELECT pg_stat_statements_reset()".to_string(),
+        ],
     )?;
     let url = format!("http://{}/api/articles", conduit.address);
     let out = Command::new(&wrk)
@@ -49,7 +53,7 @@ pub fn figures() -> Result<Vec<String>> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let statements = statements(&conduit)?;
+    let statements = statements(&admin_url, &conduit.name)?;
     let wrk = parse(&text).with_context(|| format!("Failed to read wrk's output:\n{text}"))?;
     let per_request = statements as f64 / wrk.requests.max(1) as f64;
     Ok(vec![
@@ -136,19 +140,19 @@ fn seed(conduit: &Conduit) -> Result<()> {
     conduit::admin(&conduit.database_admin_url(), &statements)
 }
 
-/// Statements the server's role ran since the reset.
-fn statements(conduit: &Conduit) -> Result<i64> {
+/// Statements the server's role (named like its database) ran since the reset.
+fn statements(admin_url: &str, role: &str) -> Result<i64> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(&conduit.database_admin_url()).await?;
+        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
         let calls: i64 = sqlx::query_scalar(
             "SELECT coalesce(sum(s.calls), 0)::int8 FROM pg_stat_statements s \
              JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1",
         )
-        .bind(&conduit.name)
+        .bind(role)
         .fetch_one(&mut admin)
         .await?;
         Ok(calls)
