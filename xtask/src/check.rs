@@ -48,6 +48,13 @@ impl Tally {
         match outcome {
             Ok(run) => {
                 let mut problems: Vec<String> = run.failures.iter().take(30).cloned().collect();
+                let ran = run.passed + run.failed;
+                if ran != realworld::ASSERTIONS {
+                    problems.push(format!(
+                        "the collection ran {ran} assertions, realworld::ASSERTIONS says {}: grading scores against that number",
+                        realworld::ASSERTIONS
+                    ));
+                }
                 if run.failed > 0 || run.failed_requests > 0 {
                     problems.insert(
                         0,

@@ -53,7 +53,8 @@ impl Conduit {
             .env("JWT_SECRET", format!("realworld-run-{nonce:x}"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // The server's panics and logs are not the run's output: assertions report failures.
+            .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()));
         let mut conduit = Conduit {

@@ -20,6 +20,10 @@ use crate::servers::RunServers;
 /// The upstream commit the collection is pinned to, and the file's SHA-256 there.
 pub const COMMIT: &str = "747190ecf0bb27d461cf1100f6cb3468c6c914ed";
 pub const SHA256: &str = "d6e9a7e5ea83e60afff7e1ed171995e268d9be1486d2616475c995f0cdfea8b1";
+/// The collection's assertions when every request gets the answer its scripts expect (the
+/// reference solution's run; `check` fails if it changes). A server that fails requests runs
+/// fewer, so `grade` scores against this number, not against what ran.
+pub const ASSERTIONS: u64 = 311;
 /// Where a local copy of the collection can be given instead of a download.
 pub const COLLECTION_VAR: &str = "KATA_REALWORLD_COLLECTION";
 /// The newman version installed by the command the errors suggest.

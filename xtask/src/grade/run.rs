@@ -82,7 +82,9 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64) -> TopicReport {
 }
 
 /// The RealWorld collection run against the learner's `conduit` binary: one test per
-/// assertion, `weight` split evenly; a run that cannot happen is one error worth it all.
+/// assertion, `weight` split over the collection's full count of assertions (a server whose
+/// requests fail runs fewer: those that never ran are one failed entry); a run that cannot
+/// happen is one error worth it all.
 fn realworld_tests(ws: &Workspace, topic: &Topic, weight: f64) -> (Vec<TestReport>, f64) {
     let run =
         crate::realworld::run_package(&ws.root, &ws.target_dir, topic.name(), "conduit", &ws.env);
@@ -105,9 +107,11 @@ fn realworld_tests(ws: &Workspace, topic: &Topic, weight: f64) -> (Vec<TestRepor
             return (vec![report], 0.0);
         }
     };
-    let each = weight / results.len() as f64;
+    let expected = (crate::realworld::ASSERTIONS as usize).max(results.len());
+    let each = weight / expected as f64;
+    let missing = expected - results.len();
     let mut earned = 0.0;
-    let tests = results
+    let mut tests: Vec<TestReport> = results
         .into_iter()
         .map(|result| {
             let passed = result.failure.is_none();
@@ -125,6 +129,19 @@ fn realworld_tests(ws: &Workspace, topic: &Topic, weight: f64) -> (Vec<TestRepor
             }
         })
         .collect();
+    if missing > 0 {
+        tests.push(TestReport {
+            name: "realworld: assertions that never ran".into(),
+            target: "realworld".into(),
+            status: Status::Fail,
+            points: 0.0,
+            max_points: round(each * missing as f64),
+            message: format!(
+                "{missing} of the collection's {expected} assertions never ran: their requests failed or their scripts stopped early"
+            ),
+            duration_ms: 0,
+        });
+    }
     (tests, earned)
 }
 
