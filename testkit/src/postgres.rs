@@ -6,6 +6,7 @@
 //! connection, and the template is closed to everyone but the admin.
 
 use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -126,6 +127,43 @@ impl TestDb {
     /// The learner role's name (as seen in `pg_stat_activity.usename`).
     pub fn role(&self) -> &str {
         &self.role
+    }
+
+    /// Forces a race without sleeping: polls `pg_stat_activity` until `ready(waiting)` holds,
+    /// `waiting` being how many of the learner role's sessions wait for a lock (held by the
+    /// test), and returns that number. After 60 s it fails the test, saying `expected`.
+    ///
+    /// ```ignore
+    /// db.wait_for_lock_waiters("every transfer to wait for the locks the test holds", |waiting| {
+    ///     waiting + calls.iter().filter(|c| c.is_finished()).count() >= calls.len()
+    /// }).await;
+    /// ```
+    pub async fn wait_for_lock_waiters(
+        &self,
+        expected: &str,
+        mut ready: impl FnMut(usize) -> bool,
+    ) -> usize {
+        let mut observer = self.admin().await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE usename = $1 AND wait_event_type = 'Lock'",
+            )
+            .bind(&self.role)
+            .fetch_one(&mut observer)
+            .await
+            .expect("the test could not read pg_stat_activity");
+            let waiting = waiting as usize;
+            if ready(waiting) {
+                return waiting;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {expected}, but after 60 s only {waiting} of your sessions wait for a lock"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// How many statements the learner's role has executed in this database so far, from

@@ -58,21 +58,18 @@ struct Event {
 
 /// Lists the tests an executable holds.
 pub fn list(exe: &Path) -> Result<Vec<String>> {
-    let out = Command::new(exe)
-        .args(["--list", "--format", "terse"])
-        .output()
-        .with_context(|| format!("Failed to run {}", exe.display()))?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_suffix(": test"))
-        .map(str::to_owned)
-        .collect())
+    list_with(exe, &[])
 }
 
 /// Lists the `#[ignore]`d tests an executable holds (the engine tests).
 pub fn list_ignored(exe: &Path) -> Result<Vec<String>> {
+    list_with(exe, &["--ignored"])
+}
+
+fn list_with(exe: &Path, filter: &[&str]) -> Result<Vec<String>> {
     let out = Command::new(exe)
-        .args(["--list", "--ignored", "--format", "terse"])
+        .args(["--list", "--format", "terse"])
+        .args(filter)
         .output()
         .with_context(|| format!("Failed to run {}", exe.display()))?;
     Ok(String::from_utf8_lossy(&out.stdout)

@@ -9,8 +9,6 @@
 //! updates fail with a chosen SQLSTATE and counts every update in a sequence, which a rollback
 //! does not undo.
 
-use std::time::{Duration, Instant};
-
 use isolation_levels::{MAX_ATTEMPTS, RotaError, go_off_call};
 use kata_testkit::TestDb;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
@@ -61,27 +59,11 @@ async fn hold_row_locks(db: &TestDb, shift: i64) -> PgConnection {
 
 /// Waits until every call has either finished or is waiting for a lock inside Postgres.
 async fn wait_until_all_blocked<T>(db: &TestDb, calls: &[JoinHandle<T>]) {
-    let mut observer = db.admin().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'",
-        )
-        .bind(db.role())
-        .fetch_one(&mut observer)
-        .await
-        .expect("reading pg_stat_activity");
-        let finished = calls.iter().filter(|call| call.is_finished()).count();
-        if waiting as usize + finished >= calls.len() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {waiting} of {} calls reached the database in 60 s",
-            calls.len()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    db.wait_for_lock_waiters(
+        "every call to wait for the row locks the test holds (or to finish)",
+        |waiting| waiting + calls.iter().filter(|call| call.is_finished()).count() >= calls.len(),
+    )
+    .await;
 }
 
 /// Runs `go_off_call` for each doctor of `shift` in `doctors` at once, every call having read

@@ -253,27 +253,16 @@ async fn a_burst_of_100_calls_never_opens_more_than_max_connections() {
         .collect();
 
     // Wait until every call is blocked inside Postgres (holding a connection) or has given up.
-    let mut observer = db.admin().await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let blocked = loop {
-        let blocked: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'",
+    let blocked = db
+        .wait_for_lock_waiters(
+            "every call to be blocked in Postgres (holding a connection) or to have given up \
+             after the 3 s acquire_timeout",
+            |waiting| {
+                waiting + calls.iter().filter(|call| call.is_finished()).count() >= calls.len()
+            },
         )
-        .bind(db.role())
-        .fetch_one(&mut observer)
-        .await
-        .expect("reading pg_stat_activity");
-        let finished = calls.iter().filter(|call| call.is_finished()).count();
-        if blocked as usize + finished >= calls.len() {
-            break blocked;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after 20 s, {blocked} calls are blocked in Postgres and {finished} finished: the \
-             others neither got a connection nor gave up after the 3 s acquire_timeout"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+        .await;
+    let mut observer = db.admin().await;
     let (open, _) = server_connections(&db, &mut observer).await;
     assert!(
         open <= 5 && pool.size() <= 5,

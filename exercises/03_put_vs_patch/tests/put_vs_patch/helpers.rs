@@ -1,7 +1,7 @@
 //! Helpers for the put_vs_patch tests: a request sender, a seeded database, assertions.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -118,25 +118,11 @@ pub fn assert_note(reply: &Reply, fields: Value, version: i64, what: &str) {
 
 /// Waits until `total` PATCHes have finished or wait for a lock inside Postgres.
 pub async fn wait_until_all_blocked(db: &TestDb, total: usize, finished: impl Fn() -> usize) {
-    let mut observer = db.admin().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'",
-        )
-        .bind(db.role())
-        .fetch_one(&mut observer)
-        .await
-        .expect("reading pg_stat_activity");
-        if waiting as usize + finished() >= total {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {waiting} of {total} PATCHes reached the database in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    db.wait_for_lock_waiters(
+        "every PATCH to wait for the row lock the test holds (or to finish)",
+        |waiting| waiting + finished() >= total,
+    )
+    .await;
 }
 
 /// RFC 7396 Appendix A: (target, patch, result).

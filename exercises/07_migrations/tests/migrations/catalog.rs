@@ -1,7 +1,5 @@
 //! What the tests read back from Postgres's catalog, through the admin connection.
 
-use std::time::{Duration, Instant};
-
 use kata_testkit::TestDb;
 use sqlx::PgConnection;
 use tokio::task::JoinHandle;
@@ -80,25 +78,9 @@ pub fn strings<const N: usize>(rows: &[[&str; N]]) -> Vec<Vec<String>> {
 
 /// Waits until every call has either finished or is waiting for a lock inside Postgres.
 pub async fn wait_until_blocked<T>(db: &TestDb, calls: &[JoinHandle<T>]) {
-    let mut observer = db.admin().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'",
-        )
-        .bind(db.role())
-        .fetch_one(&mut observer)
-        .await
-        .expect("reading pg_stat_activity");
-        let finished = calls.iter().filter(|call| call.is_finished()).count();
-        if waiting as usize + finished >= calls.len() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {waiting} of {} migrators reached the database in 60 s",
-            calls.len()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    db.wait_for_lock_waiters(
+        "every migrator to wait for the lock the test holds (or to finish)",
+        |waiting| waiting + calls.iter().filter(|call| call.is_finished()).count() >= calls.len(),
+    )
+    .await;
 }

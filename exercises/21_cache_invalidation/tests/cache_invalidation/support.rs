@@ -136,25 +136,9 @@ pub async fn wait_until_expired(admin: &mut MultiplexedConnection, full_key: &st
 
 /// Polls until some statement of the learner's role waits for a lock in Postgres.
 pub async fn wait_until_blocked(db: &TestDb, what: &str) {
-    let mut observer = db.admin().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'",
-        )
-        .bind(db.role())
-        .fetch_one(&mut observer)
-        .await
-        .expect("reading pg_stat_activity");
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expected {what} to wait for the row lock the test holds, but it never did in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let expected = format!("{what} to wait for the row lock the test holds");
+    db.wait_for_lock_waiters(&expected, |waiting| waiting > 0)
+        .await;
 }
 
 /// Reads `key` in `group` with a loader that counts its calls and returns `value`.
