@@ -36,10 +36,11 @@
 //! move, and review code; the commit time is set by the learner's machine.
 //!
 //! # Sources
-//! Without `--base`, the working tree is graded as it is. With `--base REF`, a scratch copy of
-//! REF (`target/kata/grade-base`, from `git archive`) receives the learner's
-//! `exercises/*/src/**` (regular files only) and is graded instead, by the running grader
-//! (the CI workflow runs it from a checkout it trusts). `--extra-tests DIR` copies
+//! Without `--base`, this working tree is graded as it is (another checkout, `--root`, is
+//! copied first). With `--base REF`, a scratch copy of REF (`target/kata-grade/scratch`, from
+//! `git archive`, built in `target/kata-grade`) receives the learner's `exercises/*/src/**`
+//! (regular files only) and is graded instead, by the running grader (the CI workflow runs it
+//! from a checkout it trusts). `--extra-tests DIR` copies
 //! `DIR/<topic id>/*.rs` into that copy as extra test targets `extra_<file>` (and merges
 //! `DIR/<topic id>/weights.toml`, test name = share, into the topic's `test_weights`).
 
@@ -108,17 +109,28 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
     )?;
     let submission = submission::identify(&source, args.student.clone());
 
-    // The workspace graded: the working tree, or a scratch copy built from the base.
-    let target_dir = std::path::absolute(crate::cargo::target_dir())
+    // The workspace graded: this working tree as it is, or a fresh scratch copy (of the base
+    // with the learner's sources, or of another checkout) built in a target directory of its
+    // own. Cargo names a path package's outputs after its path inside the workspace, which is
+    // the same in every copy: sharing one target directory, a copy's build would overwrite
+    // this tree's, and whichever sources are older than the other's outputs would pass for
+    // built (seen: the capstone's stub "passing" with a solution copy's test binary).
+    let main_target = std::path::absolute(crate::cargo::target_dir())
         .context("Failed to resolve the target directory")?;
-    let scratch = target_dir.join("grade-base");
-    let (root, base) = match &args.base {
+    let mut grade_target = main_target.clone().into_os_string();
+    grade_target.push("-grade");
+    let grade_target = PathBuf::from(grade_target);
+    let scratch = grade_target.join("scratch");
+    let (root, base, target_dir) = match &args.base {
         Some(reference) => {
             let (info, root) = base::prepare(&source, reference, &scratch)?;
-            (root, Some(info))
+            (root, Some(info), grade_target)
         }
-        None if args.extra_tests.is_some() => (base::copy_working_tree(&source, &scratch)?, None),
-        None => (source.clone(), None),
+        None if args.extra_tests.is_some() || source != manifest::root() => {
+            let root = base::copy_working_tree(&source, &scratch)?;
+            (root, None, grade_target)
+        }
+        None => (source.clone(), None, main_target),
     };
     let all = manifest::load_from(&root)?;
     let (mut chosen, assignment) = choose(&root, &all, &args)?;
