@@ -30,9 +30,21 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh database holding `schema` (SQL run by the template's owner), for this test only.
     pub async fn new(schema: &str) -> TestDb {
-        Self::create(schema)
-            .await
-            .unwrap_or_else(|e| panic!("could not set up the test database: {e:#}"))
+        let mut attempt = 1;
+        loop {
+            match Self::create(schema).await {
+                Ok(db) => return db,
+                // Postgres refuses some catalog updates that race with another session's DDL
+                // instead of waiting; parallel tests' set-ups can meet it. Each attempt uses new
+                // names, so trying again is safe.
+                Err(e)
+                    if attempt < 3 && format!("{e:#}").contains("tuple concurrently updated") =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => panic!("could not set up the test database: {e:#}"),
+            }
+        }
     }
 
     /// A fresh, empty database (for katas that create the schema themselves).
