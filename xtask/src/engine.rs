@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::manifest::{Service, Topic};
 use crate::servers;
@@ -70,24 +70,10 @@ fn present(image: &str) -> bool {
 }
 
 fn pull(image: &str) -> bool {
-    let Ok(mut child) = Command::new("docker")
-        .args(["pull", "--quiet", image])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
-        return false;
-    };
-    let deadline = Instant::now() + PULL_LIMIT;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    false
+    servers::succeeds_within(
+        Command::new("docker").args(["pull", "--quiet", image]),
+        PULL_LIMIT,
+    )
 }
 
 #[cfg(test)]

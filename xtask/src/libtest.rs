@@ -56,6 +56,35 @@ struct Event {
     message: Option<String>,
 }
 
+/// `exe` set to report in libtest's JSON events (per-test times included), with the run's
+/// servers in `env`, both output streams piped; the caller adds its own arguments.
+pub fn json_command(
+    exe: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    include_ignored: bool,
+) -> Command {
+    let mut command = Command::new(exe);
+    command
+        .args(include_ignored.then_some("--include-ignored"))
+        .args([
+            "-Z",
+            "unstable-options",
+            "--format",
+            "json",
+            "--report-time",
+        ])
+        // libtest's JSON output is unstable: this lets the stable toolchain's libtest emit it.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
 /// Lists the tests an executable holds.
 pub fn list(exe: &Path) -> Result<Vec<String>> {
     list_with(exe, &[])
@@ -90,25 +119,8 @@ pub fn run(
     include_ignored: bool,
 ) -> Result<Vec<TestOutcome>> {
     let expected = list(exe)?;
-    let mut child = Command::new(exe)
-        .args(include_ignored.then_some("--include-ignored"))
-        .args([
-            "--format",
-            "json",
-            "-Z",
-            "unstable-options",
-            "--report-time",
-            "--test-threads",
-            "4",
-        ])
-        // libtest's JSON output is unstable: this lets the stable toolchain's libtest emit it.
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUST_BACKTRACE", "0")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut child = json_command(exe, cwd, env, include_ignored)
+        .args(["--test-threads", "4"])
         .spawn()
         .with_context(|| format!("Failed to run {}", exe.display()))?;
     let stdout = child.stdout.take().expect("piped");

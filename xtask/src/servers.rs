@@ -126,15 +126,19 @@ pub fn docker_answers() -> bool {
     if std::env::var_os("KATA_NO_DOCKER").is_some() {
         return false;
     }
-    let Ok(mut child) = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
+    succeeds_within(
+        Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]),
+        Duration::from_secs(2),
+    )
+}
+
+/// Runs `command` (output discarded) and tells whether it succeeded within `limit`; one that
+/// takes longer is killed and counts as failed.
+pub fn succeeds_within(command: &mut Command, limit: Duration) -> bool {
+    let Ok(mut child) = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
         return false;
     };
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
             return status.success();

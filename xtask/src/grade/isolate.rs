@@ -70,23 +70,8 @@ pub fn run_one(
     include_ignored: bool,
 ) -> Result<TestOutcome> {
     let started = Instant::now();
-    let mut child = Command::new(exe)
+    let mut child = libtest::json_command(exe, cwd, env, include_ignored)
         .args(["--exact", name, "--test-threads", "1"])
-        .args(include_ignored.then_some("--include-ignored"))
-        .args([
-            "-Z",
-            "unstable-options",
-            "--format",
-            "json",
-            "--report-time",
-        ])
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUST_BACKTRACE", "0")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .with_context(|| format!("Failed to run {}", exe.display()))?;
