@@ -85,7 +85,8 @@ impl Tally {
 
 pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
     let all = manifest::load()?;
-    let topics: Vec<&Topic> = if only.is_empty() {
+    let whole = only.is_empty();
+    let topics: Vec<&Topic> = if whole {
         all.iter().collect()
     } else {
         only.iter()
@@ -129,17 +130,20 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
             workflows::lint(),
         );
     }
-    tally.result(
-        "the runner's and the harness's own tests",
-        command(cargo::cargo().args([
-            "test",
-            "--quiet",
-            "--package",
-            "xtask",
-            "--package",
-            "kata-testkit",
-        ])),
-    );
+    // Repository-wide, so only in a whole check: `--topic` is a maintainer's quick loop.
+    if whole {
+        tally.result(
+            "the runner's and the harness's own tests",
+            command(cargo::cargo().args([
+                "test",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--package",
+                "kata-testkit",
+            ])),
+        );
+    }
 
     let needs = manifest::services_needed(&topics);
     // The container path gets its own pass below; here, the fastest servers.
@@ -176,6 +180,21 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
             }
             Err(e) => tally.record(
                 &format!("{}: wrong answers", topic.id),
+                vec![format!("{e:#}")],
+            ),
+        }
+        match wrong_answers::load_alternatives(topic) {
+            Ok(alternatives) => {
+                for alternative in alternatives {
+                    let what = format!(
+                        "{}: alternative `{}` passes every test ({})",
+                        topic.id, alternative.name, alternative.mistake
+                    );
+                    tally.result(&what, alternative_passes(topic, &alternative, &run));
+                }
+            }
+            Err(e) => tally.record(
+                &format!("{}: alternative solutions", topic.id),
                 vec![format!("{e:#}")],
             ),
         }
@@ -370,6 +389,27 @@ fn wrong_answer_caught(
         }
     }
     Ok(problems)
+}
+
+fn alternative_passes(
+    topic: &Topic,
+    alternative: &wrong_answers::Alternative,
+    run: &servers::RunServers,
+) -> Result<Vec<String>> {
+    let manifest_path = wrong_answers::workspace(topic, alternative)?;
+    let result = verify::run(topic, &topic.solution_package(), Some(&manifest_path), run)?;
+    if let Some(problems) = failed_build(&result) {
+        return Ok(problems);
+    }
+    if result.tests.is_empty() {
+        return Ok(vec!["no tests ran".into()]);
+    }
+    Ok(result
+        .tests
+        .iter()
+        .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
+        .map(|t| format!("{} ({:?}): {}", t.name, t.status, t.message))
+        .collect())
 }
 
 /// testcontainers is the path learners' laptops and GitHub Actions take: where an engine

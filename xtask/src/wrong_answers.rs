@@ -1,10 +1,13 @@
-//! Plausible wrong answers: `solutions/NN_topic/wrong_answers/*.diff`, each a patch against
-//! files of the solution's `src/` (usually `src/lib.rs`; paths `a/src/...`), headed by what
-//! the mistake is and which tests must catch it.
+//! Patches of a solution, each a diff against files of the solution's `src/` (usually
+//! `src/lib.rs`; paths `a/src/...`):
+//! - plausible wrong answers, `solutions/NN_topic/wrong_answers/*.diff`, headed by what the
+//!   mistake is (`# Mistake:`) and which tests must catch it (`# Must fail:`);
+//! - alternative correct solutions, `solutions/NN_topic/alternatives/*.diff`, headed by the
+//!   approach they take (`# Approach:`): every test must accept them.
 //!
-//! Each is built in a scratch copy of the workspace (under the runner's target directory) in
-//! which only that solution crate is patched; the shared target directory keeps the stack's
-//! build, so a wrong answer costs one crate's compile.
+//! Each is built in a scratch copy of the workspace (under the runner's target directory, one
+//! per topic so topics can be checked at once) in which only that solution crate is patched;
+//! the shared target directory keeps the stack's build, so a patch costs one crate's compile.
 
 use std::path::{Path, PathBuf};
 
@@ -15,44 +18,72 @@ use crate::manifest::{self, Topic};
 
 pub struct WrongAnswer {
     pub name: String,
+    /// What the mistake is, or (for an alternative) the approach it takes.
     pub mistake: String,
+    /// Empty for an alternative: every test must pass.
     pub must_fail: Vec<String>,
     pub patch: String,
 }
 
+/// An alternative correct solution is a patch that no test may fail.
+pub type Alternative = WrongAnswer;
+
 pub fn load(topic: &Topic) -> Result<Vec<WrongAnswer>> {
-    let dir = topic.solution_dir().join("wrong_answers");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+    diffs(&topic.solution_dir().join("wrong_answers"))?
+        .iter()
+        .map(|p| parse(p, false))
+        .collect()
+}
+
+/// The topic's alternative correct solutions (none when it has no `alternatives/`).
+pub fn load_alternatives(topic: &Topic) -> Result<Vec<Alternative>> {
+    let dir = topic.solution_dir().join("alternatives");
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    diffs(&dir)?.iter().map(|p| parse(p, true)).collect()
+}
+
+fn diffs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("{} is missing", dir.display()))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "diff"))
         .collect();
     paths.sort();
-    paths.iter().map(|p| parse(p)).collect()
+    Ok(paths)
 }
 
-fn parse(path: &Path) -> Result<WrongAnswer> {
+fn parse(path: &Path, alternative: bool) -> Result<WrongAnswer> {
     let text = std::fs::read_to_string(path)?;
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
             .map(str::trim)
     };
-    let (Some(mistake), Some(must_fail)) = (field("# Mistake:"), field("# Must fail:")) else {
-        bail!(
-            "{} needs the header lines `# Mistake: ...` and `# Must fail: test, ...`",
-            path.display()
-        );
+    let (mistake, must_fail) = if alternative {
+        let Some(approach) = field("# Approach:") else {
+            bail!("{} needs the header line `# Approach: ...`", path.display());
+        };
+        (approach, Vec::new())
+    } else {
+        let (Some(mistake), Some(must_fail)) = (field("# Mistake:"), field("# Must fail:")) else {
+            bail!(
+                "{} needs the header lines `# Mistake: ...` and `# Must fail: test, ...`",
+                path.display()
+            );
+        };
+        let must_fail: Vec<String> = must_fail
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if must_fail.is_empty() {
+            bail!("{}: `# Must fail:` names no test", path.display());
+        }
+        (mistake, must_fail)
     };
-    let must_fail: Vec<String> = must_fail
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if must_fail.is_empty() {
-        bail!("{}: `# Must fail:` names no test", path.display());
-    }
     let start = text
         .find("\n--- ")
         .map(|i| i + 1)
@@ -69,10 +100,12 @@ fn parse(path: &Path) -> Result<WrongAnswer> {
     })
 }
 
-/// Prepares the scratch workspace with `wrong` applied and returns its manifest path.
+/// Prepares the topic's scratch workspace with `wrong` applied and returns its manifest path.
 pub fn workspace(topic: &Topic, wrong: &WrongAnswer) -> Result<PathBuf> {
     let root = manifest::root();
-    let scratch = cargo::target_dir().join("wrong-answer-workspace");
+    let scratch = cargo::target_dir()
+        .join("wrong-answer-workspace")
+        .join(&topic.id);
     std::fs::create_dir_all(scratch.join("solutions"))?;
     for file in ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml"] {
         if root.join(file).exists() {
