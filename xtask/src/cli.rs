@@ -133,6 +133,14 @@ pub struct GradeArgs {
     /// Seconds each test may run.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout: u64,
+    /// Seconds all of a topic's tests may take together: past it, tests still running are
+    /// stopped and tests not started are reported as timed out without being run.
+    #[arg(long, default_value_t = 75, value_name = "SECS")]
+    pub topic_budget: u64,
+    /// Where the scratch copy and its build go (default: `KATA_GRADE_DIR`, `$RUNNER_TEMP/kata-grade`
+    /// or the temporary directory); never inside the graded checkout.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
     /// Tests run at once (default: the number of cores, at most 4).
     #[arg(long)]
     pub jobs: Option<usize>,

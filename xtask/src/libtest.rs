@@ -56,15 +56,23 @@ struct Event {
     message: Option<String>,
 }
 
+/// The environment of a test process: the runner's own plus `vars`, or `vars` alone.
+pub enum Env<'a> {
+    Inherit(&'a [(String, String)]),
+    Only(&'a [(String, String)]),
+}
+
 /// `exe` set to report in libtest's JSON events (per-test times included), with the run's
 /// servers in `env`, both output streams piped; the caller adds its own arguments.
-pub fn json_command(
-    exe: &Path,
-    cwd: &Path,
-    env: &[(String, String)],
-    include_ignored: bool,
-) -> Command {
+pub fn json_command(exe: &Path, cwd: &Path, env: &Env, include_ignored: bool) -> Command {
     let mut command = Command::new(exe);
+    let vars = match env {
+        Env::Inherit(vars) => vars,
+        Env::Only(vars) => {
+            command.env_clear();
+            vars
+        }
+    };
     command
         .args(include_ignored.then_some("--include-ignored"))
         .args([
@@ -77,7 +85,7 @@ pub fn json_command(
         // libtest's JSON output is unstable: this lets the stable toolchain's libtest emit it.
         .env("RUSTC_BOOTSTRAP", "1")
         .env("RUST_BACKTRACE", "0")
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(vars.iter().map(|(k, v)| (k, v)))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -119,7 +127,7 @@ pub fn run(
     include_ignored: bool,
 ) -> Result<Vec<TestOutcome>> {
     let expected = list(exe)?;
-    let mut child = json_command(exe, cwd, env, include_ignored)
+    let mut child = json_command(exe, cwd, &Env::Inherit(env), include_ignored)
         .args(["--test-threads", "4"])
         .spawn()
         .with_context(|| format!("Failed to run {}", exe.display()))?;

@@ -162,17 +162,25 @@ pub fn run_package(
     bin: &str,
     env: &[(String, String)],
 ) -> Result<Assertions> {
-    let admin_url = env
-        .iter()
-        .find(|(var, _)| var == "KATA_POSTGRES_URL")
-        .map(|(_, url)| url.clone())
-        .context("the RealWorld collection needs Postgres, and this run started none")?;
     // Fail before the build when a tool is missing: the message says how to get it.
     collection()?;
     newman()?;
-    let out = cargo::cargo()
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", target_dir)
+    let mut build = cargo::cargo();
+    build.current_dir(root).env("CARGO_TARGET_DIR", target_dir);
+    let binary = build_binary(build, package, bin, target_dir)?;
+    println!("     running the RealWorld collection against {bin}");
+    run_binary(&binary, env)
+}
+
+/// `cargo build -p package --bin bin` with `cmd` (a cargo command set up by the caller);
+/// returns the binary's path.
+pub fn build_binary(
+    mut cmd: Command,
+    package: &str,
+    bin: &str,
+    target_dir: &Path,
+) -> Result<PathBuf> {
+    let out = cmd
         .args(["build", "--quiet", "--package", package, "--bin", bin])
         .output()?;
     if !out.status.success() {
@@ -181,9 +189,17 @@ pub fn run_package(
             cargo::clean_paths(&String::from_utf8_lossy(&out.stderr))
         );
     }
-    let binary = target_dir.join("debug").join(bin);
-    println!("     running the RealWorld collection against {bin}");
-    run_collection(&binary, &admin_url)
+    Ok(target_dir.join("debug").join(bin))
+}
+
+/// Runs the collection against an already built `binary`, on the run's Postgres (`env`).
+pub fn run_binary(binary: &Path, env: &[(String, String)]) -> Result<Assertions> {
+    let admin_url = env
+        .iter()
+        .find(|(var, _)| var == "KATA_POSTGRES_URL")
+        .map(|(_, url)| url.clone())
+        .context("the RealWorld collection needs Postgres, and this run started none")?;
+    run_collection(binary, &admin_url)
 }
 
 /// Builds nothing: starts `binary` (a `conduit` server) on a fresh database of the Postgres

@@ -1,6 +1,7 @@
 //! `cargo xtask grade` against throwaway submissions: a tiny workspace (a mini manifest, one
-//! crate with three trivial tests and no services) per case, in its own git repository and
-//! target directory under cargo's temporary directory, graded by the real binary.
+//! crate with three trivial tests and no services) per case, in its own git repository, target
+//! directory and grading directory under the system's temporary directory (outside this
+//! repository, whose cargo configuration would otherwise apply), graded by the real binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -39,20 +40,39 @@ pub fn greet(name: &str) -> String {
 struct Submission {
     root: PathBuf,
     target: PathBuf,
+    /// Where the grader builds its scratch copy (`KATA_GRADE_DIR`).
+    work: PathBuf,
+    base: PathBuf,
+}
+
+/// This test run's directory for throwaway repositories, outside the kata repository.
+fn scratch(case: &str) -> PathBuf {
+    std::env::temp_dir()
+        .join(format!("kata-grade-tests-{}", std::process::id()))
+        .join(case)
+}
+
+impl Drop for Submission {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
 }
 
 impl Submission {
     /// A committed workspace with the correct solution, then `lib` written over it.
     fn new(case: &str, lib: &str) -> Submission {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("grade-tests")
-            .join(case);
+        let base = scratch(case);
         let _ = std::fs::remove_dir_all(&base);
-        let root = base.join("repo");
         let submission = Submission {
+            root: base.join("repo"),
             target: base.join("target"),
-            root,
+            work: base.join("work"),
+            base,
         };
+        submission.write(
+            "rust-toolchain.toml",
+            include_str!("../../rust-toolchain.toml"),
+        );
         submission.write(
             "Cargo.toml",
             "[workspace]\nresolver = \"3\"\nmembers = [\"exercises/*\"]\n",
@@ -101,6 +121,10 @@ impl Submission {
     }
 
     fn grade(&self, extra: &[&str]) -> Output {
+        self.grade_with_env(extra, &[])
+    }
+
+    fn grade_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["grade", "--root"])
             .arg(&self.root)
@@ -112,14 +136,20 @@ impl Submission {
                 &["--timeout", "5"][..]
             })
             .env("KATA_TARGET_DIR", &self.target)
+            .env("KATA_GRADE_DIR", &self.work)
             .env_remove("GITHUB_REPOSITORY")
+            .envs(env.iter().copied())
             .output()
             .expect("xtask runs")
     }
 
     /// The JSON report, asserting the run succeeded.
     fn report(&self, extra: &[&str]) -> Value {
-        let out = self.grade(&[&["--format", "json"], extra].concat());
+        self.report_with_env(extra, &[])
+    }
+
+    fn report_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Value {
+        let out = self.grade_with_env(&[&["--format", "json"], extra].concat(), env);
         assert!(
             out.status.success(),
             "grade failed: {}",
@@ -156,7 +186,8 @@ fn test<'a>(report: &'a Value, name: &str) -> &'a Value {
 fn a_correct_submission_earns_every_point_in_every_format() {
     let s = Submission::new("correct", CORRECT);
     let report = s.report(&[]);
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["limits"]["test_seconds"], 5);
     assert_eq!(report["score"], 6.0);
     assert_eq!(report["max_score"], 6.0);
     assert_eq!(report["submission"]["student"], "ann");
@@ -345,7 +376,7 @@ fn assignments_and_private_tests_change_what_is_graded() {
 
 #[test]
 fn roll_up_makes_one_gradebook_from_many_reports() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("grade-tests/roll-up");
+    let dir = scratch("roll-up");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("artifacts/b")).expect("dir");
     let report = |student: &str, score: f64, committed: &str| {
@@ -356,7 +387,9 @@ fn roll_up_makes_one_gradebook_from_many_reports() {
             "assignment": {"name": "w", "title": "W", "due": "2026-12-06T22:59:00Z", "late": null},
             "base": null, "extra_tests": false, "score": score, "max_score": 10.0,
             "topics": [{"id": "01_mini", "title": "Mini", "score": score, "max_score": 10.0,
-                        "build_error": null, "tests": []}]
+                        "build_error": null, "tests": [
+                {"name": "a", "target": "mini", "status": "pass", "points": score,
+                 "max_points": 10.0, "message": "", "duration_ms": 1}]}]
         })
         .to_string()
     };
@@ -373,6 +406,12 @@ fn roll_up_makes_one_gradebook_from_many_reports() {
     std::fs::write(
         dir.join("artifacts/b/other.json"),
         "{\"not\": \"a report\"}",
+    )
+    .expect("write");
+    // A student name a spreadsheet would run as a formula.
+    std::fs::write(
+        dir.join("artifacts/c.json"),
+        report("=HYPERLINK(\"http://evil\")", 5.0, "2026-12-06T20:00:00Z"),
     )
     .expect("write");
     let csv = dir.join("gradebook.csv");
@@ -399,8 +438,252 @@ fn roll_up_makes_one_gradebook_from_many_reports() {
         "{csv}"
     );
     assert!(
-        lines[1].starts_with("ann,,abc,2026-12-06T20:00:00Z,on time,7.5,10,75.0,7.5"),
+        lines[2].starts_with("ann,,abc,2026-12-06T20:00:00Z,on time,7.5,10,75.0,7.5"),
         "{csv}"
     );
-    assert!(lines[2].contains("late by 2h31m"), "{csv}");
+    assert!(lines[3].contains("late by 2h31m"), "{csv}");
+    assert!(lines[1].starts_with("\"'=HYPERLINK("), "{csv}");
+
+    // A report whose points do not add up is refused by name, and the run says so.
+    let mut inflated: Value =
+        serde_json::from_str(&report("eve", 2.0, "2026-12-06T20:00:00Z")).expect("json");
+    inflated["score"] = 10.0.into();
+    inflated["topics"][0]["score"] = 10.0.into();
+    std::fs::write(dir.join("artifacts/eve.json"), inflated.to_string()).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["grade", "roll-up"])
+        .arg(dir.join("artifacts"))
+        .arg("--markdown")
+        .arg(dir.join("gradebook.md"))
+        .output()
+        .expect("xtask runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an invalid report was accepted");
+    assert!(
+        stderr.contains("refused") && stderr.contains("eve.json"),
+        "{stderr}"
+    );
+    let markdown = std::fs::read_to_string(dir.join("gradebook.md")).expect("markdown");
+    assert!(
+        markdown.contains("ann") && !markdown.contains("eve"),
+        "{markdown}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A rustc wrapper (kept in the learner's own `src/`) that swaps the hidden tests for empty
+/// tests of the same names while they compile.
+const SWAPPING_WRAPPER: &str = r#"#!/bin/sh
+rustc="$1"; shift
+for arg in "$@"; do
+  case "$arg" in
+    *tests/mini.rs) cp "$(dirname "$0")/fake.rs" "$arg" ;;
+  esac
+done
+exec "$rustc" "$@"
+"#;
+
+const WRONG: &str = r#"pub fn add(_: i32, _: i32) -> i32 {
+    0
+}
+pub fn double(_: i32) -> i32 {
+    0
+}
+pub fn greet(_: &str) -> String {
+    String::new()
+}
+"#;
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn a_rustc_wrapper_in_the_submissions_cargo_config_never_reaches_the_graded_build() {
+    for (case, config) in [
+        ("wrapper-root", ".cargo/config.toml"),
+        ("wrapper-topic", "exercises/01_mini/.cargo/config.toml"),
+    ] {
+        let s = Submission::new(case, WRONG);
+        s.write("exercises/01_mini/src/wrap.sh", SWAPPING_WRAPPER);
+        make_executable(&s.root.join("exercises/01_mini/src/wrap.sh"));
+        s.write(
+            "exercises/01_mini/src/fake.rs",
+            "#[test]\nfn adds() {}\n#[test]\nfn doubles() {}\n#[test]\nfn greets() {}\n",
+        );
+        s.write(
+            config,
+            "[build]\nrustc-wrapper = \"exercises/01_mini/src/wrap.sh\"\n",
+        );
+
+        if config == ".cargo/config.toml" {
+            // Unprotected, the submission's configuration applies: the cheat works.
+            assert_eq!(
+                s.report(&[])["score"],
+                6.0,
+                "the cheat must work unprotected"
+            );
+        }
+
+        let report = s.report(&["--base", "HEAD"]);
+
+        assert_eq!(report["score"], 0.0, "{case}: {report:#}");
+        assert_eq!(
+            report["base"]["protected_changes"],
+            serde_json::json!([config]),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn cargo_env_rustflags_and_build_variables_from_the_submission_or_ci_do_not_steer_the_build() {
+    // Correct only when the build is steered: `[env]` sets MINI_ENV, rustflags set a cfg.
+    let lib = CORRECT
+        .replace(
+            "    a + b\n",
+            "    if option_env!(\"MINI_ENV\").is_some() { a + b } else { 0 }\n",
+        )
+        .replace(
+            "    x * 2\n",
+            "    #[allow(unexpected_cfgs)]\n    let steered = cfg!(mini_flag);\n    if steered { x * 2 } else { 0 }\n",
+        );
+    let s = Submission::new("config-env", &lib);
+    s.write(
+        ".cargo/config.toml",
+        "[env]\nMINI_ENV = \"1\"\n[build]\nrustflags = [\"--cfg\", \"mini_flag\"]\n",
+    );
+    // Without a base the submission's own configuration applies, and steers the build.
+    assert_eq!(
+        s.report(&[])["score"],
+        6.0,
+        "the cheat must work unprotected"
+    );
+
+    let report = s.report(&["--base", "HEAD"]);
+    assert_eq!(report["score"], 2.0, "{report:#}");
+    assert_eq!(
+        report["base"]["protected_changes"],
+        serde_json::json!([".cargo/config.toml"])
+    );
+
+    // A misconfigured CI: the grader's own environment carries build settings.
+    let report = s.report_with_env(
+        &["--base", "HEAD"],
+        &[
+            ("RUSTFLAGS", "--cfg mini_flag"),
+            ("CARGO_BUILD_RUSTFLAGS", "--cfg mini_flag"),
+            ("CARGO_ENCODED_RUSTFLAGS", "--cfg\x1fmini_flag"),
+        ],
+    );
+    assert_eq!(test(&report, "doubles")["status"], "fail", "{report:#}");
+}
+
+#[test]
+fn a_changed_rust_toolchain_file_is_not_obeyed_and_an_honest_submission_keeps_full_marks() {
+    let s = Submission::new("toolchain", CORRECT);
+    s.write(
+        "rust-toolchain.toml",
+        "[toolchain]\nchannel = \"kata-no-such-toolchain\"\n",
+    );
+
+    let report = s.report_with_env(&["--base", "HEAD"], &[("RUSTUP_TOOLCHAIN", "kata-nope")]);
+
+    assert_eq!(report["score"], 6.0, "{report:#}");
+    assert_eq!(
+        report["base"]["protected_changes"],
+        serde_json::json!(["rust-toolchain.toml"])
+    );
+}
+
+#[test]
+fn a_child_that_keeps_stdout_open_is_graded_in_time_and_left_nowhere() {
+    let marker = format!("29.{}", std::process::id());
+    let lib = CORRECT.replace(
+        "    a + b\n",
+        &format!(
+            "    let _ = std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn();\n    a + b\n"
+        ),
+    );
+    let s = Submission::new("child", &lib);
+    let started = std::time::Instant::now();
+
+    let report = s.report(&["--base", "HEAD"]);
+
+    assert_eq!(test(&report, "adds")["status"], "pass", "{report:#}");
+    assert!(
+        started.elapsed().as_secs() < 25,
+        "took {:?}",
+        started.elapsed()
+    );
+    let left = Command::new("pgrep")
+        .args(["-f", &format!("sleep {marker}")])
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+#[test]
+fn a_topic_whose_every_test_hangs_costs_its_budget_once() {
+    let lib = CORRECT
+        .replace("    a + b\n", "    loop { std::hint::spin_loop() }\n")
+        .replace("    x * 2\n", "    loop { std::hint::spin_loop() }\n")
+        .replace(
+            "    format!(",
+            "    loop { std::hint::spin_loop() }\n    #[allow(unreachable_code)]\n    format!(",
+        );
+    let s = Submission::new("budget", &lib);
+    let started = std::time::Instant::now();
+
+    let report = s.report(&["--timeout", "60", "--topic-budget", "4", "--jobs", "1"]);
+
+    let elapsed = started.elapsed();
+    let statuses: Vec<String> = tests(&report).into_iter().map(|(_, s, _)| s).collect();
+    assert_eq!(statuses, ["timeout", "timeout", "timeout"], "{report:#}");
+    assert!(elapsed.as_secs() < 40, "grading took {elapsed:?}");
+    assert_eq!(report["limits"]["topic_seconds"], 4);
+    assert!(
+        test(&report, "greets")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("4 s")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn files_the_base_changed_after_the_student_branched_are_not_the_students_changes() {
+    let s = Submission::new("merge-base", &format!("{CORRECT}// mine\n"));
+    s.git(&["checkout", "--quiet", "-b", "student"]);
+    s.git(&["commit", "--quiet", "-am", "my solution"]);
+    s.git(&["checkout", "--quiet", "-"]);
+    s.write(
+        "exercises/01_mini/tests/mini.rs",
+        &format!("{TESTS}\n// reworded\n"),
+    );
+    s.git(&["commit", "--quiet", "-am", "the base moves on"]);
+    let base = String::from_utf8(
+        Command::new("git")
+            .arg("-C")
+            .arg(&s.root)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .expect("git")
+            .stdout,
+    )
+    .expect("utf-8");
+    s.git(&["checkout", "--quiet", "student"]);
+
+    let report = s.report(&["--base", base.trim()]);
+
+    assert_eq!(report["score"], 6.0, "{report:#}");
+    assert_eq!(
+        report["base"]["protected_changes"],
+        serde_json::json!([]),
+        "{report:#}"
+    );
 }

@@ -60,9 +60,14 @@ pub fn is_learner_source(path: &str) -> bool {
     parts.len() >= 4 && parts[0] == "exercises" && parts[2] == "src"
 }
 
-/// Files outside the learner's sources that differ from `commit` (tracked or untracked).
+/// Files outside the learner's sources that the submission changed (tracked or untracked):
+/// compared with where it branched from the base (their merge-base), so files the base
+/// changed after the student branched are not taken for the student's changes.
 fn protected_changes(source: &Path, commit: &str) -> Result<Vec<String>> {
-    let changed = git_output(source, &["diff", "--name-only", "--no-renames", commit])
+    let since = git_output(source, &["merge-base", commit, "HEAD"])
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| commit.to_string());
+    let changed = git_output(source, &["diff", "--name-only", "--no-renames", &since])
         .context("Failed to run `git diff` against the base")?;
     let untracked =
         git_output(source, &["ls-files", "--others", "--exclude-standard"]).unwrap_or_default();

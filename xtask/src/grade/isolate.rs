@@ -57,7 +57,18 @@ struct Event {
 /// How the process ended.
 enum End {
     Exited(ExitStatus),
+    /// Killed at the test's own limit.
     TimedOut,
+    /// Killed when the topic's budget ran out.
+    BudgetSpent,
+}
+
+/// The time a test may take: its own limit, cut short where the topic's budget ends.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub test: Duration,
+    pub budget_ends: Instant,
+    pub budget: Duration,
 }
 
 /// Runs test `name` of `exe` in its own process and judges it.
@@ -66,37 +77,53 @@ pub fn run_one(
     name: &str,
     cwd: &Path,
     env: &[(String, String)],
-    limit: Duration,
+    limits: Limits,
     include_ignored: bool,
 ) -> Result<TestOutcome> {
     let started = Instant::now();
-    let mut child = libtest::json_command(exe, cwd, env, include_ignored)
+    if started >= limits.budget_ends {
+        return Ok(TestOutcome {
+            name: name.to_string(),
+            status: Status::Timeout,
+            message: format!(
+                "not run: the topic's tests had used up their {} s together (do some of them hang?)",
+                limits.budget.as_secs()
+            ),
+            duration_ms: 0,
+        });
+    }
+    // `env` is the whole environment (grade's allow-list and the servers' URLs).
+    let mut child = libtest::json_command(exe, cwd, &libtest::Env::Only(env), include_ignored)
         .args(["--exact", name, "--test-threads", "1"])
         .process_group(0)
         .spawn()
         .with_context(|| format!("Failed to run {}", exe.display()))?;
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
-    let deadline = started + limit;
+    let own_deadline = started + limits.test;
     let end = loop {
         if let Some(status) = child.try_wait()? {
             break End::Exited(status);
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= own_deadline {
             break End::TimedOut;
+        }
+        if now >= limits.budget_ends {
+            break End::BudgetSpent;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     // Whatever the test left running (threads die with the process; child processes do not).
     kill_group(child.id());
-    if matches!(end, End::TimedOut) {
+    if matches!(end, End::TimedOut | End::BudgetSpent) {
         let _ = child.kill();
         let _ = child.wait();
     }
     let duration_ms = started.elapsed().as_millis() as u64;
     let stdout = stdout.recv_timeout(DRAIN_GRACE).ok();
     let stderr = stderr.recv_timeout(DRAIN_GRACE).unwrap_or_default();
-    let (status, message, exec_ms) = judge(name, &end, stdout.as_deref(), &stderr, limit);
+    let (status, message, exec_ms) = judge(name, &end, stdout.as_deref(), &stderr, limits);
     Ok(TestOutcome {
         name: name.to_string(),
         status,
@@ -136,7 +163,7 @@ fn judge(
     end: &End,
     stdout: Option<&str>,
     stderr: &str,
-    limit: Duration,
+    limits: Limits,
 ) -> (Status, String, Option<u64>) {
     let Some(stdout) = stdout else {
         return (
@@ -174,7 +201,17 @@ fn judge(
                 Status::Timeout,
                 format!(
                     "did not finish within {} s (an endless loop, or waiting on something that never comes?)",
-                    limit.as_secs()
+                    limits.test.as_secs()
+                ),
+                None,
+            );
+        }
+        End::BudgetSpent => {
+            return (
+                Status::Timeout,
+                format!(
+                    "stopped: the topic's tests had used up their {} s together (do some of them hang?)",
+                    limits.budget.as_secs()
                 ),
                 None,
             );
@@ -249,7 +286,12 @@ mod tests {
 
     fn verdict(stdout: &str, code: i32) -> Status {
         let end = End::Exited(ExitStatus::from_raw(code << 8));
-        judge("a", &end, Some(stdout), "", Duration::from_secs(1)).0
+        let limits = Limits {
+            test: Duration::from_secs(1),
+            budget_ends: Instant::now(),
+            budget: Duration::from_secs(1),
+        };
+        judge("a", &end, Some(stdout), "", limits).0
     }
 
     #[test]

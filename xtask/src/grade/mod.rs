@@ -46,6 +46,7 @@
 
 mod assignments;
 mod base;
+mod confine;
 mod formats;
 mod isolate;
 mod markdown;
@@ -110,27 +111,26 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
     let submission = submission::identify(&source, args.student.clone());
 
     // The workspace graded: this working tree as it is, or a fresh scratch copy (of the base
-    // with the learner's sources, or of another checkout) built in a target directory of its
-    // own. Cargo names a path package's outputs after its path inside the workspace, which is
-    // the same in every copy: sharing one target directory, a copy's build would overwrite
-    // this tree's, and whichever sources are older than the other's outputs would pass for
-    // built (seen: the capstone's stub "passing" with a solution copy's test binary).
-    let main_target = std::path::absolute(crate::cargo::target_dir())
-        .context("Failed to resolve the target directory")?;
-    let mut grade_target = main_target.clone().into_os_string();
-    grade_target.push("-grade");
-    let grade_target = PathBuf::from(grade_target);
-    let scratch = grade_target.join("scratch");
+    // with the learner's sources, or of another checkout) built in a work directory outside
+    // the graded checkout, where cargo reads no configuration the submission could write
+    // (see `confine`). Cargo names a path package's outputs after its path inside the
+    // workspace, which is the same in every copy: the copy gets a target directory of its own.
     let (root, base, target_dir) = match &args.base {
         Some(reference) => {
-            let (info, root) = base::prepare(&source, reference, &scratch)?;
-            (root, Some(info), grade_target)
+            let work = confine::work_dir(args.work_dir.as_deref(), &source)?;
+            let (info, root) = base::prepare(&source, reference, &work.join("scratch"))?;
+            (root, Some(info), work.join("target"))
         }
         None if args.extra_tests.is_some() || source != manifest::root() => {
-            let root = base::copy_working_tree(&source, &scratch)?;
-            (root, None, grade_target)
+            let work = confine::work_dir(args.work_dir.as_deref(), &source)?;
+            let root = base::copy_working_tree(&source, &work.join("scratch"))?;
+            (root, None, work.join("target"))
         }
-        None => (source.clone(), None, main_target),
+        None => {
+            let target = std::path::absolute(crate::cargo::target_dir())
+                .context("Failed to resolve the target directory")?;
+            (source.clone(), None, target)
+        }
     };
     let all = manifest::load_from(&root)?;
     let (mut chosen, assignment) = choose(&root, &all, &args)?;
@@ -141,24 +141,38 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
         }
     }
 
+    let ws = run::Workspace {
+        root: root.clone(),
+        target_dir,
+        env: Vec::new(),
+        limit: Duration::from_secs(args.timeout),
+        budget: Duration::from_secs(args.topic_budget),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4))),
+    };
+    // Every topic is built before any learner code runs: code run by one topic's tests
+    // cannot change how another is built.
+    let builds: Vec<run::Built> = chosen
+        .iter()
+        .map(|(topic, _)| {
+            eprintln!("building {} ...", topic.id);
+            run::build(&ws, topic)
+        })
+        .collect();
     let topics: Vec<&Topic> = chosen.iter().map(|(t, _)| t).collect();
     let servers = servers::start(&manifest::services_needed(&topics), Prefer::Auto)?;
     for line in &servers.described {
         eprintln!("{line}");
     }
     let ws = run::Workspace {
-        root: root.clone(),
-        target_dir,
-        env: servers.env.clone(),
-        limit: Duration::from_secs(args.timeout),
-        jobs: args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4))),
+        env: confine::test_env(&servers.env),
+        ..ws
     };
     let mut reports = Vec::new();
-    for (topic, weight) in &chosen {
+    for ((topic, weight), built) in chosen.iter().zip(builds) {
         eprintln!("grading {} ...", topic.id);
-        reports.push(run::topic(&ws, topic, *weight));
+        reports.push(run::topic(&ws, topic, *weight, built));
     }
     drop(servers);
 
@@ -172,6 +186,10 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
         assignment,
         base,
         extra_tests: args.extra_tests.is_some(),
+        limits: Some(report::Limits {
+            test_seconds: args.timeout,
+            topic_seconds: args.topic_budget,
+        }),
         score: round(reports.iter().map(|t| t.score).sum()),
         max_score: round(reports.iter().map(|t| t.max_score).sum()),
         topics: reports,

@@ -5,68 +5,22 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result};
 
 use crate::grade::formats::{self, Plan};
-use crate::grade::report::{Report, SCHEMA_VERSION, round};
+use crate::grade::report::Report;
 
 pub fn render(path: &Path, plan: &Plan) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("Failed to read the report {}", path.display()))?;
-    let report: Report = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a grade report (xtask/src/grade/SCHEMA.md)",
-            path.display()
-        )
-    })?;
-    validate(&report).with_context(|| format!("{} does not add up", path.display()))?;
+    let report = Report::parse_checked(&text).with_context(|| format!("{}", path.display()))?;
     formats::emit(&report, plan)
-}
-
-fn validate(report: &Report) -> Result<()> {
-    if report.schema_version != SCHEMA_VERSION {
-        bail!(
-            "schema_version {} (this grader reads {SCHEMA_VERSION})",
-            report.schema_version
-        );
-    }
-    // Points are stored rounded to 0.01: n of them may drift from their total by n x 0.005.
-    let close = |a: f64, b: f64, n: usize| (a - b).abs() <= 0.005 * n as f64 + 0.011;
-    for topic in &report.topics {
-        for test in &topic.tests {
-            ensure!(
-                test.points.is_finite() && (0.0..=test.max_points).contains(&test.points),
-                "{}::{} has {} of {} points",
-                topic.id,
-                test.name,
-                test.points,
-                test.max_points
-            );
-        }
-        let points = round(topic.tests.iter().map(|t| t.points).sum());
-        ensure!(
-            close(points, topic.score, topic.tests.len()) && topic.score <= topic.max_score,
-            "topic {} claims {} of {} points, its tests add up to {points}",
-            topic.id,
-            topic.score,
-            topic.max_score
-        );
-    }
-    let score = round(report.topics.iter().map(|t| t.score).sum());
-    let max = round(report.topics.iter().map(|t| t.max_score).sum());
-    ensure!(
-        close(score, report.score, report.topics.len())
-            && close(max, report.max_score, report.topics.len()),
-        "the report claims {} of {}, its topics add up to {score} of {max}",
-        report.score,
-        report.max_score
-    );
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grade::report::SCHEMA_VERSION;
 
     fn report() -> serde_json::Value {
         serde_json::json!({
@@ -86,7 +40,7 @@ mod tests {
     }
 
     fn check(value: serde_json::Value) -> Result<()> {
-        validate(&serde_json::from_value(value)?)
+        Report::parse_checked(&value.to_string()).map(|_| ())
     }
 
     #[test]

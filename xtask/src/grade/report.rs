@@ -1,12 +1,15 @@
 //! The grade report: one value every format is rendered from, and the JSON schema that
 //! `grade roll-up` reads back (documented in `SCHEMA.md`, next to this file).
 
+use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::libtest::Status;
 
-/// Bumped on any change a consumer of the JSON must know about.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped on any change a consumer of the JSON must know about (2: `limits`).
+pub const SCHEMA_VERSION: u32 = 2;
+/// Reports of these versions are still read (`render`, `roll-up`).
+pub const SCHEMA_VERSIONS_READ: std::ops::RangeInclusive<u32> = 1..=SCHEMA_VERSION;
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -24,9 +27,20 @@ pub struct Report {
     /// Whether an instructor's private tests (`--extra-tests`) were added.
     #[serde(default)]
     pub extra_tests: bool,
+    /// The time limits the tests ran under (absent from version 1 reports).
+    #[serde(default)]
+    pub limits: Option<Limits>,
     pub score: f64,
     pub max_score: f64,
     pub topics: Vec<TopicReport>,
+}
+
+/// How long a test, and all of a topic's tests together, may run.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub test_seconds: u64,
+    pub topic_seconds: u64,
 }
 
 /// Who and what was graded.
@@ -95,6 +109,57 @@ pub struct TestReport {
 }
 
 impl Report {
+    /// A report read back from JSON that a job running learner code produced: known fields
+    /// only, a version this grader reads, and points that add up.
+    pub fn parse_checked(text: &str) -> Result<Report> {
+        let report: Report =
+            serde_json::from_str(text).context("not a grade report (xtask/src/grade/SCHEMA.md)")?;
+        if !SCHEMA_VERSIONS_READ.contains(&report.schema_version) {
+            bail!(
+                "schema_version {} (this grader reads {SCHEMA_VERSIONS_READ:?})",
+                report.schema_version
+            );
+        }
+        report.validate().context("its points do not add up")?;
+        Ok(report)
+    }
+
+    fn validate(&self) -> Result<()> {
+        // Points are stored rounded to 0.01: n of them may drift from their total by n x 0.005.
+        let close = |a: f64, b: f64, n: usize| (a - b).abs() <= 0.005 * n as f64 + 0.011;
+        for topic in &self.topics {
+            for test in &topic.tests {
+                ensure!(
+                    test.points.is_finite() && (0.0..=test.max_points).contains(&test.points),
+                    "{}::{} has {} of {} points",
+                    topic.id,
+                    test.name,
+                    test.points,
+                    test.max_points
+                );
+            }
+            let points = round(topic.tests.iter().map(|t| t.points).sum());
+            ensure!(
+                close(points, topic.score, topic.tests.len()) && topic.score <= topic.max_score,
+                "topic {} claims {} of {} points, its tests add up to {points}",
+                topic.id,
+                topic.score,
+                topic.max_score
+            );
+        }
+        let score = round(self.topics.iter().map(|t| t.score).sum());
+        let max = round(self.topics.iter().map(|t| t.max_score).sum());
+        ensure!(
+            close(score, self.score, self.topics.len())
+                && close(max, self.max_score, self.topics.len())
+                && self.score <= self.max_score,
+            "the report claims {} of {}, its topics add up to {score} of {max}",
+            self.score,
+            self.max_score
+        );
+        Ok(())
+    }
+
     pub fn tests(&self) -> impl Iterator<Item = (&TopicReport, &TestReport)> {
         self.topics
             .iter()

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use crate::grade::markdown::inline;
-use crate::grade::report::{Report, SCHEMA_VERSION};
+use crate::grade::report::Report;
 use crate::grade::write_atomically;
 
 struct Row {
@@ -45,10 +45,19 @@ pub fn roll_up(
         collect(input, &mut files)?;
     }
     let mut latest: BTreeMap<String, Row> = BTreeMap::new();
+    let mut refused = 0;
     for file in &files {
-        let Some(report) = read(file) else {
-            eprintln!("skipped {}: not a grade report", file.display());
-            continue;
+        let report = match read(file) {
+            Read::Report(report) => report,
+            Read::Other => {
+                eprintln!("skipped {}: not a grade report", file.display());
+                continue;
+            }
+            Read::Refused(e) => {
+                eprintln!("refused {}: {e:#}", file.display());
+                refused += 1;
+                continue;
+            }
         };
         let row = row(&report, file, due);
         if latest
@@ -88,6 +97,12 @@ pub fn roll_up(
         None if csv.is_none() => print!("{table}"),
         None => {}
     }
+    if refused > 0 {
+        eprintln!(
+            "{refused} report(s) refused (see above): their students are not in the gradebook."
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -114,11 +129,38 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// A report of this schema version, or nothing (other JSON files live among CI artifacts).
-fn read(path: &Path) -> Option<Report> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let report: Report = serde_json::from_str(&text).ok()?;
-    (report.schema_version == SCHEMA_VERSION).then_some(report)
+enum Read {
+    Report(Report),
+    /// Other JSON files live among CI artifacts.
+    Other,
+    /// It claims to be a grade report but is not a valid one.
+    Refused(anyhow::Error),
+}
+
+/// A report is JSON with a `schema_version`; it must then pass the checks `render` makes.
+fn read(path: &Path) -> Read {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Read::Other;
+    };
+    let claims = serde_json::from_str::<serde_json::Value>(&text)
+        .is_ok_and(|v| v.get("schema_version").is_some());
+    if !claims {
+        return Read::Other;
+    }
+    match Report::parse_checked(&text) {
+        Ok(report) => Read::Report(report),
+        Err(e) => Read::Refused(e),
+    }
+}
+
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, carriage return
+/// first) gets a leading `'`, as OWASP's CSV injection guidance advises.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
 }
 
 fn row(report: &Report, file: &Path, due: Option<jiff::Timestamp>) -> Row {
@@ -193,7 +235,7 @@ fn to_csv(rows: &[Row], topics: &[String]) -> Result<String> {
     .to_vec();
     header.extend(topics.iter().cloned());
     header.extend(["protected_changes", "graded_at", "report"].map(String::from));
-    writer.write_record(&header)?;
+    writer.write_record(header.iter().map(|c| cell(c)))?;
     for r in rows {
         let mut record = vec![
             r.student.clone(),
@@ -215,7 +257,7 @@ fn to_csv(rows: &[Row], topics: &[String]) -> Result<String> {
             r.graded_at.clone(),
             r.file.clone(),
         ]);
-        writer.write_record(&record)?;
+        writer.write_record(record.iter().map(|c| cell(c)))?;
     }
     let bytes = writer
         .into_inner()
@@ -250,4 +292,26 @@ fn to_markdown(rows: &[Row], topics: &[String]) -> String {
         out += "\n";
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
+        for formula in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-1+2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(cell(formula), format!("'{formula}"));
+        }
+        for plain in ["ann", "10.5", "2026-12-04T00:00:00Z", ""] {
+            assert_eq!(cell(plain), plain);
+        }
+    }
 }

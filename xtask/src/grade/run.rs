@@ -1,11 +1,12 @@
-//! Builds one topic's tests in the graded workspace, runs every test in its own process (a few
-//! at a time) and turns the outcomes into points.
+//! Builds one topic's tests in the graded workspace ([`build`]), then runs every test in its
+//! own process, a few at a time, within the per-test limit and the topic's time budget
+//! ([`topic`]), and turns the outcomes into points.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
@@ -22,13 +23,28 @@ pub struct Workspace {
     pub target_dir: PathBuf,
     /// Servers' URLs for the tests.
     pub env: Vec<(String, String)>,
+    /// How long one test may run.
     pub limit: Duration,
+    /// How long all of a topic's tests may take together.
+    pub budget: Duration,
     pub jobs: usize,
 }
 
+/// What building a topic gave: its test executables (and the capstone's server), or the
+/// compiler's errors.
+pub type Built = std::result::Result<Executables, String>;
+
+pub struct Executables {
+    tests: Vec<PathBuf>,
+    /// The `conduit` binary of a topic graded by the RealWorld collection too.
+    server: Option<Result<PathBuf>>,
+}
+
 impl Workspace {
+    /// Cargo in the graded workspace, with none of the caller's build settings (see `confine`).
     fn cargo(&self) -> Command {
         let mut cmd = cargo::cargo();
+        crate::grade::confine::scrub_build_env(&mut cmd);
         cmd.current_dir(&self.root)
             .env("CARGO_TARGET_DIR", &self.target_dir);
         cmd
@@ -42,8 +58,22 @@ impl Workspace {
     }
 }
 
-/// Grades one topic: `weight` points split over its tests (see `grade` for the shares).
-pub fn topic(ws: &Workspace, topic: &Topic, weight: f64) -> TopicReport {
+/// Builds one topic's tests (and the capstone's server) without running anything.
+pub fn build(ws: &Workspace, topic: &Topic) -> Built {
+    let manifest_path = ws.root.join("Cargo.toml");
+    let tests = match cargo::build_tests_with(ws.cargo(), topic.name(), Some(&manifest_path)) {
+        Ok(Build::Built(executables)) => executables,
+        Ok(Build::Failed(errors)) => return Err(ws.clean(&errors)),
+        Err(e) => return Err(ws.clean(&format!("{e:#}"))),
+    };
+    let server = topic.id.ends_with("_capstone_conduit").then(|| {
+        crate::realworld::build_binary(ws.cargo(), topic.name(), "conduit", &ws.target_dir)
+    });
+    Ok(Executables { tests, server })
+}
+
+/// Grades one built topic: `weight` points split over its tests (see `grade` for the shares).
+pub fn topic(ws: &Workspace, topic: &Topic, weight: f64, built: Built) -> TopicReport {
     let mut report = TopicReport {
         id: topic.id.clone(),
         title: topic.title.clone(),
@@ -52,28 +82,25 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64) -> TopicReport {
         build_error: None,
         tests: Vec::new(),
     };
-    let manifest_path = ws.root.join("Cargo.toml");
-    let built = cargo::build_tests_with(ws.cargo(), topic.name(), Some(&manifest_path));
     let executables = match built {
-        Ok(Build::Built(executables)) => executables,
-        Ok(Build::Failed(errors)) => return failed_build(report, ws.clean(&errors)),
-        Err(e) => return failed_build(report, ws.clean(&format!("{e:#}"))),
+        Ok(executables) => executables,
+        Err(errors) => return failed_build(report, errors),
     };
     let cwd = ws.root.join("exercises").join(&topic.id);
     let engine = crate::engine::usable(topic);
-    let outcomes = match run_all(ws, &executables, &cwd, engine) {
+    let outcomes = match run_all(ws, &executables.tests, &cwd, engine) {
         Ok(outcomes) => outcomes,
         Err(e) => return failed_build(report, format!("{e:#}")),
     };
-    if !topic.id.ends_with("_capstone_conduit") {
+    let Some(server) = executables.server else {
         let (tests, score) = score(topic, weight, outcomes);
         report.tests = tests;
         report.score = round(score);
         return report;
-    }
+    };
     // The capstone: half for the hidden tests, half for the official RealWorld collection.
     let (mut tests, mut earned) = score(topic, weight / 2.0, outcomes);
-    let (collection, collection_earned) = realworld_tests(ws, topic, weight / 2.0);
+    let (collection, collection_earned) = realworld_tests(ws, server, weight / 2.0);
     tests.extend(collection);
     earned += collection_earned;
     report.tests = tests;
@@ -85,9 +112,8 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64) -> TopicReport {
 /// assertion, `weight` split over the collection's full count of assertions (a server whose
 /// requests fail runs fewer: those that never ran are one failed entry); a run that cannot
 /// happen is one error worth it all.
-fn realworld_tests(ws: &Workspace, topic: &Topic, weight: f64) -> (Vec<TestReport>, f64) {
-    let run =
-        crate::realworld::run_package(&ws.root, &ws.target_dir, topic.name(), "conduit", &ws.env);
+fn realworld_tests(ws: &Workspace, server: Result<PathBuf>, weight: f64) -> (Vec<TestReport>, f64) {
+    let run = server.and_then(|binary| crate::realworld::run_binary(&binary, &ws.env));
     let results = match run {
         Ok(run) if !run.results.is_empty() => run.results,
         outcome => {
@@ -193,6 +219,9 @@ fn run_all(
         }
     }
     let include_ignored = engine.is_ok();
+    // The budget runs from the first test's start: a topic whose tests all hang costs it
+    // once, not once per test.
+    let budget_ends = Instant::now() + ws.budget;
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -203,8 +232,18 @@ fn run_all(
                     let Some((exe, name)) = work.get(i) else {
                         break;
                     };
-                    let outcome =
-                        isolate::run_one(exe, name, cwd, &ws.env, ws.limit, include_ignored);
+                    let outcome = isolate::run_one(
+                        exe,
+                        name,
+                        cwd,
+                        &ws.env,
+                        isolate::Limits {
+                            test: ws.limit,
+                            budget_ends,
+                            budget: ws.budget,
+                        },
+                        include_ignored,
+                    );
                     if let Ok(mut results) = results.lock() {
                         results.push((i, target_name(exe), outcome));
                     }
