@@ -130,7 +130,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 enum Read {
-    Report(Report),
+    Report(Box<Report>),
     /// Other JSON files live among CI artifacts.
     Other,
     /// It claims to be a grade report but is not a valid one.
@@ -148,7 +148,7 @@ fn read(path: &Path) -> Read {
         return Read::Other;
     }
     match Report::parse_checked(&text) {
-        Ok(report) => Read::Report(report),
+        Ok(report) => Read::Report(Box::new(report)),
         Err(e) => Read::Refused(e),
     }
 }
