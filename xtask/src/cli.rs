@@ -110,6 +110,7 @@ pub struct GradeArgs {
     #[arg(long = "topic")]
     pub topics: Vec<String>,
     /// Grade an assignment of exercises/assignments.toml (its topics, weights and due date).
+    /// `auto` (with --base): the assignment holding every topic the submission changed.
     #[arg(long, conflicts_with = "topics")]
     pub assignment: Option<String>,
     /// Tamper evidence: take everything but `exercises/*/src/**` from this git ref.

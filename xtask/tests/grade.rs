@@ -186,7 +186,7 @@ fn test<'a>(report: &'a Value, name: &str) -> &'a Value {
 fn a_correct_submission_earns_every_point_in_every_format() {
     let s = Submission::new("correct", CORRECT);
     let report = s.report(&[]);
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 1);
     assert_eq!(report["limits"]["test_seconds"], 5);
     assert_eq!(report["score"], 6.0);
     assert_eq!(report["max_score"], 6.0);
@@ -686,4 +686,18 @@ fn files_the_base_changed_after_the_student_branched_are_not_the_students_change
         serde_json::json!([]),
         "{report:#}"
     );
+}
+
+#[test]
+fn assignment_auto_grades_the_assignment_holding_the_changed_topics() {
+    let s = Submission::new("auto", &format!("{CORRECT}// mine\n"));
+
+    let report = s.report(&["--base", "HEAD", "--assignment", "auto"]);
+
+    assert_eq!(report["assignment"]["name"], "week-1", "{report:#}");
+    assert_eq!(report["max_score"], 12.0, "the assignment's weight applies");
+    let unchanged = Submission::new("auto-unchanged", CORRECT);
+    let report = unchanged.report(&["--base", "HEAD", "--assignment", "auto"]);
+    assert!(report["assignment"].is_null(), "{report:#}");
+    assert_eq!(report["max_score"], 6.0, "every topic, at its own weight");
 }

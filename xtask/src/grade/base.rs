@@ -60,10 +60,28 @@ pub fn is_learner_source(path: &str) -> bool {
     parts.len() >= 4 && parts[0] == "exercises" && parts[2] == "src"
 }
 
+/// The topics whose learner sources the submission changed since it branched from `commit`.
+pub fn changed_topics(source: &Path, commit: &str) -> Result<Vec<String>> {
+    let mut topics: Vec<String> = changed_paths(source, commit)?
+        .iter()
+        .filter(|p| is_learner_source(p))
+        .filter_map(|p| p.split('/').nth(1).map(str::to_string))
+        .collect();
+    topics.dedup();
+    Ok(topics)
+}
+
 /// Files outside the learner's sources that the submission changed (tracked or untracked):
 /// compared with where it branched from the base (their merge-base), so files the base
 /// changed after the student branched are not taken for the student's changes.
 fn protected_changes(source: &Path, commit: &str) -> Result<Vec<String>> {
+    let mut paths = changed_paths(source, commit)?;
+    paths.retain(|p| !is_learner_source(p));
+    Ok(paths)
+}
+
+/// Every path changed (tracked or untracked), sorted, since the merge-base with `commit`.
+fn changed_paths(source: &Path, commit: &str) -> Result<Vec<String>> {
     let since = git_output(source, &["merge-base", commit, "HEAD"])
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| commit.to_string());
@@ -74,7 +92,7 @@ fn protected_changes(source: &Path, commit: &str) -> Result<Vec<String>> {
     let mut paths: Vec<String> = changed
         .lines()
         .chain(untracked.lines())
-        .filter(|p| !p.is_empty() && !is_learner_source(p))
+        .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect();
     paths.sort();

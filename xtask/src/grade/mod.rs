@@ -24,21 +24,16 @@
 //! child processes behind, or loops forever loses that test only.
 //!
 //! # Threat model
-//! Defended: accidents and naive cheating: exits, aborts, panics, endless loops, stray threads
-//! and child processes (the process group is killed), "test x ... ok" or fake JSON events
-//! printed alongside the real ones, edited or deleted test files, manifests, lockfile, harness
-//! or runner (with `--base`, everything outside `exercises/*/src/**` comes from the base, and
-//! the report lists what the submission changed there), symbolic links out of `src/`.
-//! Not defended: code written to defeat the grader: it runs in the same process as the test,
-//! so it can write libtest's exact protocol to the real stdout and exit 0, or tamper with the
-//! files of the grading run itself (the grader has no sandbox). Instructors keep private tests
-//! (`--extra-tests`, never in the learner's repository), grade from a ref the learner cannot
-//! move, and review code; the commit time is set by the learner's machine.
+//! The README's "What grading defends against" is the full table. In short: learner code is
+//! isolated per test process (above); with `--base`, nothing from the submission but its
+//! `exercises/*/src/**` reaches the build: the graded copy is built outside its tree with a
+//! scrubbed environment (see [`confine`]), and every topic is built before any test runs.
+//! Code written to defeat the grader still runs with the grader's user (no sandbox).
 //!
 //! # Sources
 //! Without `--base`, this working tree is graded as it is (another checkout, `--root`, is
-//! copied first). With `--base REF`, a scratch copy of REF (`target/kata-grade/scratch`, from
-//! `git archive`, built in `target/kata-grade`) receives the learner's `exercises/*/src/**`
+//! copied first). With `--base REF`, a scratch copy of REF (`<work dir>/scratch`, from
+//! `git archive`, built in `<work dir>/target`) receives the learner's `exercises/*/src/**`
 //! (regular files only) and is graded instead, by the running grader (the CI workflow runs it
 //! from a checkout it trusts). `--extra-tests DIR` copies
 //! `DIR/<topic id>/*.rs` into that copy as extra test targets `extra_<file>` (and merges
@@ -133,6 +128,18 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
         }
     };
     let all = manifest::load_from(&root)?;
+    let mut args = args;
+    if args.assignment.as_deref() == Some(AUTO) {
+        (args.assignment, args.topics) = scope_of_changes(&source, &root, &all, base.as_ref())?;
+        eprintln!(
+            "graded on what the submission changed: {}",
+            match (&args.assignment, args.topics.is_empty()) {
+                (Some(name), _) => format!("assignment {name}"),
+                (None, true) => "no topic, so every topic".to_string(),
+                (None, false) => args.topics.join(", "),
+            }
+        );
+    }
     let (mut chosen, assignment) = choose(&root, &all, &args)?;
     if let Some(dir) = &args.extra_tests {
         base::check_extra_tests(dir, &all)?;
@@ -196,6 +203,40 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
     };
     formats::emit(&report, &formats)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--assignment auto`: grade what the submission worked on.
+const AUTO: &str = "auto";
+
+/// The topics whose sources the submission changed since it branched from the base: the
+/// first assignment holding them all, else those topics, else (no topic changed) every topic.
+/// As (`--assignment`, `--topic`s).
+fn scope_of_changes(
+    source: &Path,
+    root: &Path,
+    all: &[Topic],
+    base: Option<&report::BaseInfo>,
+) -> Result<(Option<String>, Vec<String>)> {
+    let Some(base) = base else {
+        bail!("--assignment auto grades what changed since the base: give --base REF too.");
+    };
+    let changed: Vec<String> = base::changed_topics(source, &base.commit)?
+        .into_iter()
+        .filter(|id| all.iter().any(|t| &t.id == id))
+        .collect();
+    if changed.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let assignments = assignments::load(root, all)?;
+    let holding = assignments.iter().find(|a| {
+        changed
+            .iter()
+            .all(|id| a.topics.iter().any(|(topic, _)| topic == id))
+    });
+    Ok(match holding {
+        Some(a) => (Some(a.name.clone()), Vec::new()),
+        None => (None, changed),
+    })
 }
 
 /// A topic and the points it is worth.

@@ -6,10 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::libtest::Status;
 
-/// Bumped on any change a consumer of the JSON must know about (2: `limits`).
-pub const SCHEMA_VERSION: u32 = 2;
-/// Reports of these versions are still read (`render`, `roll-up`).
-pub const SCHEMA_VERSIONS_READ: std::ops::RangeInclusive<u32> = 1..=SCHEMA_VERSION;
+/// Bumped on a removal or a change of meaning (SCHEMA.md); added fields keep it.
+pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +25,7 @@ pub struct Report {
     /// Whether an instructor's private tests (`--extra-tests`) were added.
     #[serde(default)]
     pub extra_tests: bool,
-    /// The time limits the tests ran under (absent from version 1 reports).
+    /// The time limits the tests ran under (absent from reports of older graders).
     #[serde(default)]
     pub limits: Option<Limits>,
     pub score: f64,
@@ -114,9 +112,9 @@ impl Report {
     pub fn parse_checked(text: &str) -> Result<Report> {
         let report: Report =
             serde_json::from_str(text).context("not a grade report (xtask/src/grade/SCHEMA.md)")?;
-        if !SCHEMA_VERSIONS_READ.contains(&report.schema_version) {
+        if report.schema_version != SCHEMA_VERSION {
             bail!(
-                "schema_version {} (this grader reads {SCHEMA_VERSIONS_READ:?})",
+                "schema_version {} (this grader reads {SCHEMA_VERSION})",
                 report.schema_version
             );
         }
