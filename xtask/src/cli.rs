@@ -104,7 +104,7 @@ pub struct GradeCommand {
     pub args: GradeArgs,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct GradeArgs {
     /// Only these topics (name, id or number; repeatable). Default: every topic.
     #[arg(long = "topic")]

@@ -12,21 +12,54 @@ use crate::grade::report::BaseInfo;
 use crate::grade::submission::git_output;
 use crate::manifest::Topic;
 
-/// Builds the scratch copy of `reference` with the learner's sources; returns its root.
-pub fn prepare(source: &Path, reference: &str, scratch: &Path) -> Result<(BaseInfo, PathBuf)> {
-    let commit = git_output(
-        source,
-        &["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")],
-    )
-    .filter(|c| !c.is_empty())
-    .with_context(|| {
-        format!(
+/// The trusted commit grading takes everything but the learner's sources from.
+pub struct Base {
+    /// As given (`--base REF`).
+    pub reference: String,
+    pub commit: String,
+    /// The repository holding `commit`.
+    pub repo: PathBuf,
+}
+
+impl Base {
+    /// `reference` resolved in the first of `repos` that has it.
+    pub fn resolve(reference: &str, repos: &[&Path]) -> Result<Base> {
+        for repo in repos {
+            let commit = git_output(
+                repo,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{reference}^{{commit}}"),
+                ],
+            );
+            if let Some(commit) = commit.filter(|c| !c.is_empty()) {
+                return Ok(Base {
+                    reference: reference.to_string(),
+                    commit,
+                    repo: repo.to_path_buf(),
+                });
+            }
+        }
+        let places: Vec<String> = repos.iter().map(|r| r.display().to_string()).collect();
+        bail!(
             "There is no commit {reference:?} in {}: fetch it first (for example `git fetch origin main`, then `--base origin/main`).",
-            source.display()
+            places.join(" nor in ")
         )
-    })?;
+    }
+}
+
+/// Builds the scratch copy of the base with the learner's sources at `scratch`.
+pub fn prepare(source: &Path, base: &Base, scratch: &Path) -> Result<BaseInfo> {
     fresh_dir(scratch)?;
-    extract(source, &commit, scratch)?;
+    extract(&base.repo, &base.commit, scratch)?;
+    // Before the learner's sources go in: the scratch copy is the base, file for file.
+    let protected_changes = if has_commit(source, &base.commit) {
+        protected_changes(source, &base.commit)?
+    } else {
+        differing_files(source, scratch)?
+    };
     let mut refused = Vec::new();
     let exercises = scratch.join("exercises");
     for entry in std::fs::read_dir(&exercises)
@@ -45,13 +78,53 @@ pub fn prepare(source: &Path, reference: &str, scratch: &Path) -> Result<(BaseIn
         }
         copy_regular_tree(&source.join(&rel), &target, &rel, &mut refused)?;
     }
-    let info = BaseInfo {
-        reference: reference.to_string(),
-        commit: commit.clone(),
-        protected_changes: protected_changes(source, &commit)?,
+    Ok(BaseInfo {
+        reference: base.reference.clone(),
+        commit: base.commit.clone(),
+        protected_changes,
         refused_files: refused,
-    };
-    Ok((info, scratch.to_path_buf()))
+    })
+}
+
+fn has_commit(repo: &Path, commit: &str) -> bool {
+    git_output(repo, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).is_some()
+}
+
+/// Without shared history (a repository made from a template): the files outside the
+/// learner's sources whose content differs between the checkout and the base's copy.
+fn differing_files(source: &Path, base_copy: &Path) -> Result<Vec<String>> {
+    let listed = git_output(
+        source,
+        &["ls-files", "--cached", "--others", "--exclude-standard"],
+    )
+    .context("Failed to list the submission's files: is it a git checkout?")?;
+    let mut paths: Vec<String> = listed.lines().map(str::to_string).collect();
+    let mut in_base = Vec::new();
+    list_files(base_copy, Path::new(""), &mut in_base)?;
+    paths.extend(in_base);
+    paths.sort();
+    paths.dedup();
+    paths.retain(|p| {
+        !p.is_empty()
+            && !is_learner_source(p)
+            && std::fs::read(source.join(p)).ok() != std::fs::read(base_copy.join(p)).ok()
+    });
+    Ok(paths)
+}
+
+fn list_files(dir: &Path, rel: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir)
+        .with_context(|| format!("Failed to read {}", dir.display()))?
+        .flatten()
+    {
+        let rel = rel.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            list_files(&entry.path(), &rel, out)?;
+        } else {
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
 }
 
 /// `exercises/<id>/src/**`: the only paths a submission owns.

@@ -103,42 +103,92 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
         args.output.as_deref(),
         args.out_dir.as_deref(),
     )?;
-    let submission = submission::identify(&source, args.student.clone());
-
+    // The base is looked up in the submission first, then in this grader's own repository
+    // (a submission made from a template does not share its history).
+    let base = args
+        .base
+        .as_deref()
+        .map(|reference| base::Base::resolve(reference, &[&source, &manifest::root()]))
+        .transpose()?;
     // The workspace graded: this working tree as it is, or a fresh scratch copy (of the base
     // with the learner's sources, or of another checkout) built in a work directory outside
     // the graded checkout, where cargo reads no configuration the submission could write
     // (see `confine`). Cargo names a path package's outputs after its path inside the
     // workspace, which is the same in every copy: the copy gets a target directory of its own.
-    let (root, base, target_dir) = match &args.base {
-        Some(reference) => {
-            let work = confine::work_dir(args.work_dir.as_deref(), &source)?;
-            let (info, root) = base::prepare(&source, reference, &work.join("scratch"))?;
-            (root, Some(info), work.join("target"))
+    let place = if base.is_some() || args.extra_tests.is_some() || source != manifest::root() {
+        let work = confine::work_dir(args.work_dir.as_deref(), &source)?;
+        Place::Copy {
+            scratch: work.join("scratch"),
+            target: work.join("target"),
         }
-        None if args.extra_tests.is_some() || source != manifest::root() => {
-            let work = confine::work_dir(args.work_dir.as_deref(), &source)?;
-            let root = base::copy_working_tree(&source, &work.join("scratch"))?;
-            (root, None, work.join("target"))
+    } else {
+        Place::InPlace
+    };
+    let job = Job {
+        source: &source,
+        base: base.as_ref(),
+        place,
+        args: &args,
+    };
+    let report = grade_one(&job, None, &|line| eprintln!("{line}"))?;
+    formats::emit(&report, &formats)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the graded workspace is built.
+pub(crate) enum Place {
+    /// This working tree, as it is, in the runner's target directory.
+    InPlace,
+    /// A fresh copy at `scratch` (of the base with the learner's sources, or of the checkout),
+    /// built in `target`.
+    Copy { scratch: PathBuf, target: PathBuf },
+}
+
+/// One submission to grade.
+pub(crate) struct Job<'a> {
+    /// The learner's checkout.
+    pub source: &'a Path,
+    pub base: Option<&'a base::Base>,
+    pub place: Place,
+    /// What to grade and how (topics or assignment, private tests, limits, student).
+    pub args: &'a GradeArgs,
+}
+
+/// Grades one submission: builds every chosen topic, then runs the tests on `servers` (the
+/// servers' environment; started for this submission alone when `None`). `log` hears progress.
+pub(crate) fn grade_one(
+    job: &Job,
+    servers: Option<&[(String, String)]>,
+    log: &dyn Fn(&str),
+) -> Result<Report> {
+    let submission = submission::identify(job.source, job.args.student.clone());
+    let (root, base, target_dir) = match (&job.place, job.base) {
+        (Place::Copy { scratch, target }, Some(base)) => {
+            let info = base::prepare(job.source, base, scratch)?;
+            (scratch.clone(), Some(info), target.clone())
         }
-        None => {
+        (Place::Copy { scratch, target }, None) => {
+            let root = base::copy_working_tree(job.source, scratch)?;
+            (root, None, target.clone())
+        }
+        (Place::InPlace, _) => {
             let target = std::path::absolute(crate::cargo::target_dir())
                 .context("Failed to resolve the target directory")?;
-            (source.clone(), None, target)
+            (job.source.to_path_buf(), None, target)
         }
     };
     let all = manifest::load_from(&root)?;
-    let mut args = args;
+    let mut args = job.args.clone();
     if args.assignment.as_deref() == Some(AUTO) {
-        (args.assignment, args.topics) = scope_of_changes(&source, &root, &all, base.as_ref())?;
-        eprintln!(
+        (args.assignment, args.topics) = scope_of_changes(job.source, &root, &all, base.as_ref())?;
+        log(&format!(
             "graded on what the submission changed: {}",
             match (&args.assignment, args.topics.is_empty()) {
                 (Some(name), _) => format!("assignment {name}"),
                 (None, true) => "no topic, so every topic".to_string(),
                 (None, false) => args.topics.join(", "),
             }
-        );
+        ));
     }
     let (mut chosen, assignment) = choose(&root, &all, &args)?;
     if let Some(dir) = &args.extra_tests {
@@ -163,28 +213,35 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
     let builds: Vec<run::Built> = chosen
         .iter()
         .map(|(topic, _)| {
-            eprintln!("building {} ...", topic.id);
+            log(&format!("building {} ...", topic.id));
             run::build(&ws, topic)
         })
         .collect();
     let topics: Vec<&Topic> = chosen.iter().map(|(t, _)| t).collect();
-    let servers = servers::start(&manifest::services_needed(&topics), Prefer::Auto)?;
-    for line in &servers.described {
-        eprintln!("{line}");
-    }
+    let started = match servers {
+        Some(_) => None,
+        None => {
+            let run = servers::start(&manifest::services_needed(&topics), Prefer::Auto)?;
+            for line in &run.described {
+                log(line);
+            }
+            Some(run)
+        }
+    };
+    let env = servers.unwrap_or_else(|| started.as_ref().map_or(&[], |run| &run.env));
     let ws = run::Workspace {
-        env: confine::test_env(&servers.env),
+        env: confine::test_env(env),
         ..ws
     };
     let mut reports = Vec::new();
     for ((topic, weight), built) in chosen.iter().zip(builds) {
-        eprintln!("grading {} ...", topic.id);
+        log(&format!("grading {} ...", topic.id));
         reports.push(run::topic(&ws, topic, *weight, built));
     }
-    drop(servers);
+    drop(started);
 
     let assignment = assignment.map(|a| a.info(submission.commit_time.as_deref()));
-    let report = Report {
+    Ok(Report {
         schema_version: SCHEMA_VERSION,
         graded_at: jiff::Timestamp::now()
             .round(jiff::Unit::Second)?
@@ -200,9 +257,7 @@ fn grade_submission(args: GradeArgs) -> Result<ExitCode> {
         score: round(reports.iter().map(|t| t.score).sum()),
         max_score: round(reports.iter().map(|t| t.max_score).sum()),
         topics: reports,
-    };
-    formats::emit(&report, &formats)?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// `--assignment auto`: grade what the submission worked on.
