@@ -152,6 +152,9 @@ pub struct GradeArgs {
 
 #[derive(Subcommand)]
 pub enum GradeAction {
+    /// Grade a whole class: ROSTER is a CSV `student,repo[,ref][,due]`; each repository is
+    /// fetched and graded as `--base` does, then one gradebook and a per-topic summary.
+    Class(Box<ClassArgs>),
     /// Render a saved JSON report again (checked first: CI treats it as untrusted input).
     Render {
         #[arg(value_name = "REPORT")]
@@ -180,4 +183,55 @@ pub enum GradeAction {
         #[arg(long, value_name = "TIME")]
         due: Option<String>,
     },
+}
+
+#[derive(Args, Clone)]
+pub struct ClassArgs {
+    /// CSV with a header: student,repo and optional ref (branch, tag or commit) and due
+    /// (RFC 3339, this student's due date). Relative repository paths are relative to it.
+    #[arg(value_name = "ROSTER")]
+    pub roster: PathBuf,
+    /// Only these topics (name, id or number; repeatable). Default: every topic.
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    /// Grade an assignment of exercises/assignments.toml.
+    #[arg(long, conflicts_with = "topics")]
+    pub assignment: Option<String>,
+    /// This repository's trusted commit: tests, harness and manifests come from it.
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    pub base: Option<String>,
+    /// An instructor's private tests: DIR/<topic id>/*.rs become extra test targets.
+    #[arg(long, value_name = "DIR")]
+    pub extra_tests: Option<PathBuf>,
+    /// Grade each student's last commit at or before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub deadline: Option<String>,
+    /// Students graded at once.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Reports go to DIR/<student>/, the gradebook and summary to DIR.
+    #[arg(long, value_name = "DIR", default_value = "class-grades")]
+    pub out_dir: PathBuf,
+    /// Report formats per student (comma-separated; JSON is always written).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub formats: Vec<Format>,
+    /// Grade every student again, even those whose commit, base and scope are unchanged.
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds each test may run.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+    /// Seconds all of a topic's tests may take together.
+    #[arg(long, default_value_t = 75, value_name = "SECS")]
+    pub topic_budget: u64,
+    /// Where repositories, scratch copies and the shared build go (default as for `grade`).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Grade only the students at positions I, I+N, ... of the roster (from 0), for a CI matrix.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// The instructor's repository the base is taken from (default: the one this runner
+    /// belongs to).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }

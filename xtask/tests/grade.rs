@@ -701,3 +701,161 @@ fn assignment_auto_grades_the_assignment_holding_the_changed_topics() {
     assert!(report["assignment"].is_null(), "{report:#}");
     assert_eq!(report["max_score"], 6.0, "every topic, at its own weight");
 }
+
+/// A student's repository: a clone of the instructor's (`from`) with `lib` committed, or
+/// (`from` = None) a fresh repository holding the same files, as a template would make it.
+fn student_repo(dir: &Path, from: &Submission, lib: &str, extra: &[(&str, &str)]) {
+    let run = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=s", "-c", "user.email=s@example.com"])
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    std::fs::create_dir_all(dir).expect("dir");
+    let status = Command::new("git")
+        .args(["clone", "--quiet"])
+        .arg(&from.root)
+        .arg(dir)
+        .status()
+        .expect("git clone");
+    assert!(status.success());
+    std::fs::write(dir.join("exercises/01_mini/src/lib.rs"), lib).expect("write");
+    if extra.iter().any(|(path, _)| *path == "template") {
+        // "Use this template": the same files, none of the instructor's history.
+        std::fs::remove_dir_all(dir.join(".git")).expect("rm .git");
+        run(&["init", "--quiet"]);
+    }
+    for (path, text) in extra.iter().filter(|(path, _)| *path != "template") {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(&path, text).expect("write");
+        if path.extension().is_some_and(|e| e == "sh") {
+            make_executable(&path);
+        }
+    }
+    run(&["add", "-A"]);
+    run(&["commit", "--quiet", "-m", "my work"]);
+}
+
+#[test]
+fn a_whole_class_is_graded_from_a_roster_into_one_gradebook_and_a_rerun_skips_it() {
+    let instructor = Submission::new("class", CORRECT);
+    let students = instructor.base.join("students");
+    let partial = CORRECT.replace("x * 2", "x * 3");
+    let broken = CORRECT.replace("a + b", "a + \"b\"");
+    student_repo(
+        &students.join("honest"),
+        &instructor,
+        &format!("{CORRECT}// mine\n"),
+        &[],
+    );
+    student_repo(&students.join("partial"), &instructor, &partial, &[]);
+    student_repo(
+        &students.join("template"),
+        &instructor,
+        CORRECT,
+        &[("template", "")],
+    );
+    student_repo(&students.join("stub"), &instructor, WRONG, &[]);
+    student_repo(&students.join("broken"), &instructor, &broken, &[]);
+    student_repo(
+        &students.join("cheat"),
+        &instructor,
+        WRONG,
+        &[
+            ("exercises/01_mini/src/wrap.sh", SWAPPING_WRAPPER),
+            (
+                "exercises/01_mini/src/fake.rs",
+                "#[test]\nfn adds() {}\n#[test]\nfn doubles() {}\n#[test]\nfn greets() {}\n",
+            ),
+            (
+                ".cargo/config.toml",
+                "[build]\nrustc-wrapper = \"exercises/01_mini/src/wrap.sh\"\n",
+            ),
+        ],
+    );
+    let roster = instructor.base.join("roster.csv");
+    std::fs::write(
+        &roster,
+        "student,repo\nhonest,students/honest\npartial,students/partial\nstub,students/stub\n\
+         broken,students/broken\nmissing,students/nobody\ncheat,students/cheat\n\
+         template,students/template\n",
+    )
+    .expect("roster");
+    let out = instructor.base.join("grades");
+    let class = || {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["grade", "class"])
+            .arg(&roster)
+            .arg("--root")
+            .arg(&instructor.root)
+            .arg("--out-dir")
+            .arg(&out)
+            .arg("--work-dir")
+            .arg(&instructor.work)
+            .args(["--timeout", "20"])
+            .env("KATA_TARGET_DIR", &instructor.target)
+            .output()
+            .expect("xtask runs")
+    };
+
+    let first = class();
+
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let csv = std::fs::read_to_string(out.join("gradebook.csv")).expect("gradebook.csv");
+    let score = |student: &str| -> (String, String) {
+        let line = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("{student},")))
+            .unwrap_or_else(|| panic!("no row for {student}: {csv}"));
+        let cells: Vec<&str> = line.split(',').collect();
+        (
+            cells[5].to_string(),
+            cells.last().unwrap_or(&"").to_string(),
+        )
+    };
+    assert_eq!(score("honest").0, "6", "{csv}");
+    assert_eq!(score("partial").0, "4", "{csv}");
+    assert_eq!(score("stub").0, "0", "{csv}");
+    assert_eq!(score("broken").0, "0", "{csv}");
+    assert_eq!(score("cheat").0, "0", "{csv}");
+    assert!(score("missing").1.contains("could not fetch"), "{csv}");
+    assert_eq!(score("template").0, "6", "{csv}");
+    let template: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("template/grade.json")).expect("template's report"),
+    )
+    .expect("json");
+    assert_eq!(
+        template["base"]["protected_changes"],
+        serde_json::json!([]),
+        "no shared history: compared file by file"
+    );
+    let cheat: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("cheat/grade.json")).expect("cheat's report"),
+    )
+    .expect("json");
+    assert_eq!(
+        cheat["base"]["protected_changes"],
+        serde_json::json!([".cargo/config.toml"])
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    assert!(summary.contains("| adds | 3 / 5 |"), "{summary}");
+    assert!(summary.contains("6 students, mean 2.67 / 6"), "{summary}");
+    assert!(said.contains("6 graded"), "{said}");
+
+    let again = class();
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        said.contains("0 graded, 6 unchanged since the last run, 1 could not be graded"),
+        "{said}"
+    );
+}

@@ -41,6 +41,7 @@
 
 mod assignments;
 mod base;
+mod class;
 mod confine;
 mod formats;
 mod isolate;
@@ -78,6 +79,7 @@ pub fn grade(command: GradeCommand) -> Result<ExitCode> {
             markdown.as_deref(),
             due.as_deref(),
         ),
+        Some(GradeAction::Class(args)) => class::class(*args),
         Some(GradeAction::Render {
             report,
             formats,

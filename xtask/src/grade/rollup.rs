@@ -13,18 +13,41 @@ use crate::grade::markdown::inline;
 use crate::grade::report::Report;
 use crate::grade::write_atomically;
 
-struct Row {
-    student: String,
+/// One student's line of the gradebook.
+pub struct Row {
+    pub student: String,
     repository: String,
     commit: String,
     commit_time: String,
     late: String,
-    score: f64,
-    max_score: f64,
+    pub score: f64,
+    pub max_score: f64,
     topics: BTreeMap<String, f64>,
     protected_changes: usize,
     graded_at: String,
     file: String,
+    /// Why a student has no grade, or what else an instructor should know.
+    pub note: String,
+}
+
+impl Row {
+    /// A student who could not be graded, and why.
+    pub fn failed(student: &str, repository: &str, why: &str) -> Row {
+        Row {
+            student: student.to_string(),
+            repository: repository.to_string(),
+            commit: String::new(),
+            commit_time: String::new(),
+            late: String::new(),
+            score: 0.0,
+            max_score: 0.0,
+            topics: BTreeMap::new(),
+            protected_changes: 0,
+            graded_at: String::new(),
+            file: String::new(),
+            note: why.to_string(),
+        }
+    }
 }
 
 pub fn roll_up(
@@ -78,6 +101,18 @@ pub fn roll_up(
         );
     }
     let rows: Vec<Row> = latest.into_values().collect();
+    write_gradebook(&rows, csv, markdown)?;
+    if refused > 0 {
+        eprintln!(
+            "{refused} report(s) refused (see above): their students are not in the gradebook."
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The gradebook as CSV (to `csv`) and Markdown (to `markdown`, else printed when no CSV).
+pub fn write_gradebook(rows: &[Row], csv: Option<&Path>, markdown: Option<&Path>) -> Result<()> {
     let topics: Vec<String> = {
         let mut ids: Vec<String> = rows.iter().flat_map(|r| r.topics.keys().cloned()).collect();
         ids.sort();
@@ -85,10 +120,10 @@ pub fn roll_up(
         ids
     };
     if let Some(path) = csv {
-        write_atomically(path, &to_csv(&rows, &topics)?)?;
+        write_atomically(path, &to_csv(rows, &topics)?)?;
         eprintln!("wrote {}", path.display());
     }
-    let table = to_markdown(&rows, &topics);
+    let table = to_markdown(rows, &topics);
     match markdown {
         Some(path) => {
             write_atomically(path, &table)?;
@@ -97,13 +132,7 @@ pub fn roll_up(
         None if csv.is_none() => print!("{table}"),
         None => {}
     }
-    if refused > 0 {
-        eprintln!(
-            "{refused} report(s) refused (see above): their students are not in the gradebook."
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -163,7 +192,9 @@ fn cell(text: &str) -> String {
     }
 }
 
-fn row(report: &Report, file: &Path, due: Option<jiff::Timestamp>) -> Row {
+/// The gradebook line of a report read from `file`, lateness against `due` if given, else
+/// against the report's assignment.
+pub fn row(report: &Report, file: &Path, due: Option<jiff::Timestamp>) -> Row {
     let s = &report.submission;
     let due = due.or_else(|| {
         report
@@ -208,6 +239,7 @@ fn row(report: &Report, file: &Path, due: Option<jiff::Timestamp>) -> Row {
             .map_or(0, |b| b.protected_changes.len()),
         graded_at: report.graded_at.clone(),
         file: file.display().to_string(),
+        note: String::new(),
     }
 }
 
@@ -234,7 +266,7 @@ fn to_csv(rows: &[Row], topics: &[String]) -> Result<String> {
     .map(String::from)
     .to_vec();
     header.extend(topics.iter().cloned());
-    header.extend(["protected_changes", "graded_at", "report"].map(String::from));
+    header.extend(["protected_changes", "graded_at", "report", "note"].map(String::from));
     writer.write_record(header.iter().map(|c| cell(c)))?;
     for r in rows {
         let mut record = vec![
@@ -256,6 +288,7 @@ fn to_csv(rows: &[Row], topics: &[String]) -> Result<String> {
             r.protected_changes.to_string(),
             r.graded_at.clone(),
             r.file.clone(),
+            r.note.clone(),
         ]);
         writer.write_record(record.iter().map(|c| cell(c)))?;
     }
@@ -270,9 +303,9 @@ fn to_markdown(rows: &[Row], topics: &[String]) -> String {
     for t in topics {
         out += &format!(" {} |", inline(t));
     }
-    out += "\n|---|---:|---:|---|---:|";
+    out += " Note |\n|---|---:|---:|---|---:|";
     out += &"---:|".repeat(topics.len());
-    out += "\n";
+    out += "---|\n";
     for r in rows {
         out += &format!(
             "| {} | {} / {} | {} | {} | {} |",
@@ -289,7 +322,7 @@ fn to_markdown(rows: &[Row], topics: &[String]) -> String {
                 r.topics.get(t).map(f64::to_string).unwrap_or_default()
             );
         }
-        out += "\n";
+        out += &format!(" {} |\n", inline(&r.note));
     }
     out
 }
