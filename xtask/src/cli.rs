@@ -179,6 +179,9 @@ pub enum GradeAction {
         /// Write the gradebook as Markdown to FILE (default: print it).
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// Write the per-topic summary (mean, median, passes per test) as Markdown to FILE.
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
         /// Due date (RFC 3339) for lateness, instead of each report's assignment due date.
         #[arg(long, value_name = "TIME")]
         due: Option<String>,
@@ -234,4 +237,16 @@ pub struct ClassArgs {
     /// belongs to).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// `only`: fetch every repository and stop (run it while credentials are set up);
+    /// `never`: grade the repositories fetched before (after removing the credentials, so
+    /// learner code cannot read them).
+    #[arg(long, value_enum, default_value_t = Fetch::Always)]
+    pub fetch: Fetch,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fetch {
+    Always,
+    Only,
+    Never,
 }

@@ -787,10 +787,11 @@ fn a_whole_class_is_graded_from_a_roster_into_one_gradebook_and_a_rerun_skips_it
     )
     .expect("roster");
     let out = instructor.base.join("grades");
-    let class = || {
+    let class = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["grade", "class"])
             .arg(&roster)
+            .args(extra)
             .arg("--root")
             .arg(&instructor.root)
             .arg("--out-dir")
@@ -803,7 +804,7 @@ fn a_whole_class_is_graded_from_a_roster_into_one_gradebook_and_a_rerun_skips_it
             .expect("xtask runs")
     };
 
-    let first = class();
+    let first = class(&[]);
 
     let said = String::from_utf8_lossy(&first.stdout);
     assert!(
@@ -852,10 +853,44 @@ fn a_whole_class_is_graded_from_a_roster_into_one_gradebook_and_a_rerun_skips_it
     assert!(summary.contains("6 students, mean 2.67 / 6"), "{summary}");
     assert!(said.contains("6 graded"), "{said}");
 
-    let again = class();
+    // Graded again from the repositories fetched before (as CI does once it has removed the
+    // credentials): nothing changed, nothing is graded again.
+    let again = class(&["--fetch", "never"]);
     let said = String::from_utf8_lossy(&again.stdout);
     assert!(
         said.contains("0 graded, 6 unchanged since the last run, 1 could not be graded"),
         "{said}"
     );
+
+    // A CI matrix rolls the students' directories up into the same gradebook.
+    let rolled = instructor.base.join("rolled.csv");
+    let summary = instructor.base.join("rolled-summary.md");
+    let out_roll = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["grade", "roll-up"])
+        .arg(&out)
+        .arg("--csv")
+        .arg(&rolled)
+        .arg("--summary")
+        .arg(&summary)
+        .output()
+        .expect("xtask runs");
+    assert!(
+        out_roll.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_roll.stderr)
+    );
+    let rolled = std::fs::read_to_string(rolled).expect("csv");
+    assert!(
+        rolled
+            .lines()
+            .any(|l| l.starts_with("missing,") && l.contains("not fetched")),
+        "{rolled}"
+    );
+    assert_eq!(
+        rolled.lines().count(),
+        8,
+        "a header and 7 students: {rolled}"
+    );
+    let summary = std::fs::read_to_string(summary).expect("summary");
+    assert!(summary.contains("| adds | 3 / 5 |"), "{summary}");
 }

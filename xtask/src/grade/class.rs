@@ -21,14 +21,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 mod progress;
 mod repos;
 mod roster;
-mod summary;
 
-use crate::cli::{ClassArgs, GradeArgs};
+use crate::cli::{ClassArgs, Fetch, GradeArgs};
 use crate::grade::base::Base;
 use crate::grade::report::Report;
 use crate::grade::rollup::{self, Row};
@@ -45,6 +44,8 @@ enum Outcome {
     Graded(Box<Report>, PathBuf, usize),
     /// Graded by an earlier run from the same commit, base and scope.
     Unchanged(Box<Report>, PathBuf, usize),
+    /// `--fetch only`: fetched, this commit would be graded.
+    Fetched(String),
     Failed(String),
 }
 
@@ -114,6 +115,11 @@ pub fn class(args: ClassArgs) -> Result<ExitCode> {
         let topics: Vec<&manifest::Topic> = chosen.iter().map(|(t, _)| t).collect();
         manifest::services_needed(&topics)
     };
+    let needed = if args.fetch == Fetch::Only {
+        Vec::new()
+    } else {
+        needed
+    };
     let servers = servers::start(&needed, Prefer::Auto)?;
     for line in &servers.described {
         eprintln!("{line}");
@@ -138,7 +144,7 @@ pub fn class(args: ClassArgs) -> Result<ExitCode> {
             let servers_env = &servers.env;
             let formats_wanted = &formats_wanted;
             let roster_dir = args.roster.parent().unwrap_or(Path::new("."));
-            let (out_dir, force) = (&args.out_dir, args.force);
+            let (out_dir, force, fetch) = (&args.out_dir, args.force, args.fetch);
             scope_.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
@@ -156,6 +162,7 @@ pub fn class(args: ClassArgs) -> Result<ExitCode> {
                         deadline,
                         scope,
                         force,
+                        fetch,
                     };
                     let outcome = one
                         .grade(
@@ -167,6 +174,9 @@ pub fn class(args: ClassArgs) -> Result<ExitCode> {
                             &|line| progress.say(&student.student, line),
                         )
                         .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
+                    if let Err(e) = record(&out_dir.join(&student.student), student, &outcome) {
+                        progress.say(&student.student, &format!("{e:#}"));
+                    }
                     progress.done(&student.student, &outcome);
                     if let Ok(mut all) = outcomes.lock() {
                         all.push((i, outcome));
@@ -212,7 +222,20 @@ pub fn class(args: ClassArgs) -> Result<ExitCode> {
                 failed += 1;
                 rows.push(Row::failed(&student.student, &student.repo, &why));
             }
+            Outcome::Fetched(_) => graded += 0,
         }
+    }
+    if args.fetch == Fetch::Only {
+        println!(
+            "{} of {} repositories fetched ({failed} could not be); grade them with --fetch never",
+            mine.len() - failed,
+            mine.len()
+        );
+        return Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("Failed to create {}", args.out_dir.display()))?;
@@ -223,7 +246,7 @@ pub fn class(args: ClassArgs) -> Result<ExitCode> {
     )?;
     super::write_atomically(
         &args.out_dir.join("summary.md"),
-        &summary::summary(&reports),
+        &crate::grade::summary::summary(&reports),
     )?;
     eprintln!("wrote {}", args.out_dir.join("summary.md").display());
 
@@ -250,6 +273,33 @@ pub fn class(args: ClassArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A student's output directory says what happened: a report, or `not-graded.json` (which
+/// `grade roll-up` reads as that student's row), never a stale mix of both.
+fn record(out: &Path, student: &Student, outcome: &Outcome) -> Result<()> {
+    match outcome {
+        Outcome::Failed(why) => {
+            std::fs::create_dir_all(out)?;
+            for stale in ["grade.json", KEY_FILE] {
+                let _ = std::fs::remove_file(out.join(stale));
+            }
+            let note = rollup::NotGraded {
+                student: student.student.clone(),
+                repository: student.repo.clone(),
+                why: why.clone(),
+            };
+            super::write_atomically(
+                &out.join(rollup::NOT_GRADED),
+                &serde_json::to_string_pretty(&note)?,
+            )
+        }
+        Outcome::Graded(..) | Outcome::Unchanged(..) => {
+            let _ = std::fs::remove_file(out.join(rollup::NOT_GRADED));
+            Ok(())
+        }
+        Outcome::Fetched(_) => Ok(()),
+    }
+}
+
 enum Kind {
     Unchanged,
     Other,
@@ -267,6 +317,7 @@ struct OneStudent<'a> {
     deadline: Option<jiff::Timestamp>,
     scope: &'a str,
     force: bool,
+    fetch: Fetch,
 }
 
 impl OneStudent<'_> {
@@ -280,10 +331,21 @@ impl OneStudent<'_> {
         log: &dyn Fn(&str),
     ) -> Result<Outcome> {
         let checkout = self.cache.join(&self.student.student);
-        log("fetching");
-        fetch(&self.repo_url(), &checkout)?;
+        match self.fetch {
+            Fetch::Never if !checkout.join(".git").exists() => {
+                bail!("not fetched: run with --fetch only first")
+            }
+            Fetch::Never => {}
+            Fetch::Always | Fetch::Only => {
+                log("fetching");
+                fetch(&self.repo_url(), &checkout)?;
+            }
+        }
         let (commit, late) =
             pick_commit(&checkout, self.student.reference.as_deref(), self.deadline)?;
+        if self.fetch == Fetch::Only {
+            return Ok(Outcome::Fetched(commit));
+        }
         checkout_commit(&checkout, &commit)?;
         let key = format!("commit={commit} {}\n", self.scope);
         let report_file = self.out.join("grade.json");

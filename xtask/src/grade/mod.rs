@@ -51,6 +51,7 @@ mod report;
 mod rollup;
 mod run;
 mod submission;
+mod summary;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,11 +73,15 @@ pub fn grade(command: GradeCommand) -> Result<ExitCode> {
             reports,
             csv,
             markdown,
+            summary,
             due,
         }) => rollup::roll_up(
             &reports,
-            csv.as_deref(),
-            markdown.as_deref(),
+            rollup::Outputs {
+                csv: csv.as_deref(),
+                markdown: markdown.as_deref(),
+                summary: summary.as_deref(),
+            },
             due.as_deref(),
         ),
         Some(GradeAction::Class(args)) => class::class(*args),

@@ -50,12 +50,14 @@ impl Row {
     }
 }
 
-pub fn roll_up(
-    inputs: &[PathBuf],
-    csv: Option<&Path>,
-    markdown: Option<&Path>,
-    due: Option<&str>,
-) -> Result<ExitCode> {
+/// Where the gradebook goes.
+pub struct Outputs<'a> {
+    pub csv: Option<&'a Path>,
+    pub markdown: Option<&'a Path>,
+    pub summary: Option<&'a Path>,
+}
+
+pub fn roll_up(inputs: &[PathBuf], out: Outputs, due: Option<&str>) -> Result<ExitCode> {
     let due = due
         .map(|d| {
             d.parse::<jiff::Timestamp>().with_context(|| {
@@ -68,10 +70,17 @@ pub fn roll_up(
         collect(input, &mut files)?;
     }
     let mut latest: BTreeMap<String, Row> = BTreeMap::new();
+    let mut reports: BTreeMap<String, Box<Report>> = BTreeMap::new();
     let mut refused = 0;
     for file in &files {
         let report = match read(file) {
             Read::Report(report) => report,
+            Read::NotGraded(note) => {
+                latest
+                    .entry(note.student.clone())
+                    .or_insert_with(|| Row::failed(&note.student, &note.repository, &note.why));
+                continue;
+            }
             Read::Other => {
                 eprintln!("skipped {}: not a grade report", file.display());
                 continue;
@@ -87,6 +96,7 @@ pub fn roll_up(
             .get(&row.student)
             .is_none_or(|old| old.graded_at <= row.graded_at)
         {
+            reports.insert(row.student.clone(), report);
             latest.insert(row.student.clone(), row);
         }
     }
@@ -101,7 +111,12 @@ pub fn roll_up(
         );
     }
     let rows: Vec<Row> = latest.into_values().collect();
-    write_gradebook(&rows, csv, markdown)?;
+    write_gradebook(&rows, out.csv, out.markdown)?;
+    if let Some(path) = out.summary {
+        let reports: Vec<Report> = reports.into_values().map(|r| *r).collect();
+        write_atomically(path, &crate::grade::summary::summary(&reports))?;
+        eprintln!("wrote {}", path.display());
+    }
     if refused > 0 {
         eprintln!(
             "{refused} report(s) refused (see above): their students are not in the gradebook."
@@ -158,8 +173,20 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// The file `grade class` writes for a student it could not grade (`<student>/not-graded.json`).
+pub const NOT_GRADED: &str = "not-graded.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotGraded {
+    pub student: String,
+    pub repository: String,
+    pub why: String,
+}
+
 enum Read {
     Report(Box<Report>),
+    NotGraded(NotGraded),
     /// Other JSON files live among CI artifacts.
     Other,
     /// It claims to be a grade report but is not a valid one.
@@ -171,6 +198,12 @@ fn read(path: &Path) -> Read {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Read::Other;
     };
+    if path.file_name().is_some_and(|n| n == NOT_GRADED) {
+        return match serde_json::from_str(&text) {
+            Ok(note) => Read::NotGraded(note),
+            Err(e) => Read::Refused(e.into()),
+        };
+    }
     let claims = serde_json::from_str::<serde_json::Value>(&text)
         .is_ok_and(|v| v.get("schema_version").is_some());
     if !claims {

@@ -44,6 +44,7 @@ impl Progress {
         let what = match outcome {
             Outcome::Graded(r, ..) => format!("graded: {} / {}", r.score, r.max_score),
             Outcome::Unchanged(r, ..) => format!("unchanged: {} / {}", r.score, r.max_score),
+            Outcome::Fetched(commit) => format!("fetched: would grade {commit}"),
             Outcome::Failed(why) => format!("not graded: {}", why.lines().next().unwrap_or("")),
         };
         match &self.bar {
