@@ -1,5 +1,40 @@
 //! Hidden tests for the password hashing kata. No database: only CPU, so each test hashes a few
-//! times at most (argon2 is built optimised even in debug builds).
+//! times at most (argon2 and bcrypt are built optimised even in debug builds), and hashes that
+//! only `needs_rehash` reads (or that must be refused before hashing) are edited copies of a
+//! cheap real hash.
+//!
+//! Rule (README / stub) -> test:
+//! - new hash: `$argon2id$v=19$m=19456,t=2,p=1$salt$hash`, exactly the policy, salt >= 16 bytes
+//!   -> `a_new_hash_is_an_argon2id_phc_string_with_exactly_the_policy_parameters`
+//! - a fresh salt per hash -> `two_hashes_of_the_same_password_differ`; random OS bytes (every
+//!   byte position varies, no clock or counter), also on 8 threads at once
+//!   -> `hashing_on_many_threads_at_once_gives_distinct_random_salts_and_hashes_that_all_verify`
+//! - right password `Ok(true)` -> `the_right_password_verifies`; wrong `Ok(false)`
+//!   -> `a_wrong_password_does_not_verify`
+//! - other parameters verify (right and wrong) and need rehash
+//!   -> `a_hash_made_with_weaker_parameters_still_verifies_and_needs_rehash`; argon2i, argon2d,
+//!   v=16 verify (right and wrong) -> `argon2i_argon2d_and_version_16_hashes_verify`
+//! - needs rehash: argon2i, argon2d, v=16, m below, t below, m above but t below (m=47104,t=1)
+//!   -> `other_variants_versions_and_each_weaker_parameter_need_rehash`
+//! - no rehash: a fresh hash -> `a_fresh_hash_does_not_need_rehash`; t=3, m=24576, both at the
+//!   bounds -> `a_hash_stronger_than_the_policy_does_not_need_rehash`
+//! - bcrypt `$2a$`, `$2b$`, `$2y$`: right, wrong, needs rehash
+//!   -> `a_legacy_bcrypt_hash_verifies_and_needs_rehash`; past 72 bytes still verifies
+//!   -> `a_bcrypt_user_with_a_password_over_72_bytes_still_logs_in`
+//! - every listed malformed hash: `Err(MalformedHash)`, `needs_rehash` true, no panic
+//!   -> `malformed_hashes_are_errors_and_never_panic`
+//! - `""`: `EmptyPassword` from both functions, Argon2 or bcrypt stored
+//!   -> `an_empty_password_is_rejected`
+//! - 1024 bytes hash and verify; 1025 ASCII / 513 x `é`: `PasswordTooLong { len: bytes }` from
+//!   both, Argon2 or bcrypt stored -> `a_password_over_1024_bytes_is_rejected`
+//! - unicode round trip, one letter off fails -> `unicode_passwords_round_trip`
+//! - stored costs: m = 65536 and t = 10 verify, m = 65537 or t = 11 refused (`MalformedHash`,
+//!   needs rehash) -> `bounds::argon2_costs_above_the_bounds_are_refused_and_at_the_bounds_verified`;
+//!   bcrypt cost 12 verifies, 13 refused
+//!   -> `bounds::a_bcrypt_cost_above_12_is_refused_and_12_is_verified`
+
+#[path = "password_hashing/bounds.rs"]
+mod bounds;
 
 use std::collections::HashSet;
 use std::panic::catch_unwind;
@@ -19,6 +54,51 @@ fn legacy_argon2(algorithm: Algorithm, version: Version, m: u32, t: u32, passwor
         .to_string()
 }
 
+/// A copy of `stored` with `from` replaced by `to`: a hash with other costs (or another name)
+/// that only `needs_rehash` reads, or that must be refused before any hashing.
+fn edited(stored: &str, from: &str, to: &str) -> String {
+    assert!(
+        stored.contains(from),
+        "test setup: expected {from:?} in {stored:?}"
+    );
+    stored.replacen(from, to, 1)
+}
+
+/// A bcrypt hash (cost 4, fast) written with the given prefix (`2a`, `2b` or `2y`).
+fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
+    bcrypt::hash_with_result(password, 4)
+        .expect("bcrypt can hash in the test")
+        .format_for_version(version)
+}
+
+/// `base` (a real PHC string) with its algorithm, version and costs replaced: a well-formed hash
+/// of some unknown password, for `needs_rehash` or for a verification that must not be run.
+fn shaped_like(base: &str, algorithm: &str, version: u32, m: u32, t: u32) -> String {
+    let fields: Vec<&str> = base.split('$').collect();
+    assert_eq!(
+        fields.len(),
+        6,
+        "test setup: expected a PHC string, got {base:?}"
+    );
+    let (salt, hash) = (fields[4], fields[5]);
+    format!("${algorithm}$v={version}$m={m},t={t},p=1${salt}${hash}")
+}
+
+/// The decoded salt of a PHC string (at least 16 bytes).
+fn salt_of(phc: &str) -> Vec<u8> {
+    let parsed = argon2::PasswordHash::new(phc)
+        .unwrap_or_else(|e| panic!("expected a PHC string, got {phc:?}: {e}"));
+    let salt = parsed
+        .salt
+        .unwrap_or_else(|| panic!("expected a salt in {phc:?}"));
+    assert!(
+        salt.len() >= 16,
+        "expected a salt of at least 16 bytes, got {} in {phc:?}",
+        salt.len()
+    );
+    salt.to_vec()
+}
+
 /// The `m`, `t`, `p` numbers of `$argon2id$v=19$m=..,t=..,p=..$salt$hash`.
 fn cost_of(phc: &str) -> (u32, u32, u32) {
     let fields: Vec<&str> = phc.split('$').collect();
@@ -36,7 +116,7 @@ fn cost_of(phc: &str) -> (u32, u32, u32) {
 }
 
 #[test]
-fn a_new_hash_is_an_argon2id_phc_string_with_at_least_the_owasp_parameters() {
+fn a_new_hash_is_an_argon2id_phc_string_with_exactly_the_policy_parameters() {
     let hash = hash_password("correct horse battery staple").expect("hashing a normal password");
 
     let fields: Vec<&str> = hash.split('$').collect();
@@ -54,9 +134,10 @@ fn a_new_hash_is_an_argon2id_phc_string_with_at_least_the_owasp_parameters() {
         "expected Argon2 version 19 (0x13), got {hash:?}"
     );
     let (m, t, p) = cost_of(&hash);
-    assert!(
-        m >= 19_456 && t >= 2 && p == 1,
-        "expected at least m=19456 (KiB), t=2 and p=1 (OWASP), but got m={m}, t={t}, p={p}"
+    assert_eq!(
+        (m, t, p),
+        (19_456, 2, 1),
+        "expected exactly the policy m=19456 (KiB), t=2, p=1 (OWASP's minimum), but got m={m}, t={t}, p={p}"
     );
     assert!(
         fields[4].len() >= 22,
@@ -126,37 +207,55 @@ fn a_hash_made_with_weaker_parameters_still_verifies_and_needs_rehash() {
 }
 
 #[test]
-fn other_variants_versions_and_each_weaker_parameter_need_rehash() {
+fn argon2i_argon2d_and_version_16_hashes_verify() {
     let cases = [
-        (
-            "argon2i",
-            legacy_argon2(Algorithm::Argon2i, Version::V0x13, 19_456, 2, "pw"),
-        ),
-        (
-            "argon2d",
-            legacy_argon2(Algorithm::Argon2d, Version::V0x13, 19_456, 2, "pw"),
-        ),
+        ("argon2i", Algorithm::Argon2i, Version::V0x13),
+        ("argon2d", Algorithm::Argon2d, Version::V0x13),
+        ("argon2id v=16", Algorithm::Argon2id, Version::V0x10),
+    ];
+
+    for (what, algorithm, version) in cases {
+        let stored = legacy_argon2(algorithm, version, 4096, 1, "pw");
+        let right = verify_password("pw", &stored);
+        let wrong = verify_password("pv", &stored);
+        assert_eq!(
+            right,
+            Ok(true),
+            "expected the {what} hash {stored:?} to verify with its own algorithm and version"
+        );
+        assert_eq!(
+            wrong,
+            Ok(false),
+            "expected a wrong password not to verify against the {what} hash {stored:?}"
+        );
+    }
+}
+
+#[test]
+fn other_variants_versions_and_each_weaker_parameter_need_rehash() {
+    let base = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "pw");
+    let cases = [
+        ("argon2i", shaped_like(&base, "argon2i", 19, 19_456, 2)),
+        ("argon2d", shaped_like(&base, "argon2d", 19, 19_456, 2)),
         (
             "argon2id v=16",
-            legacy_argon2(Algorithm::Argon2id, Version::V0x10, 19_456, 2, "pw"),
+            shaped_like(&base, "argon2id", 16, 19_456, 2),
         ),
         (
             "argon2id m too low",
-            legacy_argon2(Algorithm::Argon2id, Version::V0x13, 12_288, 2, "pw"),
+            shaped_like(&base, "argon2id", 19, 12_288, 2),
         ),
         (
             "argon2id t too low",
-            legacy_argon2(Algorithm::Argon2id, Version::V0x13, 19_456, 1, "pw"),
+            shaped_like(&base, "argon2id", 19, 19_456, 1),
+        ),
+        (
+            "argon2id with more memory but t too low (m=47104,t=1)",
+            shaped_like(&base, "argon2id", 19, 47_104, 1),
         ),
     ];
 
     for (what, stored) in &cases {
-        let verified = verify_password("pw", stored);
-        assert_eq!(
-            verified,
-            Ok(true),
-            "expected the {what} hash {stored:?} to verify"
-        );
         assert!(
             needs_rehash(stored),
             "expected needs_rehash to be true for the {what} hash {stored:?}"
@@ -166,29 +265,52 @@ fn other_variants_versions_and_each_weaker_parameter_need_rehash() {
 
 #[test]
 fn a_legacy_bcrypt_hash_verifies_and_needs_rehash() {
-    // Cost 4 keeps the test fast; the `$2b$` format is the one passlib writes.
-    let stored = bcrypt::hash("hunter2", 4).expect("bcrypt can hash in the test");
-    assert!(
-        stored.starts_with("$2b$04$"),
-        "test setup: expected a $2b$ hash, got {stored:?}"
-    );
+    // Cost 4 keeps the test fast; `$2b$` is what passlib writes, `$2a$` and `$2y$` are older.
+    for (prefix, version) in [
+        ("$2a$04$", bcrypt::Version::TwoA),
+        ("$2b$04$", bcrypt::Version::TwoB),
+        ("$2y$04$", bcrypt::Version::TwoY),
+    ] {
+        let stored = bcrypt_hash("hunter2", version);
+        assert!(
+            stored.starts_with(prefix),
+            "test setup: expected a {prefix} hash, got {stored:?}"
+        );
 
-    let right = verify_password("hunter2", &stored);
-    let wrong = verify_password("hunter3", &stored);
+        let right = verify_password("hunter2", &stored);
+        let wrong = verify_password("hunter3", &stored);
+
+        assert_eq!(
+            right,
+            Ok(true),
+            "expected the bcrypt hash {stored:?} to verify"
+        );
+        assert_eq!(
+            wrong,
+            Ok(false),
+            "expected a wrong password not to verify against {stored:?}"
+        );
+        assert!(
+            needs_rehash(&stored),
+            "expected the bcrypt hash {stored:?} to need rehash"
+        );
+    }
+}
+
+#[test]
+fn a_bcrypt_user_with_a_password_over_72_bytes_still_logs_in() {
+    let password = "a long passphrase that passlib once hashed, ".repeat(3);
+    // bcrypt reads the first 72 bytes: the legacy hash was made from them.
+    let stored = bcrypt::hash(&password, 4).expect("bcrypt can hash in the test");
+
+    let result = verify_password(&password, &stored);
 
     assert_eq!(
-        right,
+        result,
         Ok(true),
-        "expected the bcrypt hash {stored:?} to verify"
-    );
-    assert_eq!(
-        wrong,
-        Ok(false),
-        "expected a wrong password not to verify against {stored:?}"
-    );
-    assert!(
-        needs_rehash(&stored),
-        "expected a bcrypt hash to need rehash"
+        "expected a {}-byte password to verify against its own bcrypt hash {stored:?} \
+         (bcrypt reads its first 72 bytes, as when the hash was made)",
+        password.len()
     );
 }
 
@@ -236,21 +358,24 @@ fn malformed_hashes_are_errors_and_never_panic() {
 
 #[test]
 fn an_empty_password_is_rejected() {
-    let stored = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "something");
+    let argon2 = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "something");
+    let bcrypt = bcrypt_hash("something", bcrypt::Version::TwoB);
 
     let hashed = hash_password("");
-    let verified = verify_password("", &stored);
 
     assert_eq!(
         hashed,
         Err(HashError::EmptyPassword),
         "expected hash_password(\"\") to be rejected"
     );
-    assert_eq!(
-        verified,
-        Err(HashError::EmptyPassword),
-        "expected verify_password(\"\", ..) to be rejected"
-    );
+    for stored in [&argon2, &bcrypt] {
+        let verified = verify_password("", stored);
+        assert_eq!(
+            verified,
+            Err(HashError::EmptyPassword),
+            "expected verify_password(\"\", {stored:?}) to be rejected"
+        );
+    }
 }
 
 #[test]
@@ -259,15 +384,20 @@ fn a_password_over_1024_bytes_is_rejected() {
         MAX_PASSWORD_BYTES, 1024,
         "the documented limit is 1024 bytes"
     );
-    let stored = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "something");
+    let argon2 = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "something");
+    let bcrypt = bcrypt_hash("something", bcrypt::Version::TwoB);
     let longest = "a".repeat(1024);
     let too_long = "a".repeat(1025);
     let too_long_unicode = "é".repeat(513); // 513 characters, but 1026 bytes
 
     let at_limit = hash_password(&longest);
-    assert!(
-        at_limit.is_ok(),
-        "expected a 1024-byte password to be accepted, got {at_limit:?}"
+    let at_limit = at_limit
+        .unwrap_or_else(|e| panic!("expected a 1024-byte password to be accepted, got Err({e:?})"));
+    let verified = verify_password(&longest, &at_limit);
+    assert_eq!(
+        verified,
+        Ok(true),
+        "expected a 1024-byte password to verify against its own hash"
     );
     for (what, password) in [
         ("1025 ASCII bytes", &too_long),
@@ -282,12 +412,14 @@ fn a_password_over_1024_bytes_is_rejected() {
             Err(expected.clone()),
             "expected hash_password to reject {what}"
         );
-        let verified = verify_password(password, &stored);
-        assert_eq!(
-            verified,
-            Err(expected),
-            "expected verify_password to reject {what} before hashing"
-        );
+        for stored in [&argon2, &bcrypt] {
+            let verified = verify_password(password, stored);
+            assert_eq!(
+                verified,
+                Err(expected.clone()),
+                "expected verify_password to reject {what} before hashing, against {stored:?}"
+            );
+        }
     }
 }
 
@@ -325,18 +457,26 @@ fn a_fresh_hash_does_not_need_rehash() {
 
 #[test]
 fn a_hash_stronger_than_the_policy_does_not_need_rehash() {
-    let stored = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 19_456, 3, "strong");
+    let base = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "strong");
+    let cases = [
+        ("t=3", shaped_like(&base, "argon2id", 19, 19_456, 3)),
+        ("m=24576", shaped_like(&base, "argon2id", 19, 24_576, 2)),
+        (
+            "m=65536,t=10 (at the bounds)",
+            shaped_like(&base, "argon2id", 19, 65_536, 10),
+        ),
+    ];
 
-    let result = needs_rehash(&stored);
-
-    assert!(
-        !result,
-        "expected t=3 (above the policy's t=2) not to need rehash: {stored:?}"
-    );
+    for (what, stored) in &cases {
+        assert!(
+            !needs_rehash(stored),
+            "expected {what} (above the policy's m=19456,t=2) not to need rehash: {stored:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hashing_on_many_threads_at_once_gives_distinct_hashes_that_all_verify() {
+async fn hashing_on_many_threads_at_once_gives_distinct_random_salts_and_hashes_that_all_verify() {
     const TASKS: usize = 8;
     let barrier = Arc::new(Barrier::new(TASKS));
 
@@ -381,6 +521,15 @@ async fn hashing_on_many_threads_at_once_gives_distinct_hashes_that_all_verify()
         TASKS,
         "expected {TASKS} different hashes, got {}",
         distinct.len()
+    );
+    // Random bytes vary in every position; a clock or a counter keeps its high bytes.
+    let salts: Vec<Vec<u8>> = distinct.iter().map(|stored| salt_of(stored)).collect();
+    let fixed: Vec<usize> = (0..16)
+        .filter(|&i| salts.iter().all(|salt| salt[i] == salts[0][i]))
+        .collect();
+    assert!(
+        fixed.is_empty(),
+        "expected salts of random bytes, but byte(s) {fixed:?} are the same in all {TASKS} salts: {salts:02x?}"
     );
     let (other_password, _, _) = &results[0];
     let (_, stored, _) = &results[1];
