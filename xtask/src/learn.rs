@@ -1,5 +1,7 @@
 //! The learner's loop: `next`, `verify`, `list`.
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use serde_json::json;
 
@@ -40,7 +42,7 @@ pub fn next() -> Result<()> {
         return Ok(());
     };
     let result = run_topics(&[topic], true)?.remove(0);
-    ui::show(topic, &result);
+    ui::show(topic, &result, true);
     progress.record(topic, result.passed());
     progress.save()?;
     if result.passed() {
@@ -58,7 +60,8 @@ pub fn next() -> Result<()> {
     Ok(())
 }
 
-pub fn verify(topic: Option<String>, all: bool, json: bool) -> Result<()> {
+/// Exits non-zero when a chosen topic does not build or a test fails (for scripts and editors).
+pub fn verify(topic: Option<String>, all: bool, json: bool) -> Result<ExitCode> {
     let topics = manifest::load()?;
     let mut progress = Progress::load();
     let chosen: Vec<&Topic> = match (&topic, all) {
@@ -70,17 +73,22 @@ pub fn verify(topic: Option<String>, all: bool, json: bool) -> Result<()> {
         },
     };
     let results = run_topics(&chosen, !json)?;
+    let current_id = current(&topics, &progress).map(|t| t.id.clone());
     for (topic, result) in chosen.iter().zip(&results) {
         progress.record(topic, result.passed());
         if !json {
-            ui::show(topic, result);
+            ui::show(topic, result, current_id.as_ref() == Some(&topic.id));
         }
     }
     progress.save()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
-    Ok(())
+    Ok(if results.iter().all(TopicResult::passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub fn list(json: bool) -> Result<()> {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -127,8 +128,11 @@ pub fn run(
     include_ignored: bool,
 ) -> Result<Vec<TestOutcome>> {
     let expected = list(exe)?;
+    // A group of its own: processes the tests leave behind are killed with it, and cannot
+    // keep the output open after the tests are done.
     let mut child = json_command(exe, cwd, &Env::Inherit(env), include_ignored)
         .args(["--test-threads", "4"])
+        .process_group(0)
         .spawn()
         .with_context(|| format!("Failed to run {}", exe.display()))?;
     let stdout = child.stdout.take().expect("piped");
@@ -148,6 +152,7 @@ pub fn run(
     let deadline = started + limit * (expected.len().max(1) as u32).div_ceil(4).max(1);
     let mut outcomes: BTreeMap<String, TestOutcome> = BTreeMap::new();
     let mut timed_out = false;
+    let mut exited_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -155,7 +160,16 @@ pub fn run(
             let _ = child.kill();
             break;
         }
-        match lines.recv_timeout(deadline - now) {
+        // Once the test process is gone, whatever it started goes too; what is left of the
+        // output is read for a moment, not waited on.
+        if exited_at.is_none() && child.try_wait()?.is_some() {
+            crate::grade::kill_group(child.id());
+            exited_at = Some(now);
+        }
+        if exited_at.is_some_and(|at| now >= at + Duration::from_secs(2)) {
+            break;
+        }
+        match lines.recv_timeout((deadline - now).min(Duration::from_millis(50))) {
             Ok(line) => {
                 let Ok(event) = serde_json::from_str::<Event>(&line) else {
                     continue;
@@ -197,8 +211,17 @@ pub fn run(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    crate::grade::kill_group(child.id());
     let status = child.wait()?;
-    let stderr = stderr_reader.join().unwrap_or_default();
+    let grace = Instant::now() + Duration::from_secs(2);
+    while !stderr_reader.is_finished() && Instant::now() < grace {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stderr = if stderr_reader.is_finished() {
+        stderr_reader.join().unwrap_or_default()
+    } else {
+        String::new()
+    };
     let elapsed = started.elapsed().as_millis() as u64;
     for name in expected {
         outcomes.entry(name.clone()).or_insert_with(|| {
@@ -257,7 +280,48 @@ pub fn panic_message(captured: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::panic_message;
+    use super::*;
+
+    /// A stand-in test binary whose one test passes but leaves a child holding the output.
+    const LINGERING: &str = r#"#!/bin/sh
+case "$*" in
+  *--ignored*) exit 0 ;;
+  *--list*) echo "a: test"; exit 0 ;;
+esac
+echo '{ "type": "suite", "event": "started", "test_count": 1 }'
+echo '{ "type": "test", "event": "started", "name": "a" }'
+sleep MARKER &
+echo '{ "type": "test", "name": "a", "event": "ok", "exec_time": 0.001 }'
+echo '{ "type": "suite", "event": "ok", "passed": 1, "failed": 0 }'
+"#;
+
+    #[test]
+    fn a_child_left_holding_the_output_neither_hangs_the_run_nor_outlives_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("kata-libtest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let marker = format!("37.{}", std::process::id());
+        let exe = dir.join("lingering");
+        std::fs::write(&exe, LINGERING.replace("MARKER", &marker)).expect("write");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let started = Instant::now();
+
+        let outcomes = run(&exe, &dir, &[], Duration::from_secs(60), false).expect("runs");
+
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(outcomes[0].status, Status::Pass, "{:?}", outcomes[0]);
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the run waited {:?} for a child that kept the output open",
+            started.elapsed()
+        );
+        let left = Command::new("pgrep")
+            .args(["-f", &format!("sleep {marker}")])
+            .output()
+            .expect("pgrep");
+        assert!(left.stdout.is_empty(), "the child outlived the run");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_panic_message_is_cut_out_of_the_captured_output() {

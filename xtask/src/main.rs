@@ -33,9 +33,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Next => learn::next().map(|()| ExitCode::SUCCESS),
         Command::List { json } => learn::list(json).map(|()| ExitCode::SUCCESS),
-        Command::Verify { topic, all, json } => {
-            learn::verify(topic, all, json).map(|()| ExitCode::SUCCESS)
-        }
+        Command::Verify { topic, all, json } => learn::verify(topic, all, json),
         Command::Hint { topic } => topic_files::hint(topic).map(|()| ExitCode::SUCCESS),
         Command::Watch => watch::watch().map(|()| ExitCode::SUCCESS),
         Command::Reset { topic, yes } => topic_files::reset(topic, yes).map(|()| ExitCode::SUCCESS),

@@ -29,7 +29,20 @@ pub fn bold(text: &str) -> String {
 }
 
 /// The verdict on one topic, as the learner should read it.
-pub fn show(topic: &Topic, result: &TopicResult) {
+/// A topic's result. `current`: the topic `cargo xtask next` runs, so the footer names
+/// `next`; otherwise it names the commands for this topic.
+pub fn show(topic: &Topic, result: &TopicResult, current: bool) {
+    let (again, hint) = if current {
+        (
+            "cargo xtask next".to_string(),
+            "cargo xtask hint".to_string(),
+        )
+    } else {
+        (
+            format!("cargo xtask verify {}", topic.name()),
+            format!("cargo xtask hint {}", topic.name()),
+        )
+    };
     println!("{} {}", bold(&topic.id), topic.title);
     if let Some(errors) = &result.build_error {
         println!(
@@ -37,12 +50,14 @@ pub fn show(topic: &Topic, result: &TopicResult) {
             red("Your code does not compile yet. The compiler says:")
         );
         println!("{errors}");
+        println!("Fix the first error, then run `{again}` again.");
         return;
     }
     if result.not_started() {
         println!(
-            "{} every test reaches a todo!(). Read exercises/{}/README.md, then edit exercises/{}/src/lib.rs.",
+            "{} all {} tests wait for you: each reaches a todo!(). Read exercises/{}/README.md, then edit exercises/{}/src/lib.rs and run `{again}`.",
             yellow("Not started:"),
+            result.tests.len(),
             topic.id,
             topic.id
         );
@@ -83,8 +98,13 @@ pub fn show(topic: &Topic, result: &TopicResult) {
     } else if result.passed() {
         println!("{}", green(&format!("All {total} tests pass.")));
     } else {
+        let watch = if current {
+            " (or `cargo xtask watch`)"
+        } else {
+            ""
+        };
         println!(
-            "{passing} of {total} tests pass. Fix the first failure above, then run `cargo xtask next` again (or `cargo xtask watch`); stuck? `cargo xtask hint`."
+            "{passing} of {total} tests pass. Fix the first failure above, then run `{again}` again{watch}; stuck? `{hint}`."
         );
     }
 }
