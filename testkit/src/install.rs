@@ -57,7 +57,7 @@ fn apt_install(package: &str, what: &str) -> Result<()> {
     let _one_at_a_time = APT.lock().unwrap_or_else(|e| e.into_inner());
     if !crate::local::is_root() || which("apt-get").is_none() {
         bail!(
-            "{what} is not installed. Install it, or run Docker, or point DATABASE_URL/REDIS_URL at your own servers:\n  \
+            "{what} is not installed. Install it, or run Docker, or point KATA_DATABASE_URL/KATA_REDIS_URL at your own servers:\n  \
              Debian/Ubuntu: sudo apt-get install -y {package}\n  macOS:         brew install {}\n\
              Then run: cargo xtask doctor",
             if package == "postgresql" {

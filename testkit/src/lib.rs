@@ -6,6 +6,7 @@
 //! ```
 //! Where the servers come from is decided in [`services`].
 
+pub mod cleanup;
 pub mod install;
 pub mod local;
 pub mod postgres;

@@ -25,6 +25,17 @@ pub struct TestDb {
     role: String,
     url: String,
     admin_url: String,
+    /// The server's admin URL, where this database and role must be dropped at the end
+    /// (servers the run does not own; see `cleanup`).
+    drop_on: Option<String>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(server) = self.drop_on.take() {
+            crate::cleanup::drop_database(server, self.name.clone());
+        }
+    }
 }
 
 impl TestDb {
@@ -58,9 +69,12 @@ impl TestDb {
         let mut admin = PgConnection::connect(&server.url)
             .await
             .with_context(|| format!("Failed to connect to Postgres from {}", server.origin))?;
+        if !server.ephemeral {
+            crate::cleanup::sweep_postgres_once(&mut admin, &server.url).await;
+        }
         let template = ensure_template(&mut admin, &server.url, schema).await?;
 
-        let id = format!("kata_t_{:016x}", rand::random::<u64>());
+        let id = crate::cleanup::new_name();
         let password = format!("{:032x}", rand::random::<u128>());
         let file_copy = if server_version(&mut admin).await? >= 150_000 {
             "STRATEGY FILE_COPY"
@@ -96,6 +110,7 @@ impl TestDb {
             role: id,
             url,
             admin_url,
+            drop_on: (!server.ephemeral).then_some(server.url),
         })
     }
 

@@ -16,6 +16,16 @@ pub struct TestRedis {
     url: String,
     admin_url: String,
     isolated: bool,
+    /// Remove the user and its keys at the end (servers the run does not own).
+    cleanup: bool,
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        if self.cleanup {
+            crate::cleanup::drop_redis_namespace(self.admin_url.clone(), self.namespace.clone());
+        }
+    }
 }
 
 impl TestRedis {
@@ -27,7 +37,10 @@ impl TestRedis {
 
     async fn create() -> Result<TestRedis> {
         let server = tokio::task::spawn_blocking(|| services::endpoint(Service::Redis)).await??;
-        let namespace = format!("kata_t_{:016x}", rand::random::<u64>());
+        if !server.ephemeral {
+            crate::cleanup::sweep_redis_once(&server.url).await;
+        }
+        let namespace = crate::cleanup::new_name();
         let password = format!("{:032x}", rand::random::<u128>());
         let mut admin = connect(&server.url)
             .await
@@ -56,6 +69,7 @@ impl TestRedis {
             url,
             admin_url: server.url,
             isolated,
+            cleanup: !server.ephemeral,
         })
     }
 

@@ -1,6 +1,8 @@
 //! Where the test servers are. The first that works wins:
 //! 1. the runner's choice (`KATA_POSTGRES_URL` / `KATA_REDIS_URL`, set by `cargo xtask`);
-//! 2. the environment (`DATABASE_URL` / `REDIS_URL`: GitHub Actions services, your own servers);
+//! 2. the environment (`KATA_DATABASE_URL` / `KATA_REDIS_URL`: GitHub Actions services, your
+//!    own servers; never the generic `DATABASE_URL` an application of yours may use, since the
+//!    tests create a database, a role and a Redis user per test there);
 //! 3. servers started by `cargo xtask services up` (recorded in `.kata/services.json`);
 //! 4. local servers started from installed binaries for this process alone.
 //!
@@ -31,7 +33,14 @@ pub struct ServicesFile {
 pub struct Endpoint {
     pub url: String,
     pub origin: String,
+    /// The server goes away with this run (the runner's or this process's own): what a test
+    /// creates there needs no cleaning up. Otherwise every test drops what it created.
+    pub ephemeral: bool,
 }
+
+/// Set by the runner to the services it started itself (`postgres,redis`): they go away with
+/// the run, so tests need not clean up after themselves there.
+pub const EPHEMERAL_VAR: &str = "KATA_EPHEMERAL";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
@@ -40,6 +49,13 @@ pub enum Service {
 }
 
 impl Service {
+    /// As `KATA_EPHEMERAL` lists it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Postgres => "postgres",
+            Service::Redis => "redis",
+        }
+    }
     fn runner_var(self) -> &'static str {
         match self {
             Service::Postgres => "KATA_POSTGRES_URL",
@@ -48,8 +64,8 @@ impl Service {
     }
     fn env_var(self) -> &'static str {
         match self {
-            Service::Postgres => "DATABASE_URL",
-            Service::Redis => "REDIS_URL",
+            Service::Postgres => "KATA_DATABASE_URL",
+            Service::Redis => "KATA_REDIS_URL",
         }
     }
 }
@@ -87,9 +103,13 @@ pub fn configured(service: Service) -> Option<Endpoint> {
         if let Ok(url) = std::env::var(var)
             && !url.is_empty()
         {
+            let ephemeral = var == service.runner_var()
+                && std::env::var(EPHEMERAL_VAR)
+                    .is_ok_and(|list| list.split(',').any(|s| s == service.name()));
             return Some(Endpoint {
                 url,
                 origin: format!("environment ({var})"),
+                ephemeral,
             });
         }
     }
@@ -104,6 +124,7 @@ pub fn configured(service: Service) -> Option<Endpoint> {
             "running services ({}, `cargo xtask services up`)",
             file.origin
         ),
+        ephemeral: false,
     })
 }
 
@@ -121,6 +142,7 @@ pub fn endpoint(service: Service) -> Result<Endpoint> {
     Ok(Endpoint {
         url,
         origin: "local server started by this test process".into(),
+        ephemeral: true,
     })
 }
 

@@ -52,7 +52,7 @@ pub fn doctor() -> Result<()> {
         if docker {
             "answers: tests use containers (testcontainers)"
         } else {
-            "not answering: tests use local servers or DATABASE_URL/REDIS_URL"
+            "not answering: tests use local servers or KATA_DATABASE_URL/KATA_REDIS_URL"
         },
     );
     for (service, name, install) in [

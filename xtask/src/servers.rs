@@ -63,6 +63,8 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
         reaper: None,
         runtime: None,
     };
+    // The services this run starts (and so stops): tests need not clean up on them.
+    let mut ephemeral = Vec::new();
     for &service in needs {
         let (kit_service, var, label) = match service {
             Service::Postgres => (kit::Service::Postgres, "KATA_POSTGRES_URL", "Postgres"),
@@ -71,9 +73,11 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
             Service::Docker => continue,
         };
         let started = Instant::now();
-        let (url, origin) = if let Some(found) =
-            kit::configured(kit_service).filter(|_| prefer != Prefer::Container)
-        {
+        let configured = kit::configured(kit_service).filter(|_| prefer != Prefer::Container);
+        if configured.is_none() {
+            ephemeral.push(kit_service.name());
+        }
+        let (url, origin) = if let Some(found) = configured {
             (found.url, found.origin)
         } else if prefer == Prefer::Container {
             (
@@ -106,6 +110,10 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
             started.elapsed().as_millis()
         ));
         run.env.push((var.to_string(), url));
+    }
+    if !ephemeral.is_empty() {
+        run.env
+            .push((kit::EPHEMERAL_VAR.to_string(), ephemeral.join(",")));
     }
     Ok(run)
 }
