@@ -64,7 +64,7 @@ where
 /// Drops a test's database and role (best effort: a failure is reported, not fatal).
 pub fn drop_database(admin_url: String, name: String) {
     block_on_own_thread(move || async move {
-        if let Err(e) = drop_pg(&admin_url, &[name.clone()]).await {
+        if let Err(e) = drop_pg(&admin_url, std::slice::from_ref(&name)).await {
             eprintln!("kata: could not drop the test database {name}: {e}");
         }
     });
@@ -109,7 +109,7 @@ pub async fn sweep_postgres_once(admin: &mut PgConnection, admin_url: &str) {
 /// Deletes a test's Redis user and every key of its namespace.
 pub fn drop_redis_namespace(admin_url: String, namespace: String) {
     block_on_own_thread(move || async move {
-        if let Err(e) = drop_redis(&admin_url, &[namespace.clone()]).await {
+        if let Err(e) = drop_redis(&admin_url, std::slice::from_ref(&namespace)).await {
             eprintln!("kata: could not remove the test's Redis user {namespace}: {e}");
         }
     });
