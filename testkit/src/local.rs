@@ -83,14 +83,40 @@ fn give_to_server_user(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A fresh directory for one server, its socket and its data: mode 0700, so only the user
+/// the server runs as (and root) can reach the socket.
 fn run_dir(kind: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!(
         "kata-{kind}-{}-{:08x}",
         std::process::id(),
         rand::random::<u32>()
     ));
     fs::create_dir(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     Ok(dir)
+}
+
+/// Where the `initdb` cache lives. As root the server user runs `initdb` there, and may not
+/// be able to reach the checkout (under /root, or a `mktemp -d` directory): then it lives in
+/// the temporary directory instead, reachable (mode 0711) by the server user only through it.
+fn cluster_cache(cache: &Path) -> Result<PathBuf> {
+    if !is_root() {
+        return Ok(cache.to_path_buf());
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let shared = std::env::temp_dir().join("kata-postgres-cache");
+    fs::create_dir_all(&shared)
+        .with_context(|| format!("Failed to create {}", shared.display()))?;
+    // Made by someone else (another user could have planted it): not ours to trust.
+    if fs::symlink_metadata(&shared)?.uid() != 0 || shared.is_symlink() {
+        bail!(
+            "{} exists and is not root's: remove it, then run again",
+            shared.display()
+        );
+    }
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o711))?;
+    Ok(shared)
 }
 
 fn supervise(
@@ -161,7 +187,7 @@ fn last_lines(text: &str, n: usize) -> String {
 /// Starts Postgres from a cached `initdb` cluster, with the settings the katas' tests rely on.
 pub fn start_postgres(cache: &Path) -> Result<LocalServer> {
     let bin = install::postgres_bindir()?;
-    let template = cached_cluster(&bin, cache)?;
+    let template = cached_cluster(&bin, &cluster_cache(cache)?)?;
     let password = fs::read_to_string(template.join("password"))?
         .trim()
         .to_owned();
@@ -232,7 +258,11 @@ fn cached_cluster(bin: &Path, cache: &Path) -> Result<PathBuf> {
         return Ok(done);
     }
     fs::create_dir_all(cache)?;
-    let work = cache.join(format!("postgres-{major}.tmp-{}", std::process::id()));
+    let work = cache.join(format!(
+        "postgres-{major}.tmp-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
     let password = format!("{:032x}", rand::random::<u128>());

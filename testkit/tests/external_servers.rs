@@ -138,3 +138,17 @@ async fn topic_like_test() {
         .expect("the test's user writes under its namespace");
     assert!(redis.isolated(), "the per-test ACL user is in force");
 }
+
+#[test]
+fn postgres_starts_for_a_checkout_the_server_user_cannot_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    // Like a checkout under /root or in a `mktemp -d` directory: mode 0700.
+    let checkout = std::env::temp_dir().join(format!("kata-private-{}", std::process::id()));
+    std::fs::create_dir_all(&checkout).expect("dir");
+    std::fs::set_permissions(&checkout, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+
+    let server = local::start_postgres(&checkout.join(".kata/cache"));
+
+    let _ = std::fs::remove_dir_all(&checkout);
+    assert!(server.is_ok(), "{:#}", server.err().expect("an error"));
+}
