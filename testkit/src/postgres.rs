@@ -5,7 +5,9 @@
 //! database; measurements (statement counts, activity) go through a separate admin
 //! connection, and the template is closed to everyone but the admin.
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -76,22 +78,22 @@ impl TestDb {
 
         let id = crate::cleanup::new_name();
         let password = format!("{:032x}", rand::random::<u128>());
-        let file_copy = if server_version(&mut admin).await? >= 150_000 {
+        let file_copy = if server_version(&mut admin, &server.url).await? >= 150_000 {
             "STRATEGY FILE_COPY"
         } else {
             ""
         };
+        // Three round trips: CREATE DATABASE must be a statement of its own.
         for sql in [
             format!(
-                "CREATE ROLE {id} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                "CREATE ROLE {id} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+                 -- A wrong answer that blocks should fail with a message, not hang the run.
+                 ALTER ROLE {id} SET statement_timeout = '30s';
+                 ALTER ROLE {id} SET lock_timeout = '10s';
+                 ALTER ROLE {id} SET idle_in_transaction_session_timeout = '30s';"
             ),
-            // A wrong answer that blocks should fail with a message, not hang the run.
-            format!("ALTER ROLE {id} SET statement_timeout = '30s'"),
-            format!("ALTER ROLE {id} SET lock_timeout = '10s'"),
-            format!("ALTER ROLE {id} SET idle_in_transaction_session_timeout = '30s'"),
             format!("CREATE DATABASE {id} TEMPLATE {template} OWNER {id} {file_copy}"),
-            format!("REVOKE ALL ON DATABASE {id} FROM PUBLIC"),
-            format!("GRANT ALL ON DATABASE {id} TO {id}"),
+            format!("REVOKE ALL ON DATABASE {id} FROM PUBLIC; GRANT ALL ON DATABASE {id} TO {id};"),
         ] {
             sqlx::raw_sql(AssertSqlSafe(sql))
                 .execute(&mut admin)
@@ -214,11 +216,32 @@ impl TestDb {
     }
 }
 
-async fn server_version(admin: &mut PgConnection) -> Result<i32> {
+/// Per server URL, once per process: what this process already knows of each server (its
+/// version, the templates it has seen built), so later tests skip those round trips.
+#[derive(Default, Clone)]
+struct Known {
+    version: Option<i32>,
+    templates: std::collections::BTreeSet<String>,
+}
+
+fn known<T>(url: &str, f: impl FnOnce(&mut Known) -> T) -> T {
+    static KNOWN: Mutex<BTreeMap<String, Known>> = Mutex::new(BTreeMap::new());
+    let mut all = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(all.entry(url.to_string()).or_default())
+}
+
+async fn server_version(admin: &mut PgConnection, url: &str) -> Result<i32> {
+    if let Some(version) = known(url, |k| k.version) {
+        return Ok(version);
+    }
     let version: String = sqlx::query_scalar("SHOW server_version_num")
         .fetch_one(admin)
         .await?;
-    Ok(version.parse()?)
+    let version: i32 = version.parse()?;
+    known(url, |k| k.version = Some(version));
+    Ok(version)
 }
 
 /// Creates, once per server and schema, a template database holding `schema`.
@@ -230,6 +253,10 @@ async fn ensure_template(
     let mut hasher = std::hash::DefaultHasher::new();
     schema.hash(&mut hasher);
     let template = format!("kata_tpl_{:016x}", hasher.finish());
+    // Templates are never dropped while a run uses them: once seen, no lock is needed.
+    if known(server_url, |k| k.templates.contains(&template)) {
+        return Ok(template);
+    }
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(SETUP_LOCK)
         .execute(&mut *admin)
@@ -242,6 +269,7 @@ async fn ensure_template(
     created.with_context(|| {
         format!("Failed to create the template database from the schema:\n{schema}")
     })?;
+    known(server_url, |k| k.templates.insert(template.clone()));
     Ok(template)
 }
 
