@@ -30,6 +30,16 @@ pub fn redis_server() -> Result<PathBuf> {
         .ok_or_else(|| anyhow::anyhow!("apt-get installed redis-server but it is still missing"))
 }
 
+/// Whether the Postgres server binaries are here already (nothing is installed).
+pub fn has_postgres() -> bool {
+    std::env::var_os("KATA_PG_BINDIR").is_some() || find_postgres().is_some()
+}
+
+/// Whether `redis-server` is here already (nothing is installed).
+pub fn has_redis() -> bool {
+    which("redis-server").is_some()
+}
+
 fn find_postgres() -> Option<PathBuf> {
     // Debian/Ubuntu keep server binaries off PATH, one directory per major version: take the newest.
     let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")

@@ -26,6 +26,9 @@ pub struct ServicesFile {
     pub origin: String,
     /// The process holding them; `services down` stops it.
     pub holder_pid: u32,
+    /// Seconds without a run after which the holder stops them (none: until `services down`).
+    #[serde(default)]
+    pub idle_seconds: Option<u64>,
 }
 
 /// A server's admin URL and, in words, where it came from.
@@ -78,9 +81,15 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `.kata/`: the git-ignored state of this checkout (progress, running services, caches).
+/// `.kata/`: the git-ignored state of this checkout (progress, running services, caches);
+/// `KATA_STATE_DIR` moves it (the runner's own tests use a directory of their own).
 pub fn state_dir() -> PathBuf {
-    workspace_root().join(".kata")
+    std::env::var_os("KATA_STATE_DIR").map_or_else(|| workspace_root().join(".kata"), PathBuf::from)
+}
+
+/// Touched by every run that uses the held services: the holder's idle clock.
+pub fn services_used_file() -> PathBuf {
+    state_dir().join("services.used")
 }
 
 pub fn services_file() -> PathBuf {
@@ -118,6 +127,8 @@ pub fn configured(service: Service) -> Option<Endpoint> {
         Service::Postgres => file.postgres?,
         Service::Redis => file.redis?,
     };
+    // Keeps the holder from stopping them while they are in use (best effort).
+    let _ = std::fs::File::create(services_used_file());
     Some(Endpoint {
         url,
         origin: format!(

@@ -92,6 +92,9 @@ pub enum ServicesAction {
     Hold {
         #[arg(long, value_enum, default_value = "auto")]
         prefer: Prefer,
+        /// Stop after this long without a run.
+        #[arg(long)]
+        idle_seconds: Option<u64>,
     },
 }
 

@@ -19,6 +19,7 @@ pub fn current<'a>(topics: &'a [Topic], progress: &Progress) -> Option<&'a Topic
 /// Starts the servers these topics need (none if they need none), builds and runs their tests.
 pub fn run_topics(topics: &[&Topic], show_servers: bool) -> Result<Vec<TopicResult>> {
     let needs = manifest::services_needed(topics);
+    crate::warm::ensure(&needs);
     let servers = servers::start(&needs, Prefer::Auto)?;
     if show_servers {
         for line in &servers.described {

@@ -19,6 +19,7 @@ mod servers;
 mod topic_files;
 mod ui;
 mod verify;
+mod warm;
 mod watch;
 mod workflows;
 mod wrong_answers;
@@ -39,10 +40,13 @@ fn main() -> ExitCode {
         Command::Reset { topic, yes } => topic_files::reset(topic, yes).map(|()| ExitCode::SUCCESS),
         Command::Solution { topic } => topic_files::solution(topic).map(|()| ExitCode::SUCCESS),
         Command::Services { action } => match action {
-            ServicesAction::Up { prefer } => servers::up(prefer),
-            ServicesAction::Down => servers::down(),
-            ServicesAction::Status => servers::status(),
-            ServicesAction::Hold { prefer } => servers::hold(prefer),
+            ServicesAction::Up { prefer } => warm::up(prefer),
+            ServicesAction::Down => warm::down(),
+            ServicesAction::Status => warm::status(),
+            ServicesAction::Hold {
+                prefer,
+                idle_seconds,
+            } => warm::hold(prefer, idle_seconds.map(std::time::Duration::from_secs)),
         }
         .map(|()| ExitCode::SUCCESS),
         Command::Doctor => doctor::doctor().map(|()| ExitCode::SUCCESS),

@@ -3,14 +3,13 @@
 //! `KATA_REDIS_URL`. Order: environment or `services up`, then a container (testcontainers,
 //! when a Docker engine answers within 2 s), then local binaries.
 
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use kata_testkit::local::{self, LocalServer};
-use kata_testkit::services::{self as kit, ServicesFile};
+use kata_testkit::services as kit;
 use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
@@ -20,7 +19,9 @@ use crate::manifest::Service;
 /// How to start servers nobody configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Prefer {
-    /// Configured servers, else a container when Docker answers, else local binaries.
+    /// Configured servers, else installed local binaries (they start in milliseconds, a
+    /// container in seconds), else a container when Docker answers, else local binaries
+    /// (installed with apt-get as root).
     Auto,
     /// Always a fresh container.
     Container,
@@ -84,7 +85,7 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
                 start_container(&mut run, service)?,
                 "container (testcontainers)".to_string(),
             )
-        } else if prefer == Prefer::Auto && docker_answers() {
+        } else if prefer == Prefer::Auto && !installed(service) && docker_answers() {
             // Docker answering is not Docker working (offline, no image, full disk): a learner
             // still gets a run, from local binaries, and is told why.
             match start_container(&mut run, service) {
@@ -116,6 +117,14 @@ pub fn start(needs: &[Service], prefer: Prefer) -> Result<RunServers> {
             .push((kit::EPHEMERAL_VAR.to_string(), ephemeral.join(",")));
     }
     Ok(run)
+}
+
+fn installed(service: Service) -> bool {
+    match service {
+        Service::Postgres => kata_testkit::install::has_postgres(),
+        Service::Redis => kata_testkit::install::has_redis(),
+        Service::Docker => false,
+    }
 }
 
 fn start_local(run: &mut RunServers, service: Service) -> Result<String> {
@@ -272,102 +281,4 @@ fn rand_u32() -> u32 {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
         .ok();
     u32::from_ne_bytes(bytes) ^ std::process::id()
-}
-
-/// `cargo xtask services up`: starts both servers in a background holder process.
-pub fn up(prefer: Prefer) -> Result<()> {
-    if let Some(file) = kit::read_services_file() {
-        println!(
-            "Services are already running (pid {}): see `cargo xtask services status`.",
-            file.holder_pid
-        );
-        return Ok(());
-    }
-    let exe = std::env::current_exe()?;
-    // The holder outlives this command: it must not keep the terminal's (or a CI step's) pipes.
-    let log_path = kit::state_dir().join("services.log");
-    std::fs::create_dir_all(kit::state_dir())?;
-    let log = std::fs::File::create(&log_path)?;
-    let mut holder = Command::new(exe)
-        .args(["services", "hold", "--prefer"])
-        .arg(format!("{prefer:?}").to_lowercase())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .process_group(0)
-        .spawn()?;
-    let mut first_line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.take().expect("piped")),
-        &mut first_line,
-    )?;
-    if !first_line.starts_with("ready") {
-        let status = holder.wait()?;
-        let said = std::fs::read_to_string(&log_path).unwrap_or_default();
-        bail!("The services did not start ({status}):\n{said}Then run: cargo xtask doctor");
-    }
-    status()
-}
-
-/// The hidden `services hold` command: keeps servers until `services down` stops this process.
-pub fn hold(prefer: Prefer) -> Result<()> {
-    let servers = start(&[Service::Postgres, Service::Redis], prefer)?;
-    let url = |var: &str| {
-        servers
-            .env
-            .iter()
-            .find(|(k, _)| k == var)
-            .map(|(_, v)| v.clone())
-    };
-    let file = ServicesFile {
-        postgres: url("KATA_POSTGRES_URL"),
-        redis: url("KATA_REDIS_URL"),
-        origin: servers.described.join("; "),
-        holder_pid: std::process::id(),
-    };
-    let path = kit::services_file();
-    std::fs::create_dir_all(path.parent().expect("in .kata"))?;
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, serde_json::to_string_pretty(&file)?)?;
-    std::fs::rename(&temporary, &path)?;
-    println!("ready");
-    std::io::stdout().flush()?;
-    loop {
-        std::thread::park();
-    }
-}
-
-/// `cargo xtask services down`.
-pub fn down() -> Result<()> {
-    let path = kit::services_file();
-    match kit::read_services_file() {
-        Some(file) => {
-            let _ = Command::new("kill")
-                .arg(file.holder_pid.to_string())
-                .status();
-            let _ = std::fs::remove_file(&path);
-            println!("Stopped the services (pid {}).", file.holder_pid);
-        }
-        None => {
-            let _ = std::fs::remove_file(&path);
-            println!("No services are running.");
-        }
-    }
-    Ok(())
-}
-
-/// `cargo xtask services status`.
-pub fn status() -> Result<()> {
-    match kit::read_services_file() {
-        Some(file) => {
-            println!("Services held by pid {} ({})", file.holder_pid, file.origin);
-            println!("  Postgres: {}", file.postgres.as_deref().unwrap_or("-"));
-            println!("  Redis:    {}", file.redis.as_deref().unwrap_or("-"));
-            println!("Stop them with: cargo xtask services down");
-        }
-        None => println!(
-            "No services are running. Tests start their own; `cargo xtask services up` keeps a pair running for faster runs."
-        ),
-    }
-    Ok(())
 }
