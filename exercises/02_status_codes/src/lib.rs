@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -120,6 +120,9 @@ pub enum ApiError {
     /// 400: the body is not JSON, or not the expected shape.
     #[error("the request body is malformed: {0}")]
     MalformedBody(String),
+    /// 400: a path parameter does not parse (`/users/abc`).
+    #[error("the URL is malformed: {0}")]
+    MalformedPath(String),
     /// 415: the body is not sent as `application/json`.
     #[error("the request body must be sent as application/json")]
     UnsupportedMediaType,
@@ -129,9 +132,12 @@ pub enum ApiError {
     /// 403: a valid token that may not do this.
     #[error("this token may not do that")]
     Forbidden,
-    /// 404.
+    /// 404: no such resource, or no such route.
     #[error("no such resource")]
     NotFound,
+    /// 405: the route exists but not with this method (axum adds the `Allow` header).
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// 409: the request conflicts with the current state (e.g. a taken username).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -164,6 +170,18 @@ impl From<JsonRejection> for ApiError {
         // TODO: MissingJsonContentType is UnsupportedMediaType; every other rejection (bad
         // syntax, wrong shape) is MalformedBody with the rejection's `body_text()`.
         todo!("map axum's JSON rejection")
+    }
+}
+
+/// `Path<T>` whose rejections are [`ApiError`]s: `/users/abc` is a 400 problem too.
+#[derive(FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        // TODO: MalformedPath with the rejection's `body_text()`.
+        todo!("map axum's path rejection")
     }
 }
 
@@ -205,9 +223,12 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// `POST /users` (201 + the user), `GET /users/{id}` (200 + the user) and
-/// `DELETE /users/{id}` (204, admins only), every failure an [`ApiError`].
+/// `DELETE /users/{id}` (204, admins only), every failure an [`ApiError`], even for an unknown
+/// route (404) or method (405).
 pub fn app(state: AppState) -> Router {
-    // TODO: route POST /users, GET /users/{id} and DELETE /users/{id} to the handlers below.
+    // TODO: route POST /users, GET /users/{id} and DELETE /users/{id} to the handlers below;
+    // then `.fallback(...)` (no such route: NotFound) and `.method_not_allowed_fallback(...)`
+    // (MethodNotAllowed), each a handler returning the ApiError.
     todo!("build the router")
 }
 
@@ -226,7 +247,7 @@ pub async fn users_create(
 pub async fn users_get(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<Json<User>, ApiError> {
     // TODO: the user, or NotFound.
     todo!("read a user")
@@ -236,7 +257,7 @@ pub async fn users_get(
 pub async fn users_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     // TODO: Forbidden unless the caller is an Admin; NotFound when nothing was deleted; 204.
     todo!("delete a user")

@@ -1,201 +1,202 @@
 //! Hidden tests for the status codes kata: every failure through axum's real router (and once
 //! over a real TCP socket), on a real Postgres database, must be the right status code with an
 //! RFC 9457 `application/problem+json` body.
+//!
+//! Rule (README, stub docs) -> the test that fails when that rule alone is broken:
+//! - every error is problem+json, `status` = the HTTP status, `about:blank` titled with the
+//!   reason phrase -> `assert_problem`, called by every error test below
+//! - 201 and the stored user; `GET` 200 and the user -> a_valid_user_is_created_with_201_and_read_back
+//! - one error per invalid field (username: empty, 2, 21, `-`, space, `.`, Unicode, `%`; email:
+//!   no `@`, nothing before or after it, two `@`), nothing stored -> invalid_fields_are_400_with_one_error_per_field
+//! - 3 and 20 characters, digits only, `_` only, `a@b` accepted -> usernames_and_emails_at_the_limits_are_accepted
+//! - malformed, wrong type, missing field, empty body: 400 -> malformed_json_is_a_400_problem_not_axums_plain_text
+//! - missing or non-JSON `Content-Type` 415, JSON with a charset read ->
+//!   a_json_content_type_is_read_a_missing_or_other_one_is_415
+//! - no header, another scheme (even with a valid token), no scheme, unknown token (tokens are
+//!   case-sensitive): 401 +
+//!   `WWW-Authenticate: Bearer` -> a_missing_or_unknown_token_is_401_with_a_bearer_challenge
+//! - member 403 and nothing deleted, admin 204 and deleted -> a_member_may_not_delete_a_user_but_an_admin_may
+//! - unknown id (up to i64::MAX) 404 for GET and DELETE -> an_unknown_user_is_404
+//! - malformed id 400, unknown route 404, unknown method 405 keeping `Allow` ->
+//!   a_malformed_id_is_a_400_problem, an_unknown_route_is_a_404_problem,
+//!   an_unknown_method_is_a_405_problem_that_keeps_allow
+//! - unique violation 409, also when another transaction takes the username during the insert
+//!   -> a_taken_username_is_409_also_when_taken_while_the_insert_waits
+//! - 4th request 429 + `Retry-After`, counted per token -> too_many_requests_are_429_with_retry_after
+//! - `Retry-After` rounded up to whole seconds -> retry_after_is_the_wait_rounded_up_to_whole_seconds
+//! - database failure 500 without its text, from every handler -> a_database_failure_is_500_and_leaks_nothing
+//! - over a socket: `HTTP/1.1 401`, the challenge, problem+json -> errors_over_a_real_socket_are_problem_json
 
-use std::collections::HashMap;
-use std::sync::Arc;
+#[path = "status_codes/support.rs"]
+mod support;
+
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use kata_testkit::TestDb;
-use serde_json::{Value, json};
-use status_codes::{AppState, RateLimiter, Role, app};
+use axum::http::{Method, StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::json;
+use status_codes::ApiError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
 
-const SCHEMA: &str = include_str!("../schema.sql");
-const MEMBER: &str = "member-token";
-const ADMIN: &str = "admin-token";
-
-async fn setup_with_limit(limit: u32) -> (TestDb, Router) {
-    let db = TestDb::new(SCHEMA).await;
-    let tokens = HashMap::from([
-        (MEMBER.to_owned(), Role::Member),
-        (ADMIN.to_owned(), Role::Admin),
-    ]);
-    let state = AppState {
-        pool: db.pool().await,
-        tokens: Arc::new(tokens),
-        limiter: Arc::new(RateLimiter::new(limit, Duration::from_secs(60))),
-    };
-    (db, app(state))
-}
-
-async fn setup() -> (TestDb, Router) {
-    setup_with_limit(1_000).await
-}
-
-async fn seed_user(db: &TestDb, username: &str) -> i64 {
-    sqlx::query_scalar("INSERT INTO users (username, email) VALUES ($1, $2) RETURNING id")
-        .bind(username)
-        .bind(format!("{username}@example.com"))
-        .fetch_one(&mut db.admin().await)
-        .await
-        .expect("seeding a user")
-}
-
-async fn user_count(db: &TestDb) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&mut db.admin().await)
-        .await
-        .expect("counting users")
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: header::HeaderName) -> &str {
-        let value = self.headers.get(&name).map(|v| v.to_str());
-        value.map_or("(none)", |v| v.expect("an ASCII header value"))
-    }
-}
-
-/// Sends a request with an optional bearer token, content type and body.
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    token: Option<&str>,
-    content_type: Option<&str>,
-    body: &str,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    if let Some(content_type) = content_type {
-        request = request.header(header::CONTENT_TYPE, content_type);
-    }
-    let request = request
-        .body(Body::from(body.to_owned()))
-        .expect("a valid request");
-    let response = app.clone().oneshot(request).await;
-    let (parts, body) = response.expect("the router is infallible").into_parts();
-    let body = body.collect().await.expect("a readable body").to_bytes();
-    let body = String::from_utf8_lossy(&body).into_owned();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
-/// A member's `POST /users` with `body` as `application/json`.
-async fn create(app: &Router, body: &str) -> Reply {
-    let json = Some("application/json");
-    send(app, Method::POST, "/users", Some(MEMBER), json, body).await
-}
-
-/// Asserts an RFC 9457 answer with `status` and returns its JSON body.
-fn assert_problem(reply: &Reply, status: StatusCode, what: &str) -> Value {
-    assert_eq!(
-        reply.status, status,
-        "expected {what} to answer {status}, body: {:?}",
-        reply.body
-    );
-    let content_type = reply.header(header::CONTENT_TYPE);
-    assert!(
-        content_type.starts_with("application/problem+json"),
-        "expected {what} to have Content-Type application/problem+json (RFC 9457), but got \
-         {content_type:?} with the body {:?}",
-        reply.body
-    );
-    let problem: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
-    let strings =
-        ["type", "title", "detail"].map(|k| problem[k].as_str().is_some_and(|s| !s.is_empty()));
-    assert!(
-        strings.iter().all(|ok| *ok) && problem["status"] == json!(status.as_u16()),
-        "expected {what} to send a problem object with non-empty string type, title and \
-         detail and \"status\": {}, but got {:?}",
-        status.as_u16(),
-        reply.body
-    );
-    problem
-}
+use support::*;
 
 #[tokio::test]
-async fn a_valid_user_is_created_with_201() {
+async fn a_valid_user_is_created_with_201_and_read_back() {
     let (db, app) = setup().await;
 
-    let reply = create(
-        &app,
-        r#"{"username": "ann_42", "email": "ann@example.com"}"#,
-    )
-    .await;
+    let reply = create_user(&app, "ann_42", "ann@example.com").await;
 
-    let user: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+    let stored: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, username, email FROM users")
+            .fetch_all(&mut db.admin().await)
+            .await
+            .expect("reading the users");
+    let [(id, username, email)] = stored.as_slice() else {
+        panic!("expected the user stored once, but the table holds {stored:?}");
+    };
+    let expected = json!({"id": id, "username": username, "email": email});
     assert!(
-        reply.status == StatusCode::CREATED && user["username"] == "ann_42",
-        "expected 201 with the new user, but got {} with {:?}",
+        reply.status == StatusCode::CREATED && reply.json() == expected,
+        "expected 201 with the stored user {expected}, but got {} with {:?}",
         reply.status,
         reply.body
     );
-    assert_eq!(user_count(&db).await, 1, "expected the user stored");
+    let get = send(
+        &app,
+        Method::GET,
+        &format!("/users/{id}"),
+        Some(MEMBER),
+        None,
+        "",
+    )
+    .await;
+    assert!(
+        get.status == StatusCode::OK && get.json() == expected,
+        "expected GET /users/{id} to answer 200 with {expected}, but got {} with {:?}",
+        get.status,
+        get.body
+    );
 }
 
 #[tokio::test]
 async fn invalid_fields_are_400_with_one_error_per_field() {
     let (db, app) = setup().await;
-
-    let reply = create(&app, r#"{"username": "a!", "email": "not-an-address"}"#).await;
-
-    let problem = assert_problem(
-        &reply,
-        StatusCode::BAD_REQUEST,
-        "an invalid username and email",
-    );
-    let mut fields: Vec<&str> = (problem["errors"].as_array().into_iter().flatten())
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    fields.sort_unstable();
+    let both = create_user(&app, "a!", "not-an-address").await;
+    let fields = error_fields(&both, "an invalid username and email");
     assert_eq!(
         fields,
         ["email", "username"],
         "expected one entry per invalid field in \"errors\", body: {:?}",
-        reply.body
+        both.body
     );
+    let bad_usernames = [
+        "",
+        "ab",
+        "abcdefghij_1234567890",
+        "ann-42",
+        "ann 42",
+        "ann.42",
+        "jörg",
+        "ann%_",
+    ];
+    let bad_emails = [
+        "",
+        "@",
+        "ann.example.com",
+        "@example.com",
+        "ann@",
+        "ann@@example.com",
+        "ann@mail@example.com",
+    ];
+    let cases = (bad_usernames
+        .map(|u| (u, "ann@example.com", "username"))
+        .into_iter())
+    .chain(bad_emails.map(|e| ("ann_42", e, "email")));
+
+    for (username, email, field) in cases {
+        let reply = create_user(&app, username, email).await;
+
+        let what = format!(
+            "the username {username:?} ({} bytes) with the email {email:?}",
+            username.len()
+        );
+        assert_eq!(
+            error_fields(&reply, &what),
+            [field],
+            "expected {what} to have one invalid field, {field:?}, body: {:?}",
+            reply.body
+        );
+    }
     assert_eq!(user_count(&db).await, 0, "expected nothing stored");
 }
 
 #[tokio::test]
+async fn usernames_and_emails_at_the_limits_are_accepted() {
+    let (db, app) = setup().await;
+    let usernames = ["abc", "Ann_42", "123", "___", "abcdefghij_123456789"];
+    let emails = ["a@b", "ann+tag@mail.example.org"];
+    let cases = (usernames.map(|u| (u, "ann@example.com")).into_iter())
+        .chain(emails.map(|e| ("ann_42", e)))
+        .enumerate();
+
+    for (i, (username, email)) in cases {
+        // Distinct usernames, so that a 409 cannot hide the answer.
+        let username = if i < usernames.len() {
+            username.to_owned()
+        } else {
+            format!("user_{i}")
+        };
+        let reply = create_user(&app, &username, email).await;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "expected the username {username:?} ({} characters) with the email {email:?} \
+             accepted, body: {:?}",
+            username.len(),
+            reply.body
+        );
+    }
+    let expected = (usernames.len() + emails.len()) as i64;
+    assert_eq!(
+        user_count(&db).await,
+        expected,
+        "expected every valid user stored"
+    );
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_400_problem_not_axums_plain_text() {
-    let (_db, app) = setup().await;
+    let (db, app) = setup().await;
 
     for body in [
         r#"{"username": "ann_42", "email": "#,
         r#"{"username": 42, "email": "ann@example.com"}"#,
         r#"{"email": "ann@example.com"}"#,
+        "",
     ] {
         let reply = create(&app, body).await;
 
-        assert_problem(&reply, StatusCode::BAD_REQUEST, &format!("the body {body}"));
+        assert_problem(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            &format!("the body {body:?}"),
+        );
     }
+    assert_eq!(user_count(&db).await, 0, "expected nothing stored");
 }
 
 #[tokio::test]
-async fn a_missing_or_wrong_content_type_is_415() {
+async fn a_json_content_type_is_read_a_missing_or_other_one_is_415() {
     let (db, app) = setup().await;
     let body = r#"{"username": "ann_42", "email": "ann@example.com"}"#;
 
-    for content_type in [None, Some("text/plain")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let reply = send(
             &app,
             Method::POST,
@@ -210,40 +211,40 @@ async fn a_missing_or_wrong_content_type_is_415() {
         assert_problem(&reply, StatusCode::UNSUPPORTED_MEDIA_TYPE, &what);
     }
     assert_eq!(user_count(&db).await, 0, "expected nothing stored");
+
+    let charset = Some("application/json; charset=utf-8");
+    let reply = send(&app, Method::POST, "/users", Some(MEMBER), charset, body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "expected a body sent as `application/json; charset=utf-8` (JSON) to be read, body: {:?}",
+        reply.body
+    );
 }
 
 #[tokio::test]
 async fn a_missing_or_unknown_token_is_401_with_a_bearer_challenge() {
-    let (_db, app) = setup().await;
+    let app = setup_without_database();
 
     for authorization in [
         None,
         Some("Bearer not-a-token"),
+        Some("Bearer MEMBER-TOKEN"),
         Some("Basic YW5uOnNlY3JldA=="),
+        Some("Basic member-token"),
+        Some("Token admin-token"),
+        Some("member-token"),
+        Some("NotBearer member-token"),
+        Some("Bearer"),
     ] {
-        let mut request = Request::get("/users/1");
-        if let Some(value) = authorization {
-            request = request.header(header::AUTHORIZATION, value);
-        }
-        let request = request.body(Body::empty()).expect("a valid request");
-        let response = app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router is infallible");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("a readable body").to_bytes();
-        let reply = Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        };
+        let reply = send_raw(&app, Method::GET, "/users/1", authorization, None, "").await;
 
         let what = format!("GET /users/1 with Authorization {authorization:?}");
         assert_problem(&reply, StatusCode::UNAUTHORIZED, &what);
         let challenge = reply.header(header::WWW_AUTHENTICATE);
+        let scheme = challenge.split(' ').next().unwrap_or_default();
         assert!(
-            challenge.starts_with("Bearer"),
+            scheme.eq_ignore_ascii_case("Bearer"),
             "expected {what} to carry a `WWW-Authenticate: Bearer` challenge (a 401 must say \
              how to authenticate), but got {challenge:?}"
         );
@@ -264,38 +265,125 @@ async fn a_member_may_not_delete_a_user_but_an_admin_may() {
     assert_eq!(
         admin.status,
         StatusCode::NO_CONTENT,
-        "expected an admin's DELETE to answer 204"
+        "expected an admin's DELETE to answer 204, body: {:?}",
+        admin.body
     );
+    assert_eq!(
+        user_count(&db).await,
+        0,
+        "expected the admin's 204 to delete the user"
+    );
+    let again = send(&app, Method::DELETE, &uri, Some(ADMIN), None, "").await;
+    assert_problem(&again, StatusCode::NOT_FOUND, "a DELETE of a deleted user");
 }
 
 #[tokio::test]
 async fn an_unknown_user_is_404() {
-    let (_db, app) = setup().await;
-
-    let get = send(&app, Method::GET, "/users/4242", Some(MEMBER), None, "").await;
-    let delete = send(&app, Method::DELETE, "/users/4242", Some(ADMIN), None, "").await;
-
-    assert_problem(&get, StatusCode::NOT_FOUND, "GET of an unknown user");
-    assert_problem(&delete, StatusCode::NOT_FOUND, "DELETE of an unknown user");
-}
-
-#[tokio::test]
-async fn a_taken_username_is_409() {
     let (db, app) = setup().await;
     seed_user(&db, "ann_42").await;
 
-    let reply = create(
-        &app,
-        r#"{"username": "ann_42", "email": "other@example.com"}"#,
-    )
-    .await;
+    for id in ["4242", "9223372036854775807"] {
+        let uri = format!("/users/{id}");
+        let get = send(&app, Method::GET, &uri, Some(MEMBER), None, "").await;
+        let delete = send(&app, Method::DELETE, &uri, Some(ADMIN), None, "").await;
 
+        assert_problem(&get, StatusCode::NOT_FOUND, &format!("GET {uri}"));
+        assert_problem(&delete, StatusCode::NOT_FOUND, &format!("DELETE {uri}"));
+    }
+    assert_eq!(user_count(&db).await, 1, "expected nothing deleted");
+}
+
+#[tokio::test]
+async fn a_malformed_id_is_a_400_problem() {
+    let app = setup_without_database();
+
+    for uri in ["/users/abc", "/users/1.5", "/users/9223372036854775808"] {
+        let get = send(&app, Method::GET, uri, Some(MEMBER), None, "").await;
+        let delete = send(&app, Method::DELETE, uri, Some(ADMIN), None, "").await;
+
+        assert_problem(&get, StatusCode::BAD_REQUEST, &format!("GET {uri}"));
+        assert_problem(&delete, StatusCode::BAD_REQUEST, &format!("DELETE {uri}"));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_404_problem() {
+    let app = setup_without_database();
+
+    for uri in ["/", "/user/1", "/users/1/posts"] {
+        let reply = send(&app, Method::GET, uri, Some(MEMBER), None, "").await;
+
+        assert_problem(&reply, StatusCode::NOT_FOUND, &format!("GET {uri}"));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_a_405_problem_that_keeps_allow() {
+    let app = setup_without_database();
+
+    for (method, uri, allowed) in [
+        (Method::PUT, "/users/1", ["GET", "DELETE"].as_slice()),
+        (Method::GET, "/users", ["POST"].as_slice()),
+    ] {
+        let reply = send(&app, method.clone(), uri, Some(ADMIN), None, "").await;
+
+        let what = format!("{method} {uri}");
+        assert_problem(&reply, StatusCode::METHOD_NOT_ALLOWED, &what);
+        let allow = list(reply.header(header::ALLOW));
+        assert!(
+            allowed.iter().all(|m| allow.iter().any(|a| a == m))
+                && !allow.contains(&method.to_string()),
+            "expected {what}'s 405 to keep the `Allow` header listing {allowed:?}, but got {:?}",
+            reply.header(header::ALLOW)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_taken_username_is_409_also_when_taken_while_the_insert_waits() {
+    let (db, app) = setup().await;
+    seed_user(&db, "bob_42").await;
+    let reply = create_user(&app, "bob_42", "other@example.com").await;
     assert_problem(
         &reply,
         StatusCode::CONFLICT,
         "creating a user with a taken username",
     );
-    assert_eq!(user_count(&db).await, 1, "expected no second user");
+
+    let mut other = db.admin().await;
+    sqlx::raw_sql(
+        "BEGIN; INSERT INTO users (username, email) VALUES ('ann_42', 'first@example.com')",
+    )
+    .execute(&mut other)
+    .await
+    .expect("the test inserts the username in an open transaction");
+
+    let task = {
+        let app = app.clone();
+        tokio::spawn(async move { create_user(&app, "ann_42", "second@example.com").await })
+    };
+    db.wait_for_lock_waiters(
+        "the POST to wait for the test's uncommitted row with the same username",
+        |waiting| waiting >= 1 || task.is_finished(),
+    )
+    .await;
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut other)
+        .await
+        .expect("the test commits");
+    let reply = task.await.expect("the request task");
+
+    assert_problem(
+        &reply,
+        StatusCode::CONFLICT,
+        "a POST whose username another transaction commits while the insert waits (the \
+         database's unique violation is the conflict, whatever the code checked before)",
+    );
+    assert_eq!(
+        user_count(&db).await,
+        2,
+        "expected no user stored by either POST"
+    );
 }
 
 #[tokio::test]
@@ -323,6 +411,31 @@ async fn too_many_requests_are_429_with_retry_after() {
         seconds.as_ref().is_ok_and(|s| (1..=60).contains(s)),
         "expected `Retry-After` in whole seconds, 1 to 60 for a 60 s window, but got {retry_after:?}"
     );
+    let admin = send(&app, Method::GET, "/users/4242", Some(ADMIN), None, "").await;
+    assert_eq!(
+        admin.status,
+        StatusCode::NOT_FOUND,
+        "expected the limit to count per token: another token's first request is allowed, \
+         body: {:?}",
+        admin.body
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_the_wait_rounded_up_to_whole_seconds() {
+    for (millis, expected) in [(1, "1"), (1_200, "2"), (2_000, "2"), (59_001, "60")] {
+        let retry_after = Duration::from_millis(millis);
+        let response = ApiError::RateLimited { retry_after }.into_response();
+        let reply = Reply::of(response).await;
+
+        let what = format!("RateLimited {{ retry_after: {retry_after:?} }}");
+        assert_problem(&reply, StatusCode::TOO_MANY_REQUESTS, &what);
+        assert_eq!(
+            reply.header(header::RETRY_AFTER),
+            expected,
+            "expected {what} to send `Retry-After: {expected}` (whole seconds, rounded up)"
+        );
+    }
 }
 
 #[tokio::test]
@@ -333,43 +446,49 @@ async fn a_database_failure_is_500_and_leaks_nothing() {
         .execute(&mut db.admin().await)
         .await
         .expect("the test drops the table");
+    let uri = format!("/users/{id}");
+    let body = r#"{"username": "bob_42", "email": "bob@example.com"}"#;
+    let json = Some("application/json");
 
-    let reply = send(
-        &app,
-        Method::GET,
-        &format!("/users/{id}"),
-        Some(MEMBER),
-        None,
-        "",
-    )
-    .await;
-
-    assert_problem(
-        &reply,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "a query on a dropped table",
-    );
-    let body = reply.body.to_lowercase();
-    let leaks: Vec<&str> = [
-        "relation",
-        "\\\"users\\\"",
-        "does not exist",
-        "sqlx",
-        "error returned",
-    ]
-    .into_iter()
-    .filter(|internal| body.contains(internal))
-    .collect();
-    assert!(
-        leaks.is_empty(),
-        "expected a generic 500 body, but it leaks the internal error ({leaks:?}): {:?}",
-        reply.body
-    );
+    for (what, reply) in [
+        (
+            "GET",
+            send(&app, Method::GET, &uri, Some(MEMBER), None, "").await,
+        ),
+        (
+            "DELETE",
+            send(&app, Method::DELETE, &uri, Some(ADMIN), None, "").await,
+        ),
+        (
+            "POST",
+            send(&app, Method::POST, "/users", Some(MEMBER), json, body).await,
+        ),
+    ] {
+        let what = format!("a {what} on a dropped table");
+        assert_problem(&reply, StatusCode::INTERNAL_SERVER_ERROR, &what);
+        let body = reply.body.to_lowercase();
+        let leaks: Vec<&str> = [
+            "relation",
+            "\\\"users\\\"",
+            "does not exist",
+            "sqlx",
+            "error returned",
+        ]
+        .into_iter()
+        .filter(|internal| body.contains(internal))
+        .collect();
+        assert!(
+            leaks.is_empty(),
+            "expected {what} to get a generic 500 body, but it leaks the internal error \
+             ({leaks:?}): {:?}",
+            reply.body
+        );
+    }
 }
 
 #[tokio::test]
 async fn errors_over_a_real_socket_are_problem_json() {
-    let (_db, app) = setup().await;
+    let app = setup_without_database();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("a local address");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

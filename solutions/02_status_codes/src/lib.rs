@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -119,6 +119,9 @@ pub enum ApiError {
     /// 400: the body is not JSON, or not the expected shape.
     #[error("the request body is malformed: {0}")]
     MalformedBody(String),
+    /// 400: a path parameter does not parse (`/users/abc`).
+    #[error("the URL is malformed: {0}")]
+    MalformedPath(String),
     /// 415: the body is not sent as `application/json`.
     #[error("the request body must be sent as application/json")]
     UnsupportedMediaType,
@@ -128,9 +131,12 @@ pub enum ApiError {
     /// 403: a valid token that may not do this.
     #[error("this token may not do that")]
     Forbidden,
-    /// 404.
+    /// 404: no such resource, or no such route.
     #[error("no such resource")]
     NotFound,
+    /// 405: the route exists but not with this method (axum adds the `Allow` header).
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// 409: the request conflicts with the current state (e.g. a taken username).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -150,13 +156,18 @@ impl IntoResponse for ApiError {
                 "Some fields are invalid, see errors.".to_owned(),
                 errors.clone(),
             ),
-            ApiError::MalformedBody(why) => (StatusCode::BAD_REQUEST, why.clone(), vec![]),
+            ApiError::MalformedBody(why) | ApiError::MalformedPath(why) => {
+                (StatusCode::BAD_REQUEST, why.clone(), vec![])
+            }
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, self.to_string(), vec![])
             }
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string(), vec![]),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, self.to_string(), vec![]),
             ApiError::NotFound => (StatusCode::NOT_FOUND, self.to_string(), vec![]),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, self.to_string(), vec![])
+            }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, self.to_string(), vec![]),
             ApiError::RateLimited { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, self.to_string(), vec![])
@@ -209,6 +220,18 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
             other => ApiError::MalformedBody(other.body_text()),
         }
+    }
+}
+
+/// `Path<T>` whose rejections are [`ApiError`]s: `/users/abc` is a 400 problem too.
+#[derive(FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        // axum's own answer is the same 400, but as plain text.
+        ApiError::MalformedPath(rejection.body_text())
     }
 }
 
@@ -280,11 +303,15 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// `POST /users` (201 + the user), `GET /users/{id}` (200 + the user) and
-/// `DELETE /users/{id}` (204, admins only), every failure an [`ApiError`].
+/// `DELETE /users/{id}` (204, admins only), every failure an [`ApiError`], even for an unknown
+/// route (404) or method (405).
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/users", post(users_create))
         .route("/users/{id}", get(users_get).delete(users_delete))
+        // axum's own 404 and 405 have empty bodies; these answer in this API's format.
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
 }
 
@@ -309,7 +336,7 @@ pub async fn users_create(
 pub async fn users_get(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<Json<User>, ApiError> {
     let user = sqlx::query_as("SELECT id, username, email FROM users WHERE id = $1")
         .bind(id)
@@ -322,7 +349,7 @@ pub async fn users_get(
 pub async fn users_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     if caller.role != Role::Admin {
         return Err(ApiError::Forbidden);
