@@ -35,8 +35,8 @@ impl Cache {
     /// 1 ms).
     ///
     /// Does not connect: it succeeds even when Redis is down, and the connection is made on
-    /// first use (and made again after it breaks). Connecting and every reply are bounded by
-    /// [`REDIS_TIMEOUT`]. Must be called inside a Tokio runtime.
+    /// first use (and made again after it breaks). Connecting (never retried) and every reply
+    /// are bounded by [`REDIS_TIMEOUT`]. Must be called inside a Tokio runtime.
     pub fn new(client: redis::Client, namespace: &str, ttl: Duration) -> Cache {
         // TODO: a lazy `ConnectionManager` (`ConnectionManager::new_lazy_with_config`) whose
         // `ConnectionManagerConfig` sets both timeouts to REDIS_TIMEOUT and does not retry.
@@ -46,10 +46,11 @@ impl Cache {
     /// Returns the value cached under `key`, or calls `loader` once, caches its `Ok` value for
     /// the TTL and returns it.
     ///
-    /// - A hit does not call `loader`.
+    /// - A hit does not call `loader`, and leaves the value and its TTL as they are.
     /// - The loader's `Err` is returned as is, and nothing is cached.
     /// - A cached value that is not valid JSON for `T` is a miss: it is loaded and overwritten.
-    /// - Redis being down or slow is never an error: the value comes from `loader`.
+    /// - Redis being down, slow or refusing the write is never an error: the value comes from
+    ///   `loader`.
     /// - Concurrent misses for the same key call `loader` once; the others get the cached value.
     pub async fn get_or_load<T, E, F, Fut>(&self, key: &str, loader: F) -> Result<T, E>
     where

@@ -1,5 +1,31 @@
 //! Cache-aside over a real Redis. Each test gets its own key namespace, and the client handed
-//! to the cache logs in as a Redis user that may only touch keys under that namespace.
+//! to the cache logs in as a Redis user that may only touch keys under that namespace. Where a
+//! real Redis cannot misbehave on demand, a stand-in on a local port does (`fakes.rs`).
+//!
+//! Rules (README) -> tests:
+//! - miss: loader once, its value -> `a_miss_calls_the_loader_and_returns_its_value`
+//! - hit: no loader call -> `a_hit_returns_the_cached_value_without_calling_the_loader`
+//! - `"{namespace}:{key}"`, serde_json JSON, exact TTL in ms (not -1, not whole seconds) ->
+//!   `a_loaded_value_is_stored_as_json_under_the_namespace_with_the_ttl`
+//! - a hit leaves the value and its TTL alone -> `a_hit_leaves_the_cached_value_and_its_ttl_alone`
+//! - round trips (unicode, `None`, `"null"`, maps) -> `values_of_any_shape_round_trip_through_the_cache`
+//! - loader `Err` unchanged, nothing cached -> `the_loaders_error_is_returned_and_nothing_is_cached`
+//! - invalidate: DEL, next call loads, absent key Ok -> `invalidate_makes_the_next_call_load_again`
+//! - invalidate with Redis unreachable is Err -> `when_redis_is_down_the_loader_serves_every_call`
+//! - keys and namespaces apart -> `different_keys_and_namespaces_do_not_collide`
+//! - corrupt value (3 kinds) is a miss, overwritten with the exact TTL ->
+//!   `a_corrupt_cached_value_is_a_miss_and_is_overwritten`
+//! - Redis down (closed port, no socket) -> `when_redis_is_down_the_loader_serves_every_call`
+//! - drops every connection, no retry loop -> `connecting_is_not_retried_with_back_off`
+//! - refused write (read-only replica) -> `a_redis_that_refuses_the_write_still_serves_the_loaders_value`
+//! - timeouts: bounded -> `a_redis_that_never_answers_does_not_hang_the_call`,
+//!   and not shorter than `REDIS_TIMEOUT` -> `a_redis_that_answers_within_redis_timeout_is_waited_for`
+//! - reconnects by itself -> `the_cache_reconnects_by_itself_after_its_connection_is_dropped`
+//! - single-flight, exactly once -> `concurrent_misses_for_one_key_call_the_loader_once`
+//! - single-flight per key -> `misses_for_different_keys_load_at_the_same_time`
+
+#[path = "cache_aside/fakes.rs"]
+mod fakes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,13 +33,15 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use cache_aside::Cache;
+use fakes::{counting_proxy, fake_redis};
 use kata_testkit::TestRedis;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Barrier, Notify, watch};
+use tokio::sync::{Barrier, Notify};
 
-/// Long enough never to expire during a test; the tests read it back with PTTL.
-const TTL: Duration = Duration::from_millis(45_000);
+/// Long enough never to expire during a test, and not whole seconds: the tests read the
+/// expiry back to the millisecond.
+const TTL: Duration = Duration::from_millis(45_500);
 /// Only detects a call that hangs: a correct cache answers in a fraction of this.
 const HANG: Duration = Duration::from_secs(20);
 
@@ -78,6 +106,55 @@ async fn pttl(r: &TestRedis, key: &str) -> i64 {
     got.unwrap_or_else(|e| panic!("could not PTTL {}: {e}", r.key(key)))
 }
 
+/// Redis's clock, in milliseconds since the Unix epoch.
+async fn redis_now_ms(r: &TestRedis) -> i64 {
+    let got: redis::RedisResult<(i64, i64)> =
+        redis::cmd("TIME").query_async(&mut r.admin().await).await;
+    let (secs, micros) = got.unwrap_or_else(|e| panic!("could not read Redis's TIME: {e}"));
+    secs * 1000 + micros / 1000
+}
+
+/// When `key` expires, in Redis's milliseconds since the epoch (`TIME` and `PTTL` read in one
+/// transaction), or the negative PTTL (-1: no expiry, -2: no key).
+async fn expires_at_ms(r: &TestRedis, key: &str) -> i64 {
+    let got: redis::RedisResult<((i64, i64), i64)> = redis::pipe()
+        .atomic()
+        .cmd("TIME")
+        .cmd("PTTL")
+        .arg(r.key(key))
+        .query_async(&mut r.admin().await)
+        .await;
+    let ((secs, micros), pttl) =
+        got.unwrap_or_else(|e| panic!("could not PTTL {}: {e}", r.key(key)));
+    if pttl < 0 {
+        pttl
+    } else {
+        secs * 1000 + micros / 1000 + pttl
+    }
+}
+
+/// Asserts that `key` was written between `before` and `after` (Redis's clock) with [`TTL`].
+async fn assert_expires_ttl_after_the_write(r: &TestRedis, key: &str, before: i64, after: i64) {
+    let ttl = TTL.as_millis() as i64;
+    let at = expires_at_ms(r, key).await;
+    // 2 ms of slack: TIME reads the clock a moment after PTTL's snapshot of it.
+    let (earliest, latest) = (before + ttl - 2, after + ttl + 2);
+    assert!(
+        at >= 0,
+        "expected {:?} to expire {ttl} ms after the write, but its PTTL is {at} (-1: it never expires)",
+        r.key(key)
+    );
+    assert!(
+        (earliest..=latest).contains(&at),
+        "expected {:?} to expire {ttl} ms after the write (between {} and {} ms from the call's start), \
+         but it expires {} ms after the call's start (a TTL in whole seconds, or in the wrong unit?)",
+        r.key(key),
+        earliest - before,
+        latest - before,
+        at - before
+    );
+}
+
 /// Awaits `call`, failing the test if it has not finished after [`HANG`].
 async fn within<F: Future>(what: &str, call: F) -> F::Output {
     let result = tokio::time::timeout(HANG, call).await;
@@ -113,7 +190,9 @@ async fn a_loaded_value_is_stored_as_json_under_the_namespace_with_the_ttl() {
     let r = TestRedis::new().await;
     let (cache, db) = (cache(&r), Db::default());
 
+    let before = redis_now_ms(&r).await;
     let got = cache.get_or_load("user:1", || db.load(alice())).await;
+    let after = redis_now_ms(&r).await;
 
     assert_eq!(got, Ok(alice()), "expected the loader's value");
     let key = r.key("user:1");
@@ -126,10 +205,41 @@ async fn a_loaded_value_is_stored_as_json_under_the_namespace_with_the_ttl() {
         "expected Alice as serde_json JSON under {key:?}, but got {:?}",
         String::from_utf8_lossy(&raw)
     );
-    let (ttl, max) = (pttl(&r, "user:1").await, TTL.as_millis() as i64);
+    assert_expires_ttl_after_the_write(&r, "user:1", before, after).await;
+}
+
+#[tokio::test]
+async fn a_hit_leaves_the_cached_value_and_its_ttl_alone() {
+    let r = TestRedis::new().await;
+    let (cache, db) = (cache(&r), Db::default());
+    // Cached by an earlier write with a TTL of its own, far longer than the cache's.
+    let json = serde_json::to_vec(&alice()).expect("Alice serialises");
+    let seeded: redis::RedisResult<()> = r
+        .admin()
+        .await
+        .pset_ex(r.key("user:1"), &json, 600_000)
+        .await;
+    seeded.unwrap_or_else(|e| panic!("could not seed the key: {e}"));
+
+    let first = cache.get_or_load("user:1", || db.load(bob())).await;
+    let second = cache.get_or_load("user:1", || db.load(bob())).await;
+
+    assert_eq!(
+        (first, second),
+        (Ok(alice()), Ok(alice())),
+        "expected two hits on the cached Alice"
+    );
+    assert_eq!(db.calls(), 0, "expected a hit not to call the loader");
+    assert_eq!(
+        stored(&r, "user:1").await,
+        Some(json),
+        "expected a hit to leave the stored value as it was"
+    );
+    let ttl = pttl(&r, "user:1").await;
     assert!(
-        ttl > 0 && ttl <= max,
-        "expected PTTL between 1 and {max} ms, but got {ttl} (-1: the key never expires)"
+        ttl > TTL.as_millis() as i64,
+        "expected a hit to leave the key's TTL alone (about 600000 ms left), but PTTL is {ttl}: \
+         a hit that resets the TTL keeps a hot key alive forever"
     );
 }
 
@@ -245,7 +355,9 @@ async fn a_corrupt_cached_value_is_a_miss_and_is_overwritten() {
         seeded.unwrap_or_else(|e| panic!("could not seed the key: {e}"));
         let db = Db::default();
 
+        let before = redis_now_ms(&r).await;
         let got = cache.get_or_load("user:1", || db.load(alice())).await;
+        let after = redis_now_ms(&r).await;
 
         assert_eq!(got, Ok(alice()), "expected a miss over {what}");
         assert_eq!(db.calls(), 1, "expected one load over {what}");
@@ -256,8 +368,7 @@ async fn a_corrupt_cached_value_is_a_miss_and_is_overwritten() {
             "expected the value that was {what} to be overwritten with Alice, but Redis holds {:?}",
             String::from_utf8_lossy(&raw)
         );
-        let ttl = pttl(&r, "user:1").await;
-        assert!(ttl > 0, "expected the TTL on it, got PTTL {ttl}");
+        assert_expires_ttl_after_the_write(&r, "user:1", before, after).await;
     }
 }
 
@@ -291,6 +402,136 @@ async fn when_redis_is_down_the_loader_serves_every_call() {
 }
 
 #[tokio::test]
+async fn connecting_is_not_retried_with_back_off() {
+    // Accepts every connection and closes it at once: a Redis that is restarting, a proxy
+    // with no backend.
+    let dropping = fake_redis(|_| None).await;
+    let (cache, db) = (
+        Cache::new(dropping.client(), "kata_drop", TTL),
+        Db::default(),
+    );
+
+    let call = cache.get_or_load("user:1", || db.load(alice()));
+    let got = within("a call to a Redis that drops every connection", call).await;
+
+    assert_eq!(got, Ok(alice()), "expected the loader's value");
+    let attempts = dropping.accepted();
+    assert!(
+        attempts <= 4,
+        "expected at most 4 connection attempts for one call to a Redis that drops every \
+         connection, but it saw {attempts}: a retry loop with back-off keeps every request \
+         waiting for a Redis that is down (set_number_of_retries(0))"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_that_refuses_the_write_still_serves_the_loaders_value() {
+    // A read-only replica (after a failover): reads answer "not cached", writes are refused.
+    let replica = fake_redis(|command| match command {
+        "GET" => Some((Duration::ZERO, "$-1\r\n".into())),
+        "CLIENT" | "PING" | "SELECT" => Some((Duration::ZERO, "+OK\r\n".into())),
+        _ => Some((
+            Duration::ZERO,
+            "-READONLY You can't write against a read only replica.\r\n".into(),
+        )),
+    })
+    .await;
+    let (cache, db) = (
+        Cache::new(replica.client(), "kata_replica", TTL),
+        Db::default(),
+    );
+
+    for call in 1..=2 {
+        let got = within(
+            "a call to a read-only replica",
+            cache.get_or_load("user:1", || db.load(alice())),
+        )
+        .await;
+        assert_eq!(
+            got,
+            Ok(alice()),
+            "expected the loader's value when Redis refuses the write (call {call})"
+        );
+    }
+    assert_eq!(
+        db.calls(),
+        2,
+        "expected each call to load (nothing could be cached)"
+    );
+}
+
+#[tokio::test]
+async fn the_cache_reconnects_by_itself_after_its_connection_is_dropped() {
+    let r = TestRedis::new().await;
+    let (cache, db) = (cache(&r), Db::default());
+    let cached = cache.get_or_load("user:1", || db.load(alice())).await;
+    assert_eq!(cached, Ok(alice()), "expected Alice from the loader");
+
+    // What a Redis restart or failover does to every open connection.
+    let killed: redis::RedisResult<i64> = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("USER")
+        .arg(r.namespace())
+        .query_async(&mut r.admin().await)
+        .await;
+    let killed =
+        killed.unwrap_or_else(|e| panic!("could not CLIENT KILL the cache's connection: {e}"));
+    assert!(
+        killed > 0,
+        "expected the cache to hold a connection to Redis, but there was none to drop"
+    );
+
+    let after_drop = cache.get_or_load("user:1", || db.load(bob())).await;
+    let loads = db.calls();
+    let next = cache.get_or_load("user:1", || db.load(bob())).await;
+    let last = cache.get_or_load("user:1", || db.load(bob())).await;
+
+    let served = [Ok(alice()), Ok(bob())];
+    assert!(
+        served.contains(&after_drop),
+        "expected the cached Alice or the loader's Bob right after the drop, got {after_drop:?}"
+    );
+    assert_eq!(
+        db.calls(),
+        loads,
+        "expected the calls after the one that found the connection dropped to reconnect and \
+         hit the cache, but they called the loader (got {next:?} and {last:?})"
+    );
+    assert!(
+        served.contains(&next) && next == last,
+        "expected the same cached value from both calls, got {next:?} and {last:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_that_answers_within_redis_timeout_is_waited_for() {
+    // Answers every GET with the cached Alice after 0.9 s: slow, but within REDIS_TIMEOUT (2 s).
+    let slow = fake_redis(|command| match command {
+        "GET" => {
+            let json = serde_json::to_string(&alice()).expect("Alice serialises");
+            Some((
+                Duration::from_millis(900),
+                format!("${}\r\n{json}\r\n", json.len()),
+            ))
+        }
+        _ => Some((Duration::ZERO, "+OK\r\n".into())),
+    })
+    .await;
+    let (cache, db) = (Cache::new(slow.client(), "kata_slow", TTL), Db::default());
+
+    let call = cache.get_or_load("user:1", || db.load(bob()));
+    let got = within("a call to a Redis that answers in 0.9 s", call).await;
+
+    assert_eq!(
+        (got, db.calls()),
+        (Ok(alice()), 0),
+        "expected the cache to wait up to REDIS_TIMEOUT (2 s) for a GET answered in 0.9 s and \
+         return the cached Alice without calling the loader (value, loader calls): is the \
+         response timeout shorter? (the client's default is 500 ms)"
+    );
+}
+
+#[tokio::test]
 async fn a_redis_that_never_answers_does_not_hang_the_call() {
     // Accepts connections and never writes a byte back: a frozen server or a dead network path.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
@@ -316,33 +557,30 @@ async fn a_redis_that_never_answers_does_not_hang_the_call() {
 async fn concurrent_misses_for_one_key_call_the_loader_once() {
     const TASKS: usize = 50;
     let r = TestRedis::new().await;
-    let (cache, db) = (Arc::new(cache(&r)), Arc::new(Db::default()));
-    let everyone_loading = Arc::new(Notify::new());
-    let (open_gate, gate) = watch::channel(false);
+    let proxy = counting_proxy(&r).await;
+    let cache = Arc::new(Cache::new(proxy.client.clone(), r.namespace(), TTL));
+    let db = Arc::new(Db::default());
     let barrier = Arc::new(Barrier::new(TASKS));
 
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..TASKS {
         let (cache, db, barrier) = (cache.clone(), db.clone(), barrier.clone());
-        let (everyone_loading, mut gate) = (everyone_loading.clone(), gate.clone());
+        let mut gets = proxy.gets.clone();
         tasks.spawn(async move {
             barrier.wait().await;
             let loader = || async move {
-                if db.load(()).await.is_ok() && db.calls() == TASKS {
-                    everyone_loading.notify_one();
-                }
-                // The loader stays busy until the test opens the gate, so every other
-                // call arrives while the first load is still in flight.
-                let _ = gate.wait_for(|open| *open).await;
+                db.load(()).await?;
+                // The load lasts until Redis has received 50 GETs: every call has looked in
+                // the cache and missed (or is about to) while this load is still in flight.
+                // A cache that takes the key's lock before it reads sends no more GETs; for
+                // it the load ends after 2 s, when the other calls are waiting on the lock.
+                let everyone_read = gets.wait_for(|gets| *gets >= TASKS);
+                let _ = tokio::time::timeout(Duration::from_secs(2), everyone_read).await;
                 Ok::<_, LoadError>(alice())
             };
             cache.get_or_load("hot", loader).await
         });
     }
-    // Without single-flight all 50 calls reach the loader within milliseconds; with it only
-    // one ever does, and the gate opens after this wait. A correct cache passes either way.
-    let _ = tokio::time::timeout(Duration::from_secs(2), everyone_loading.notified()).await;
-    open_gate.send_replace(true);
     let results = within("the 50 concurrent calls", tasks.join_all()).await;
 
     let calls = db.calls();

@@ -1,0 +1,163 @@
+//! Stand-ins for Redis on local ports, for what a real server will not do on demand: drop
+//! every connection, refuse writes, answer slowly, or report which commands it received.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use kata_testkit::TestRedis;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+/// A stand-in for Redis on a local port, for the failures a real server will not produce on
+/// demand. It answers each command with `reply(&command)`: raw RESP after a delay, or `None` to
+/// close the connection. Counts the connections it accepts; stops when dropped.
+pub struct FakeRedis {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeRedis {
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url.as_str()).expect("a valid URL")
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(SeqCst)
+    }
+}
+
+impl Drop for FakeRedis {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub async fn fake_redis(reply: fn(&str) -> Option<(Duration, String)>) -> FakeRedis {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
+    let listener = listener.expect("a free port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let server = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, SeqCst);
+            connections.spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut read = BufReader::new(read);
+                while let Some(command) = read_command(&mut read).await {
+                    let name = String::from_utf8_lossy(&command[0]).to_ascii_uppercase();
+                    let Some((delay, answer)) = reply(&name) else {
+                        return;
+                    };
+                    // Not a synchronisation: the delay is the slow server under test.
+                    tokio::time::sleep(delay).await;
+                    if write.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let url = format!("redis://127.0.0.1:{port}");
+    FakeRedis {
+        url,
+        accepted,
+        server,
+    }
+}
+
+/// Stands between the cache and the test's real Redis, passing every byte on, and counts the
+/// `GET`s it has passed on (a stand-in cannot do that: it would have to be a real Redis).
+pub struct CountingProxy {
+    pub client: redis::Client,
+    pub gets: watch::Receiver<usize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+type Upstream = (
+    Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+);
+
+pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
+    let listener = listener.expect("a free port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let info = r.client().get_connection_info().clone();
+    let upstream = info.addr().clone();
+    let local = redis::ConnectionAddr::Tcp("127.0.0.1".into(), port);
+    let client = redis::Client::open(info.set_addr(local)).expect("a valid address");
+    let (count, gets) = watch::channel(0);
+    let server = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            let (upstream, count) = (upstream.clone(), count.clone());
+            connections.spawn(async move {
+                let (mut up_read, mut up_write): Upstream = match &upstream {
+                    redis::ConnectionAddr::Tcp(host, port) => {
+                        let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await;
+                        let (read, write) = tokio::io::split(stream.expect("Redis answers"));
+                        (Box::new(read), Box::new(write))
+                    }
+                    redis::ConnectionAddr::Unix(path) => {
+                        let stream = tokio::net::UnixStream::connect(path).await;
+                        let (read, write) = tokio::io::split(stream.expect("Redis answers"));
+                        (Box::new(read), Box::new(write))
+                    }
+                    other => panic!("the proxy cannot reach Redis at {other:?}"),
+                };
+                let (read, mut write) = socket.into_split();
+                let replies = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut up_read, &mut write).await;
+                });
+                let mut read = BufReader::new(read);
+                while let Some(command) = read_command(&mut read).await {
+                    let mut resp = format!("*{}\r\n", command.len()).into_bytes();
+                    for arg in &command {
+                        resp.extend(format!("${}\r\n", arg.len()).bytes());
+                        resp.extend(arg);
+                        resp.extend(b"\r\n");
+                    }
+                    if up_write.write_all(&resp).await.is_err() {
+                        break;
+                    }
+                    if command[0].eq_ignore_ascii_case(b"GET") {
+                        count.send_modify(|gets| *gets += 1);
+                    }
+                }
+                replies.abort();
+            });
+        }
+    });
+    CountingProxy {
+        client,
+        gets,
+        server,
+    }
+}
+
+/// One RESP command (an array of bulk strings), or `None` at the end of the stream.
+async fn read_command(read: &mut (impl AsyncBufRead + Unpin)) -> Option<Vec<Vec<u8>>> {
+    async fn header(read: &mut (impl AsyncBufRead + Unpin), kind: char) -> Option<usize> {
+        let mut line = String::new();
+        read.read_line(&mut line).await.ok()?;
+        line.trim_end().strip_prefix(kind)?.parse().ok()
+    }
+    let mut command = Vec::new();
+    for _ in 0..header(read, '*').await? {
+        let mut arg = vec![0; header(read, '$').await? + 2];
+        read.read_exact(&mut arg).await.ok()?;
+        arg.truncate(arg.len() - 2);
+        command.push(arg);
+    }
+    (!command.is_empty()).then_some(command)
+}
