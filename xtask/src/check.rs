@@ -13,6 +13,7 @@ use crate::libtest::Status;
 use crate::manifest::{self, Service, Topic};
 use crate::realworld;
 use crate::servers::{self, Prefer};
+use crate::template;
 use crate::ui;
 use crate::verify;
 use crate::workflows;
@@ -143,6 +144,10 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
                 "kata-testkit",
             ])),
         );
+        tally.result(
+            &format!("the student template builds and `verify {TEMPLATE_TOPIC}` fails on its stub"),
+            student_template(),
+        );
     }
 
     let needs = manifest::services_needed(&topics);
@@ -218,6 +223,51 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A topic without services that the student template's check verifies.
+const TEMPLATE_TOPIC: &str = "password_hashing";
+
+/// `export-template` into a temporary directory, then that copy's own runner verifies one
+/// topic: it must build without `solutions/` and report the stub as not started, exiting
+/// non-zero. Built in a target directory of its own (`target/kata-template`), kept between
+/// checks: cargo names a path crate's outputs after its path inside the workspace, the same in
+/// both copies, so sharing this checkout's would have each build overwrite the other's. The
+/// first check builds the runner's and the topic's stack there once (minutes); later ones
+/// rebuild only the path crates.
+fn student_template() -> Result<Vec<String>> {
+    let dir = std::env::temp_dir().join(format!("kata-template-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let outcome = (|| {
+        template::export(&dir, None)?;
+        let target = manifest::root().join("target/kata-template");
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(&dir)
+            .args(["run", "--quiet", "--package", "xtask", "--target-dir"])
+            .arg(&target)
+            .args(["--", "verify", TEMPLATE_TOPIC])
+            .env("KATA_TARGET_DIR", &target)
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut problems = Vec::new();
+        if out.status.success() {
+            problems.push("`verify` exited 0 on a stub".to_string());
+        }
+        if !text.contains("Not started") {
+            let lines: Vec<&str> = text.lines().collect();
+            problems.push(format!(
+                "`verify {TEMPLATE_TOPIC}` did not report the stub as not started:\n{}",
+                lines[lines.len().saturating_sub(30)..].join("\n")
+            ));
+        }
+        Ok(problems)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
 }
 
 fn command(cmd: &mut Command) -> Result<Vec<String>> {

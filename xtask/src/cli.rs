@@ -45,6 +45,9 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+        /// Bring back the code the last reset saved (from .kata/backup/).
+        #[arg(long)]
+        undo: bool,
     },
     /// Show the reference solution of a topic you have finished.
     Solution { topic: String },
@@ -66,6 +69,30 @@ pub enum Command {
     },
     /// Instructors and CI: score the hidden tests with partial credit and write a report.
     Grade(Box<GradeCommand>),
+    /// Instructors: write Gradescope's autograder zip for an assignment (upload it as is).
+    GradescopeBundle {
+        /// The assignment of exercises/assignments.toml the autograder grades.
+        #[arg(long)]
+        assignment: String,
+        /// Where to write the zip.
+        #[arg(long, value_name = "FILE", default_value = "autograder.zip")]
+        out: PathBuf,
+        /// The commit to bundle (the trusted copy every submission is graded against).
+        #[arg(long = "ref", value_name = "REF", default_value = "HEAD")]
+        reference: String,
+        /// Bundle the repository at DIR (default: the one this runner belongs to).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Instructors: write the repository students clone, without solutions/, into DIR.
+    ExportTemplate {
+        /// A new (or empty) directory outside this repository.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Export the repository at DIR (default: the one this runner belongs to).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
     /// Maintainers: print speed figures (servers, per-test database, learner loop).
     Bench {
         /// Also time the whole `cargo xtask check --no-lint`.

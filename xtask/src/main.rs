@@ -16,6 +16,7 @@ mod manifest;
 mod progress;
 mod realworld;
 mod servers;
+mod template;
 mod topic_files;
 mod ui;
 mod verify;
@@ -37,7 +38,12 @@ fn main() -> ExitCode {
         Command::Verify { topic, all, json } => learn::verify(topic, all, json),
         Command::Hint { topic } => topic_files::hint(topic).map(|()| ExitCode::SUCCESS),
         Command::Watch => watch::watch().map(|()| ExitCode::SUCCESS),
-        Command::Reset { topic, yes } => topic_files::reset(topic, yes).map(|()| ExitCode::SUCCESS),
+        Command::Reset { topic, yes, undo } => if undo {
+            topic_files::undo_reset(topic)
+        } else {
+            topic_files::reset(topic, yes)
+        }
+        .map(|()| ExitCode::SUCCESS),
         Command::Solution { topic } => topic_files::solution(topic).map(|()| ExitCode::SUCCESS),
         Command::Services { action } => match action {
             ServicesAction::Up { prefer } => warm::up(prefer),
@@ -52,6 +58,16 @@ fn main() -> ExitCode {
         Command::Doctor => doctor::doctor().map(|()| ExitCode::SUCCESS),
         Command::Check { topics, no_lint } => check::check(topics, no_lint),
         Command::Grade(command) => grade::grade(*command),
+        Command::GradescopeBundle {
+            assignment,
+            out,
+            reference,
+            root,
+        } => grade::gradescope::bundle(&assignment, &out, root.as_deref(), &reference)
+            .map(|()| ExitCode::SUCCESS),
+        Command::ExportTemplate { dir, root } => {
+            template::run(&dir, root.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench { check, capstone } => {
             bench::bench(check, capstone).map(|()| ExitCode::SUCCESS)
         }

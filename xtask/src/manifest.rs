@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +24,29 @@ pub struct Topic {
     /// them, those tests are reported as not graded.
     #[serde(default)]
     pub images: Vec<String>,
+    /// When Gradescope shows this topic's tests to the student (`visibility = "after_due_date"`
+    /// withholds their names, scores and messages until the due date has passed).
+    #[serde(default)]
+    pub visibility: Visibility,
+}
+
+/// Gradescope's visibility of a test, as its autograder specification spells it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    #[default]
+    Visible,
+    /// Never shown to students (Gradescope: for tests worth no points).
+    Hidden,
+    AfterDueDate,
+    /// Shown once the instructor publishes the grades.
+    AfterPublished,
+}
+
+impl Visibility {
+    pub fn is_visible(&self) -> bool {
+        *self == Visibility::Visible
+    }
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

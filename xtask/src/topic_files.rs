@@ -1,12 +1,14 @@
 //! `hint`, `reset` and `solution`: the files around a topic.
 
 use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
 use crate::learn;
 use crate::manifest::{self, Topic};
 use crate::progress::Progress;
+use crate::template;
 
 fn chosen(topics: &[Topic], wanted: Option<String>) -> Result<Topic> {
     match wanted {
@@ -49,30 +51,27 @@ pub fn reset(wanted: String, yes: bool) -> Result<()> {
             return Ok(());
         }
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let backup = kata_testkit::services::state_dir()
-        .join("backup")
-        .join(format!("{}-{stamp}", topic.id));
-    std::fs::create_dir_all(&backup)?;
-    crate::cargo::run(
-        std::process::Command::new("cp")
-            .arg("-R")
-            .arg(&src)
-            .arg(&backup),
-    )?;
-    // The stub is the version the repository shipped: git's copy of the file at HEAD.
+    let backup = backup_dir()?.join(format!("{}-{}", topic.id, now()?));
+    copy_dir(&src, &backup)?;
+    // The stub is the version the repository shipped (see `template::stub_commit`); files
+    // the learner added are dropped with the rest (they are in the backup).
+    let path = format!("exercises/{}/src", topic.id);
+    let commit = stub_source(&path)?;
+    std::fs::remove_dir_all(&src).with_context(|| {
+        format!(
+            "Failed to clear {path}; your code is safe in {}",
+            backup.display()
+        )
+    })?;
     let status = std::process::Command::new("git")
         .current_dir(manifest::root())
-        .args(["checkout", "HEAD", "--"])
-        .arg(format!("exercises/{}/src", topic.id))
+        .args(["checkout", &commit, "--"])
+        .arg(&path)
         .status()
         .context("Failed to run git: is it installed?")?;
     if !status.success() {
         bail!(
-            "git could not restore exercises/{}/src; your code is safe in {}",
-            topic.id,
+            "git could not restore {path}; your code is safe in {}",
             backup.display()
         );
     }
@@ -80,11 +79,107 @@ pub fn reset(wanted: String, yes: bool) -> Result<()> {
     progress.record(&topic, false);
     progress.save()?;
     println!(
-        "Restored the stub of {}. Your code is in {}.",
+        "Restored the stub of {}. Your code is in {} (`cargo xtask reset --undo {}` brings it back).",
         topic.id,
-        backup.display()
+        backup.display(),
+        topic.name()
     );
     Ok(())
+}
+
+/// `reset --undo`: puts back the code the last reset of the topic saved (the current code
+/// goes to `.kata/backup/undone/` first).
+pub fn undo_reset(wanted: String) -> Result<()> {
+    let topics = manifest::load()?;
+    let topic = chosen(&topics, Some(wanted))?;
+    let dir = backup_dir()?;
+    let prefix = format!("{}-", topic.id);
+    let latest = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stamp: u64 = name.strip_prefix(&prefix)?.parse().ok()?;
+            entry
+                .path()
+                .join("src")
+                .is_dir()
+                .then_some((stamp, entry.path()))
+        })
+        .max();
+    let Some((_, backup)) = latest else {
+        bail!(
+            "There is no saved code of {} in {}: `cargo xtask reset {}` saves it there first.",
+            topic.id,
+            dir.display(),
+            topic.name()
+        );
+    };
+    let src = topic.exercise_dir().join("src");
+    let undone = dir.join("undone").join(format!("{}-{}", topic.id, now()?));
+    if src.exists() {
+        copy_dir(&src, &undone)?;
+        std::fs::remove_dir_all(&src)
+            .with_context(|| format!("Failed to clear {}", src.display()))?;
+    }
+    crate::cargo::run(
+        std::process::Command::new("cp")
+            .arg("-R")
+            .arg(backup.join("src"))
+            .arg(&src),
+    )?;
+    std::fs::remove_dir_all(&backup)
+        .with_context(|| format!("Failed to remove {}", backup.display()))?;
+    println!(
+        "Brought back your code of {} from {}. The stub it replaced is in {}. Run `cargo xtask verify {}`.",
+        topic.id,
+        backup.display(),
+        undone.display(),
+        topic.name()
+    );
+    Ok(())
+}
+
+fn backup_dir() -> Result<PathBuf> {
+    let dir = kata_testkit::services::state_dir().join("backup");
+    std::fs::create_dir_all(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Milliseconds since 1970: backups sort by it.
+fn now() -> Result<u128> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis())
+}
+
+/// `DEST/src` becomes a copy of `src`.
+fn copy_dir(src: &Path, dest: &Path) -> Result<()> {
+    std::fs::create_dir_all(dest)
+        .with_context(|| format!("Failed to create {}", dest.display()))?;
+    crate::cargo::run(
+        std::process::Command::new("cp")
+            .arg("-R")
+            .arg(src)
+            .arg(dest),
+    )
+}
+
+/// The commit holding `path` as shipped: the stub commit, or (a topic the instructor added
+/// later) the first commit that has it.
+fn stub_source(path: &str) -> Result<String> {
+    let root = manifest::root();
+    let commit = template::stub_commit(&root)?;
+    if template::git(&root, &["cat-file", "-e", &format!("{commit}:{path}")]).is_ok() {
+        return Ok(commit);
+    }
+    let added = template::git(&root, &["rev-list", "--reverse", "HEAD", "--", path])?;
+    String::from_utf8(added)?
+        .lines()
+        .next()
+        .map(str::to_string)
+        .with_context(|| format!("No commit of this repository has {path}: it cannot be reset"))
 }
 
 pub fn solution(wanted: String) -> Result<()> {
@@ -95,6 +190,12 @@ pub fn solution(wanted: String) -> Result<()> {
             "Finish {} first: the solution opens once its tests pass. Run `cargo xtask verify {}` (stuck? `cargo xtask hint {}`).",
             topic.id,
             topic.name(),
+            topic.name()
+        );
+    }
+    if template::is_student_copy() {
+        bail!(
+            "The reference solutions are not part of this copy of the katas: ask your instructor. Your tests passing is the proof that yours works; compare notes with `cargo xtask hint {}`.",
             topic.name()
         );
     }

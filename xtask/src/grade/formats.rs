@@ -25,6 +25,8 @@ pub enum Format {
     Markdown,
     /// GitHub Classroom's autograding result (base64-encode it into `<ID>_RESULTS`).
     Classroom,
+    /// Gradescope's autograder `results.json` (learner text as plain text, bounded).
+    Gradescope,
 }
 
 impl Format {
@@ -35,6 +37,7 @@ impl Format {
             Format::Junit => "grade.xml",
             Format::Markdown => "grade.md",
             Format::Classroom => "classroom.json",
+            Format::Gradescope => "results.json",
         }
     }
 }
@@ -90,6 +93,9 @@ pub fn render(report: &Report, format: Format) -> Result<String> {
         Format::Junit => junit(report)?,
         Format::Markdown => markdown::render(report),
         Format::Classroom => serde_json::to_string_pretty(&classroom(report))? + "\n",
+        Format::Gradescope => {
+            serde_json::to_string_pretty(&crate::grade::gradescope::results(report))? + "\n"
+        }
     })
 }
 

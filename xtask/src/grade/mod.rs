@@ -44,6 +44,7 @@ mod base;
 mod class;
 mod confine;
 mod formats;
+pub mod gradescope;
 mod isolate;
 mod markdown;
 mod render;

@@ -5,6 +5,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::libtest::Status;
+use crate::manifest::Visibility;
 
 /// Bumped on a removal or a change of meaning (SCHEMA.md); added fields keep it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -88,6 +89,9 @@ pub struct TopicReport {
     /// The compiler's errors (paths relative to the repository) when the topic did not build.
     #[serde(default)]
     pub build_error: Option<String>,
+    /// The topic's `visibility` in `exercises/katas.toml` (Gradescope), when not `visible`.
+    #[serde(default, skip_serializing_if = "Visibility::is_visible")]
+    pub visibility: Visibility,
     pub tests: Vec<TestReport>,
 }
 

@@ -80,6 +80,7 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64, built: Built) -> TopicR
         score: 0.0,
         max_score: round(weight),
         build_error: None,
+        visibility: topic.visibility,
         tests: Vec::new(),
     };
     let executables = match built {
