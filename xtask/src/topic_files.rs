@@ -52,17 +52,21 @@ pub fn reset(wanted: String, yes: bool) -> Result<()> {
         }
     }
     let backup = backup_dir()?.join(format!("{}-{}", topic.id, now()?));
-    copy_dir(&src, &backup)?;
+    if src.exists() {
+        copy_dir(&src, &backup)?;
+    }
     // The stub is the version the repository shipped (see `template::stub_commit`); files
     // the learner added are dropped with the rest (they are in the backup).
     let path = format!("exercises/{}/src", topic.id);
     let commit = stub_source(&path)?;
-    std::fs::remove_dir_all(&src).with_context(|| {
-        format!(
-            "Failed to clear {path}; your code is safe in {}",
-            backup.display()
-        )
-    })?;
+    if src.exists() {
+        std::fs::remove_dir_all(&src).with_context(|| {
+            format!(
+                "Failed to clear {path}; your code is safe in {}",
+                backup.display()
+            )
+        })?;
+    }
     let status = std::process::Command::new("git")
         .current_dir(manifest::root())
         .args(["checkout", &commit, "--"])

@@ -3,6 +3,7 @@
 # image). Written by `cargo xtask gradescope-bundle` for assignment @ASSIGNMENT@.
 set -euo pipefail
 
+export HOME="${HOME:-/root}"
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
 export DEBIAN_FRONTEND=noninteractive
