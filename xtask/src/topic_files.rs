@@ -189,17 +189,17 @@ fn stub_source(path: &str) -> Result<String> {
 pub fn solution(wanted: String) -> Result<()> {
     let topics = manifest::load()?;
     let topic = chosen(&topics, Some(wanted))?;
+    if template::is_student_copy() {
+        bail!(
+            "The reference solutions are not part of this copy of the katas: ask your instructor. Your tests passing is the proof that yours works; compare notes with `cargo xtask hint {}`.",
+            topic.name()
+        );
+    }
     if !Progress::load().is_done(&topic) {
         bail!(
             "Finish {} first: the solution opens once its tests pass. Run `cargo xtask verify {}` (stuck? `cargo xtask hint {}`).",
             topic.id,
             topic.name(),
-            topic.name()
-        );
-    }
-    if template::is_student_copy() {
-        bail!(
-            "The reference solutions are not part of this copy of the katas: ask your instructor. Your tests passing is the proof that yours works; compare notes with `cargo xtask hint {}`.",
             topic.name()
         );
     }
