@@ -48,7 +48,8 @@ pub struct Receipt {
 ///   account and never fail with a deadlock.
 /// - Calling again with an `idempotency_key` that was applied returns the first call's receipt
 ///   with `replayed: true` and moves no money, even when the calls run at the same time; the same
-///   key with a different `from`, `to` or amount is [`TransferError::IdempotencyKeyReused`].
+///   key with a different `from`, `to` or amount is [`TransferError::IdempotencyKeyReused`], even
+///   when those calls run at the same time (only one of them applies).
 pub async fn transfer(
     pool: &PgPool,
     from: i64,

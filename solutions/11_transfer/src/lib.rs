@@ -46,7 +46,8 @@ pub struct Receipt {
 ///   account and never fail with a deadlock.
 /// - Calling again with an `idempotency_key` that was applied returns the first call's receipt
 ///   with `replayed: true` and moves no money, even when the calls run at the same time; the same
-///   key with a different `from`, `to` or amount is [`TransferError::IdempotencyKeyReused`].
+///   key with a different `from`, `to` or amount is [`TransferError::IdempotencyKeyReused`], even
+///   when those calls run at the same time (only one of them applies).
 pub async fn transfer(
     pool: &PgPool,
     from: i64,
@@ -62,6 +63,15 @@ pub async fn transfer(
     }
     // Every early return below drops `tx`, which rolls it back: nothing half-done survives.
     let mut tx = pool.begin().await?;
+
+    // One lock per idempotency key, held until the end of the transaction: two calls with the
+    // same key queue here even when they touch different accounts, where the row locks below
+    // would never make them meet (both would insert the key; the second would hit UNIQUE).
+    // Two keys that `hashtext` maps to one number merely wait for each other.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(idempotency_key)
+        .execute(&mut *tx)
+        .await?;
 
     // Lock both rows in one statement, always in id order: two opposite transfers then queue
     // for the same first lock instead of each holding the lock the other one needs (deadlock).
@@ -80,7 +90,7 @@ pub async fn transfer(
     let from_balance = balance_of(from).ok_or(TransferError::UnknownAccount(from))?;
     balance_of(to).ok_or(TransferError::UnknownAccount(to))?;
 
-    // Looked up under the locks: a concurrent retry of this key has committed or not started.
+    // Under the key's lock, an earlier call with this key has either committed or not started.
     let earlier: Option<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT id, from_account, to_account, amount_cents FROM ledger WHERE idempotency_key = $1",
     )
