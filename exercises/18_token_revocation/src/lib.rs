@@ -63,7 +63,7 @@ pub enum TokenError {
     Invalid,
     #[error("the token has expired")]
     Expired,
-    /// On the blocklist, or (refresh tokens) its family has been revoked.
+    /// On the blocklist, or its family has been revoked.
     #[error("the token has been revoked")]
     Revoked,
     /// A refresh token presented a second time: its whole family is revoked now.
@@ -107,11 +107,12 @@ impl TokenService {
     /// The claims of a valid, unexpired, unrevoked access token.
     ///
     /// Checks, in this order: signature, algorithm (HS256 only) and kind
-    /// ([`TokenError::Invalid`]), `now >= exp` ([`TokenError::Expired`]), the blocklist
-    /// ([`TokenError::Revoked`]).
+    /// ([`TokenError::Invalid`]), `now >= exp` ([`TokenError::Expired`]), the blocklist and the
+    /// family ([`TokenError::Revoked`]: a revoked family takes its access tokens with it).
     pub async fn verify_access(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
         // TODO: decode with the algorithm pinned to HS256 and `exp` compared with `now`, check
-        // the kind, then ask Redis whether `{prefix}:revoked:{jti}` exists.
+        // the kind, then ask Redis whether `{prefix}:revoked:{jti}` or `{prefix}:family:{fam}`
+        // exists.
         todo!("TokenService::verify_access")
     }
 

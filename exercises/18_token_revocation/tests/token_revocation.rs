@@ -1,6 +1,28 @@
 //! Hidden tests for the `token_revocation` kata: HS256 access and refresh tokens whose
 //! revocation state lives in a real Redis. Each test gets its own key namespace, and the
 //! service's connection logs in as a Redis user that may only touch keys under it.
+//!
+//! Rules (README) -> tests:
+//! - issue: kinds, exp (900 s, 14 d), `"alg": "HS256"`, one `sub` and `fam`, two `jti`, a new
+//!   `fam` per login -> `a_fresh_pair_verifies_and_carries_the_user_family_and_kind`
+//! - another key, `alg: none`, a refresh token, garbage, `""` are `Invalid` ->
+//!   `forged_unsigned_garbage_and_refresh_tokens_are_not_access_tokens`
+//! - valid at `exp - 1`, `Expired` at `exp` -> `an_access_token_is_accepted_until_exp_and_expired_from_then_on`
+//! - `Revoked` once revoked, the user's other tokens stay valid, `Expired` before `Revoked` ->
+//!   `a_revoked_access_token_is_rejected_and_others_are_not`
+//! - blocklist PTTL `exp - now` (not the full lifetime, not -1) ->
+//!   `the_blocklist_entry_expires_when_the_token_would`
+//! - revoking an expired token (at exactly `exp`) stores nothing, garbage is `Invalid` ->
+//!   `revoking_an_expired_or_invalid_token_stores_nothing`
+//! - refresh: new pair, same family, new `jti`; used-mark PTTL `exp - now` of a token a week
+//!   from its `exp` -> `a_refresh_rotates_the_pair_and_marks_the_old_refresh_token_used`
+//! - reuse: `Reused`, then the family's newest refresh token and its access tokens (old and
+//!   new) `Revoked`, family mark PTTL `refresh_ttl`, another login unaffected ->
+//!   `reusing_a_refresh_token_revokes_its_whole_family`
+//! - access token, expired (at `exp`) or revoked refresh token cannot refresh ->
+//!   `only_a_valid_unexpired_unrevoked_refresh_token_refreshes`
+//! - check-and-mark is atomic (forced race through a proxy) ->
+//!   `two_concurrent_refreshes_with_one_token_let_exactly_one_win`
 
 #[path = "token_revocation/gate.rs"]
 mod gate;
@@ -116,6 +138,14 @@ async fn a_fresh_pair_verifies_and_carries_the_user_family_and_kind() {
         other.fam, refresh.fam,
         "expected every login to start a new family"
     );
+    for (what, token) in [("access", &pair.access), ("refresh", &pair.refresh)] {
+        let header = jsonwebtoken::decode_header(token);
+        let alg = header.map(|header| header.alg);
+        assert!(
+            matches!(alg, Ok(Algorithm::HS256)),
+            "expected the {what} token's header to say HS256, but got {alg:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -187,6 +217,13 @@ async fn a_revoked_access_token_is_rejected_and_others_are_not() {
         other.is_ok(),
         "expected another token of the same user to stay valid, but got {other:?}"
     );
+    assert_err(
+        service
+            .verify_access(&revoked.access, now + ACCESS_TTL)
+            .await,
+        "Expired",
+        "a revoked access token at its exp (the expiry is checked before the blocklist)",
+    );
 }
 
 #[tokio::test]
@@ -238,7 +275,9 @@ async fn a_refresh_rotates_the_pair_and_marks_the_old_refresh_token_used() {
     let r = TestRedis::new().await;
     let service = service(&r).await;
     let now = now();
-    let first = issue(&service, "alice", now);
+    // Issued a week ago: 7 of its 14 days are left, and so is the used-mark's TTL.
+    let week_ms = 7 * 24 * 3600 * 1000;
+    let first = issue(&service, "alice", now - REFRESH_TTL / 2);
 
     let second = service.refresh(&first.refresh, now).await;
 
@@ -252,10 +291,10 @@ async fn a_refresh_rotates_the_pair_and_marks_the_old_refresh_token_used() {
         "expected a new refresh token of the same family for alice, but got {new:?} from {old:?}"
     );
     let (key, ttl) = keys_under(&r, "used", &old.jti).await;
-    let max = REFRESH_TTL as i64 * 1000;
     assert!(
-        ttl > max / 2 && ttl <= max,
-        "expected {key:?} marked used until the old token's exp ({max} ms), but PTTL is {ttl}"
+        ttl > week_ms / 2 && ttl <= week_ms,
+        "expected {key:?} marked used until the old token's exp (exp - now = {week_ms} ms), but \
+         PTTL is {ttl} (-1: never expires, -2: missing; more: the token's full lifetime?)"
     );
 }
 
@@ -277,6 +316,9 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
 
     let replay = service.refresh(&stolen.refresh, now).await;
     let newest = service.refresh(&third.refresh, now).await;
+    let first_access = service.verify_access(&stolen.access, now).await;
+    let newest_access = service.verify_access(&third.access, now).await;
+    let unrelated_access = service.verify_access(&other_login.access, now).await;
     let unrelated = service.refresh(&other_login.refresh, now).await;
 
     assert_err(replay, "Reused", "a refresh token presented a second time");
@@ -285,15 +327,27 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
         "Revoked",
         "the newest refresh token of a family in which reuse was detected",
     );
+    assert_err(
+        first_access,
+        "Revoked",
+        "the login's first access token once its family is revoked",
+    );
+    assert_err(
+        newest_access,
+        "Revoked",
+        "the family's newest access token once its family is revoked",
+    );
     assert!(
-        unrelated.is_ok(),
-        "expected another login's family to be unaffected, but got {unrelated:?}"
+        unrelated.is_ok() && unrelated_access.is_ok(),
+        "expected another login's family to be unaffected, but got {unrelated_access:?} \
+         (access) and {unrelated:?} (refresh)"
     );
     let (key, ttl) = keys_under(&r, "family", &peek(&stolen.refresh).fam).await;
     let max = REFRESH_TTL as i64 * 1000;
     assert!(
-        ttl > 0 && ttl <= max,
-        "expected the family mark {key:?} to expire within {max} ms, but PTTL is {ttl}"
+        ttl > max / 2 && ttl <= max,
+        "expected the family mark {key:?} to live refresh_ttl ({max} ms), as long as the \
+         family's newest refresh token could, but PTTL is {ttl} (-1: never expires, -2: missing)"
     );
 }
 

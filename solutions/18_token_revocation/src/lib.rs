@@ -62,7 +62,7 @@ pub enum TokenError {
     Invalid,
     #[error("the token has expired")]
     Expired,
-    /// On the blocklist, or (refresh tokens) its family has been revoked.
+    /// On the blocklist, or its family has been revoked.
     #[error("the token has been revoked")]
     Revoked,
     /// A refresh token presented a second time: its whole family is revoked now.
@@ -104,18 +104,19 @@ impl TokenService {
     /// The claims of a valid, unexpired, unrevoked access token.
     ///
     /// Checks, in this order: signature, algorithm (HS256 only) and kind
-    /// ([`TokenError::Invalid`]), `now >= exp` ([`TokenError::Expired`]), the blocklist
-    /// ([`TokenError::Revoked`]).
+    /// ([`TokenError::Invalid`]), `now >= exp` ([`TokenError::Expired`]), the blocklist and the
+    /// family ([`TokenError::Revoked`]: a revoked family takes its access tokens with it).
     pub async fn verify_access(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
         let claims = self.decode(token, TokenKind::Access, now)?;
         // The signature proves who issued the token, not that it is still wanted: every
-        // verification asks the blocklist.
-        let revoked: bool = self
-            .redis
-            .clone()
-            .exists(self.key("revoked", &claims.jti))
-            .await?;
-        if revoked {
+        // verification asks the blocklist, and whether reuse revoked the token's family (one
+        // EXISTS, two keys).
+        let keys = [
+            self.key("revoked", &claims.jti),
+            self.key("family", &claims.fam),
+        ];
+        let revoked: usize = self.redis.clone().exists(&keys).await?;
+        if revoked > 0 {
             return Err(TokenError::Revoked);
         }
         Ok(claims)
