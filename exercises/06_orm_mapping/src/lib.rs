@@ -73,8 +73,8 @@ impl UserRepo {
         todo!("get")
     }
 
-    /// The user with exactly this email, or `None`; whatever `email` holds, it is only ever
-    /// compared as a value.
+    /// The user with exactly this email (`=`: no case folding, trimming or `LIKE` wildcards), or
+    /// `None`; whatever `email` holds, it is only ever compared as a value.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>, RepoError> {
         // TODO: SELECT the row by email, the email bound as a parameter (never `format!`).
         todo!("find_by_email")
@@ -85,7 +85,9 @@ impl UserRepo {
     ///
     /// - `page_size` outside `1..=MAX_PAGE_SIZE` is [`RepoError::InvalidPageSize`].
     /// - Following `next` visits every user exactly once, also users sharing a name, and users
-    ///   inserted or deleted between two calls never make another user repeat or go missing.
+    ///   inserted or deleted between two calls (the cursor's own user included) never make
+    ///   another user repeat or go missing.
+    /// - One call receives at most `page_size + 1` rows from Postgres, whatever the table's size.
     pub async fn list(&self, after: Option<&Cursor>, page_size: i64) -> Result<Page, RepoError> {
         // TODO: check the page size, then fetch the users after the cursor ordered by a key that
         // is unique (name alone is not), and build `next` from the last user returned.

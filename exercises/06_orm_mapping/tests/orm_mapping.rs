@@ -2,9 +2,33 @@
 //!
 //! The concurrent duplicate is forced, not hoped for: the test inserts the email in its own
 //! open transaction, waits until every call is blocked on it inside Postgres, then commits.
+//! Rows a page reads are counted by Postgres itself (`pg_stat_statements`).
+//!
+//! Rule (README / stub) -> test:
+//! - create returns the stored user; get / find_by_email read it back
+//!   -> `created_users_round_trip_through_get_and_find_by_email`
+//! - ids beyond 32 bits; unknown id / email: `Ok(None)`; exact comparison (case, spaces, `LIKE`
+//!   `_` and `%`) -> `lookups_are_exact_and_missing_users_are_none`
+//! - taken email: `Conflict { email }`, first user unchanged -> `a_duplicate_email_is_a_conflict_error`;
+//!   against an uncommitted insert, 5 calls -> `a_duplicate_email_inserted_concurrently_is_a_conflict_too`
+//! - hostile lookups find nothing, table survives
+//!   -> `hostile_input_in_a_lookup_matches_nothing_and_the_table_survives`; all four hostile
+//!   strings, `O'Brien`, specials, padded names stored verbatim, and paged through (each name a
+//!   cursor) -> `hostile_input_is_stored_read_back_and_paged_verbatim`
+//! - order (name, id), every user once for sizes 1..100 over 23 users sharing 4 names
+//!   -> `paging_visits_every_user_once_in_name_then_id_order`
+//! - `next` exactly when more follow, empty table -> `next_is_none_exactly_on_the_last_page`
+//! - inserts / deletes between pages, the cursor's own row deleted
+//!   -> `users_inserted_or_deleted_between_pages_cause_no_repeats`
+//! - page size outside 1..=100 refused (first page and with a cursor), 1 and 100 served
+//!   -> `a_page_size_outside_1_to_100_is_rejected`
+//! - at most `page_size + 1` rows per call over 3000 users, a full page of 100 with `next`
+//!   -> `rows_read::a_page_receives_at_most_page_size_plus_one_rows_whatever_the_table_size`
 
 #[path = "orm_mapping/blocking.rs"]
 mod blocking;
+#[path = "orm_mapping/rows_read.rs"]
+mod rows_read;
 
 use std::collections::HashSet;
 
@@ -132,8 +156,25 @@ async fn created_users_round_trip_through_get_and_find_by_email() {
 }
 
 #[tokio::test]
-async fn missing_users_are_none_not_errors() {
-    let (_db, repo) = seeded(&[("ann@example.com", "Ann")]).await;
+async fn lookups_are_exact_and_missing_users_are_none() {
+    let (db, repo) = seeded(&[("ann@example.com", "Ann")]).await;
+    let big: i64 = 5_000_000_000;
+    sqlx::query("INSERT INTO users (id, email, name) VALUES ($1, 'big@example.com', 'Big')")
+        .bind(big)
+        .execute(&mut db.admin().await)
+        .await
+        .expect("seeding a user with an id beyond 32 bits");
+    let got = repo.get(big).await;
+    assert!(
+        matches!(&got, Ok(Some(user)) if user.id == big && user.email == "big@example.com"),
+        "get({big}) must find the user with that id (ids are i64), got {got:?}"
+    );
+    let got = repo.get(big + 1).await;
+    assert!(
+        matches!(got, Ok(None)),
+        "get({}) must be Ok(None), got {got:?}",
+        big + 1
+    );
     let got = repo.get(987_654).await;
     assert!(
         matches!(got, Ok(None)),
@@ -144,11 +185,21 @@ async fn missing_users_are_none_not_errors() {
         matches!(found, Ok(None)),
         "find_by_email of an unknown email must be Ok(None), got {found:?}"
     );
-    let found = repo.find_by_email("ANN@example.com").await;
-    assert!(
-        matches!(found, Ok(None)),
-        "emails are compared exactly: ANN@example.com must not find ann@example.com, got {found:?}"
-    );
+    for probe in [
+        "ANN@example.com",
+        " ann@example.com",
+        "ann@example.com ",
+        "ann_example.com",
+        "%",
+        "ann@%",
+    ] {
+        let found = repo.find_by_email(probe).await;
+        assert!(
+            matches!(found, Ok(None)),
+            "emails are compared exactly (`=`, not `LIKE`, no case folding or trimming): \
+             {probe:?} must not find ann@example.com, got {found:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -228,12 +279,14 @@ async fn hostile_input_in_a_lookup_matches_nothing_and_the_table_survives() {
 }
 
 #[tokio::test]
-async fn hostile_input_is_stored_and_read_back_verbatim() {
+async fn hostile_input_is_stored_read_back_and_paged_verbatim() {
     let (db, repo) = seeded(&[]).await;
     let inputs = [
         ("o'brien@example.com", "Conan O'Brien"),
         (HOSTILE[3], "Robert'); DROP TABLE students; --"),
         (HOSTILE[0], "$1 \\ \" ; -- /* */ \u{1F600}"),
+        (HOSTILE[1], HOSTILE[2]),
+        (HOSTILE[2], "  two spaces either side  "),
     ];
     for (email, name) in inputs {
         let created = repo.create(email, name).await.unwrap_or_else(|e| {
@@ -270,6 +323,18 @@ async fn hostile_input_is_stored_and_read_back_verbatim() {
         .map(|(e, n)| (e.to_string(), n.to_string()))
         .collect();
     assert_eq!(stored, expected, "the table must hold the strings verbatim");
+    // Each of these names ends a page, so the next page's query carries it as its cursor.
+    let in_order = ids_by_name_then_id(&db).await;
+    for size in [1, 2] {
+        let seen = every_page(&repo, size).await;
+        assert_eq!(
+            ids(&seen),
+            in_order,
+            "pages of {size} over users named {:?} must return every user once, ordered by \
+             (name, id): a name holding quotes is a value to bind in the next page's query",
+            inputs.map(|(_, name)| name)
+        );
+    }
 }
 
 #[tokio::test]
@@ -342,7 +407,8 @@ async fn users_inserted_or_deleted_between_pages_cause_no_repeats() {
     let mut seen = Vec::new();
     let first = page(&repo, None, 4).await;
     seen.extend(first.users.iter().cloned());
-    // Between two requests, other users sign up: one sorting before this page, one after.
+    // Between two requests, other users sign up: one sorting before this page, one after; and
+    // the user the first page ended on (the cursor's own row) is deleted.
     repo.create("a-early@example.com", "a-early")
         .await
         .expect("creating a-early");
@@ -350,7 +416,18 @@ async fn users_inserted_or_deleted_between_pages_cause_no_repeats() {
         .create("z-late@example.com", "z-late")
         .await
         .expect("creating z-late");
+    sqlx::query("DELETE FROM users WHERE name = 'm04'")
+        .execute(&mut db.admin().await)
+        .await
+        .expect("deleting m04, the last user of page 1");
     let second = page(&repo, Some(&first), 4).await;
+    let second_names: Vec<&str> = second.users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(
+        second_names,
+        ["m05", "m06", "m07", "m08"],
+        "page 2 must start right after m04, the user page 1 ended on, even though m04 was deleted \
+         in between: the cursor holds the position (name, id), not a row to look up"
+    );
     seen.extend(second.users.iter().cloned());
     // ... and two users already shown are deleted.
     sqlx::query("DELETE FROM users WHERE name IN ('m01', 'm02')")
@@ -387,19 +464,34 @@ async fn users_inserted_or_deleted_between_pages_cause_no_repeats() {
 
 #[tokio::test]
 async fn a_page_size_outside_1_to_100_is_rejected() {
-    let (_db, repo) = seeded(&[("ann@example.com", "Ann")]).await;
+    let (_db, repo) = seeded(&[("ann@example.com", "Ann"), ("bob@example.com", "Bob")]).await;
+    let first = page(&repo, None, 1).await;
+    let cursor = first
+        .next
+        .as_ref()
+        .expect("2 users in pages of 1: the first page must have a next cursor");
     for size in [0, -1, MAX_PAGE_SIZE + 1, 1_000_000, i64::MAX, i64::MIN] {
+        for (position, after) in [
+            ("the first page", None),
+            ("a page after a cursor", Some(cursor)),
+        ] {
+            let result = repo.list(after, size).await;
+            assert!(
+                matches!(result, Err(RepoError::InvalidPageSize(s)) if s == size),
+                "page size {size} for {position}: expected Err(InvalidPageSize({size})), got {result:?}"
+            );
+        }
+    }
+    for (size, users) in [(1, 1), (2, 2), (MAX_PAGE_SIZE, 2)] {
         let result = repo.list(None, size).await;
         assert!(
-            matches!(result, Err(RepoError::InvalidPageSize(s)) if s == size),
-            "page size {size}: expected Err(InvalidPageSize({size})), got {result:?}"
+            matches!(&result, Ok(p) if p.users.len() == users),
+            "page size {size} is allowed and must return {users} of the 2 users, got {result:?}"
         );
     }
-    for size in [1, MAX_PAGE_SIZE] {
-        let result = repo.list(None, size).await;
-        assert!(
-            matches!(&result, Ok(p) if p.users.len() == 1),
-            "page size {size} is allowed and must return the one user, got {result:?}"
-        );
-    }
+    let result = repo.list(Some(cursor), MAX_PAGE_SIZE).await;
+    assert!(
+        matches!(&result, Ok(p) if p.users.len() == 1),
+        "page size {MAX_PAGE_SIZE} after a cursor is allowed and must return the last user, got {result:?}"
+    );
 }

@@ -88,8 +88,8 @@ impl UserRepo {
         Ok(user)
     }
 
-    /// The user with exactly this email, or `None`; whatever `email` holds, it is only ever
-    /// compared as a value.
+    /// The user with exactly this email (`=`: no case folding, trimming or `LIKE` wildcards), or
+    /// `None`; whatever `email` holds, it is only ever compared as a value.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>, RepoError> {
         let user = sqlx::query_as("SELECT id, email, name FROM users WHERE email = $1")
             .bind(email)
@@ -103,7 +103,9 @@ impl UserRepo {
     ///
     /// - `page_size` outside `1..=MAX_PAGE_SIZE` is [`RepoError::InvalidPageSize`].
     /// - Following `next` visits every user exactly once, also users sharing a name, and users
-    ///   inserted or deleted between two calls never make another user repeat or go missing.
+    ///   inserted or deleted between two calls (the cursor's own user included) never make
+    ///   another user repeat or go missing.
+    /// - One call receives at most `page_size + 1` rows from Postgres, whatever the table's size.
     pub async fn list(&self, after: Option<&Cursor>, page_size: i64) -> Result<Page, RepoError> {
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(RepoError::InvalidPageSize(page_size));
