@@ -186,12 +186,14 @@ pub async fn login(
     // TODO, in this order:
     // - the body's rejection becomes `AppError::BadRequest`;
     // - trim and lowercase the email;
-    // - throttle: `max_failures` failures counted in Redis -> `TooManyAttempts` (seconds left
-    //   on the counter's PTTL, rounded up), before any database or Argon2 work;
+    // - throttle: count this attempt in Redis in the same atomic step as the check (the
+    //   window's TTL set in ms when the count starts, never extended); past `max_failures`
+    //   -> `TooManyAttempts` (seconds left on the counter's PTTL, rounded up), before any
+    //   database or Argon2 work;
     // - look the user up; verify the password against their hash, or against `dummy_hash`
     //   when there is no such user, with `state.verifier` inside `spawn_blocking`;
-    // - failure: count it in Redis (the window's TTL set in ms when the count starts) and
-    //   return `InvalidCredentials`; success: delete the counter and sign an HS256 token.
+    // - failure: `InvalidCredentials` (the attempt is counted already); success: delete the
+    //   counter and sign an HS256 token.
     todo!("login")
 }
 

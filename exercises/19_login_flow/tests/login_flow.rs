@@ -2,9 +2,47 @@
 //! test), real Redis (the failure counters), axum's real `Router` and one real TCP socket.
 //!
 //! Nothing here measures time: "an unknown email costs as much as a wrong password" is checked
-//! by counting Argon2 verifications, and "hashing does not block the executor" by holding a
-//! verification open (a hook) while another request is served on a one-thread runtime.
+//! by counting Argon2 verifications, "hashing does not block the executor" by holding a
+//! verification open (a hook) while another request is served on a one-thread runtime, and the
+//! throttle's race by holding verifications at a gate while parallel guesses arrive.
+//!
+//! Rules (README, stub) -> the test that fails when that rule alone is broken (`t::` = throttle):
+//! - 200 + token shape; HS256, secret, sub, email, iat = now, exp = iat + ttl
+//!   -> the_right_password_returns_an_hs256_token_that_expires
+//! - token_ttl / max_failures / failure_window read from Config -> t::the_token_lifetime_and_...
+//! - /me 200 {id, email}; no token or Basic -> 401 + Bearer challenge -> me::the_token_opens_me_...
+//! - scheme case-insensitive; a valid token under another scheme is 401 -> me::the_bearer_scheme_...
+//! - other secret, expired, no exp, HS512, garbage -> 401 -> me::forged_expired_and_garbage_...
+//! - same 401 (status, headers, body) for a wrong password and an unknown email -> a_wrong_...
+//! - exactly one verification each, via state.verifier -> an_unknown_email_costs_one_...
+//! - dummy hash: users' algorithm and params -> the_dummy_hash_costs_as_much_as_a_users_hash;
+//!   a random password per AppState::new -> every_instance_hashes_its_own_random_dummy_password
+//! - verification in spawn_blocking -> password_hashing_runs_off_the_async_executor
+//! - body: 400 / 422 / 415 with axum's exact message, no Argon2 -> malformed_bodies_are_400_...;
+//!   the same answer whether the email exists -> a_malformed_body_does_not_reveal_...
+//! - the flow over a real socket -> login_and_me_work_over_a_real_socket
+//! - email trimmed + lowercased for lookup and throttle; the token carries the stored email
+//!   -> t::changing_the_emails_case_neither_breaks_login_nor_escapes_the_throttle
+//! - 5 failures -> 429 even for the right password, no Argon2, no SQL, {"error"} body
+//!   -> t::five_failures_lock_the_account_even_for_the_right_password
+//! - 4 failures do not lock (boundary); a success deletes the count -> t::four_failures_do_not_...
+//! - Retry-After = PTTL in s rounded up (100 400 ms -> 101); unlock when Redis expires the key
+//!   -> t::retry_after_is_the_time_left_rounded_up_and_the_lock_ends_with_the_key
+//! - other accounts unaffected -> t::a_locked_account_does_not_lock_another_one
+//! - unknown emails throttled -> t::unknown_emails_are_throttled_like_known_ones
+//! - key = failures_key = {prefix}:login_failures:{email}, PTTL = window in ms minus elapsed
+//!   -> t::the_failure_window_is_a_millisecond_ttl_in_redis
+//! - TTL set once: not extended by failures nor by refused attempts -> t::neither_later_...
+//! - shared by two AppStates -> t::two_instances_of_the_service_share_the_throttle
+//! - check and count atomic: 4 parallel guesses with 1 attempt left -> 1 verification, 3 x 429
+//!   -> t::parallel_guesses_at_the_last_attempt_cost_one_verification
+//! - Redis error -> 500 (fail closed), no Redis details -> t::a_redis_error_fails_closed_with_a_500
+//!
+//! Not tested: the ConnectionManager's response timeouts and hashing the dummy off the executor
+//! at start-up (neither is observable without timing).
 
+#[path = "login_flow/me.rs"]
+mod me;
 #[path = "login_flow/support.rs"]
 mod support;
 #[path = "login_flow/throttle.rs"]
@@ -15,9 +53,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use argon2::{Params, PasswordHash};
-use axum::http::{StatusCode, header};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use login_flow::{Claims, PasswordVerifier, app};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::FromRequest;
+use axum::http::{Request, StatusCode, header};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use login_flow::{Claims, LoginRequest, PasswordVerifier, app};
 use serde_json::json;
 use support::*;
 
@@ -58,76 +99,6 @@ async fn the_right_password_returns_an_hs256_token_that_expires() {
         (before..=after).contains(&claims.iat) && claims.exp == claims.iat + TOKEN_TTL_SECS,
         "expected iat = now and exp = iat + {TOKEN_TTL_SECS}, got {claims:?} (now was {before}..={after})"
     );
-}
-
-#[tokio::test]
-async fn the_token_opens_me_and_no_token_is_a_401_with_a_bearer_challenge() {
-    let kata = kata().await;
-    let token = kata.token(ALICE, ALICE_PASSWORD).await;
-
-    let allowed = send(kata.app(), me_request(Some(&format!("Bearer {token}")))).await;
-    let missing = send(kata.app(), me_request(None)).await;
-    let basic = send(kata.app(), me_request(Some("Basic YWxpY2U6c2VjcmV0"))).await;
-
-    assert_eq!(
-        allowed.status,
-        StatusCode::OK,
-        "expected 200, got {allowed:?}"
-    );
-    assert_eq!(
-        allowed.json(),
-        json!({ "id": kata.alice_id, "email": ALICE }),
-        "expected /me to return Alice's id and email"
-    );
-    for reply in [missing, basic] {
-        let challenge = reply.header(header::WWW_AUTHENTICATE);
-        assert!(
-            reply.status == StatusCode::UNAUTHORIZED && challenge.starts_with("Bearer"),
-            "expected 401 with `WWW-Authenticate: Bearer` without a bearer token, got {reply:?}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn forged_expired_and_garbage_tokens_are_401() {
-    let kata = kata().await;
-    let t = now();
-    let claims = |iat: u64, exp: u64| json!({ "sub": kata.alice_id.to_string(), "email": ALICE, "iat": iat, "exp": exp });
-    let sign = |alg, claims: serde_json::Value, secret: &[u8]| {
-        let key = EncodingKey::from_secret(secret);
-        jsonwebtoken::encode(&Header::new(alg), &claims, &key).expect("the test can sign")
-    };
-    let no_exp = json!({ "sub": kata.alice_id.to_string(), "email": ALICE, "iat": t });
-    let cases = [
-        (
-            "another secret",
-            sign(
-                Algorithm::HS256,
-                claims(t, t + 900),
-                b"another-secret-of-32-bytes-long!!",
-            ),
-        ),
-        (
-            "expired an hour ago",
-            sign(Algorithm::HS256, claims(t - 4500, t - 3600), SECRET),
-        ),
-        ("without exp", sign(Algorithm::HS256, no_exp, SECRET)),
-        (
-            "HS512 instead of HS256",
-            sign(Algorithm::HS512, claims(t, t + 900), SECRET),
-        ),
-        ("garbage", "not-a-jwt".to_owned()),
-    ];
-
-    for (what, token) in cases {
-        let reply = send(kata.app(), me_request(Some(&format!("Bearer {token}")))).await;
-
-        let challenge = reply.header(header::WWW_AUTHENTICATE);
-        assert!(
-            reply.status == StatusCode::UNAUTHORIZED && challenge.starts_with("Bearer"),
-            "expected 401 with a `WWW-Authenticate: Bearer ...` challenge for a token {what}, got {reply:?}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -204,38 +175,70 @@ async fn the_dummy_hash_costs_as_much_as_a_users_hash() {
 }
 
 #[tokio::test]
-async fn malformed_bodies_are_client_errors_with_a_clear_message() {
+async fn every_instance_hashes_its_own_random_dummy_password() {
     let kata = kata().await;
+
+    let other = new_state(&kata.db, &kata.redis).await;
+
+    assert_ne!(
+        kata.state.dummy_hash, other.dummy_hash,
+        "expected AppState::new to hash a random password each time, not a constant"
+    );
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_422_or_415_with_axums_message() {
+    let kata = kata().await;
+    let json = Some("application/json");
     let cases = [
         (
             "truncated JSON",
+            json,
             r#"{"email": "alice@example.com", "password": "#,
-            "",
+            400,
         ),
         (
             "a missing password",
+            json,
             r#"{"email": "alice@example.com"}"#,
-            "password",
+            422,
         ),
         (
             "a number as email",
+            json,
             r#"{"email": 42, "password": "x"}"#,
-            "email",
+            422,
+        ),
+        (
+            "no Content-Type",
+            None,
+            &credentials(ALICE, ALICE_PASSWORD),
+            415,
         ),
     ];
 
-    for (what, body, mentions) in cases {
-        let reply = send(kata.app(), login_request(body)).await;
+    for (what, content_type, body, status) in cases {
+        let request = || {
+            let mut request = Request::post("/login");
+            if let Some(content_type) = content_type {
+                request = request.header(header::CONTENT_TYPE, content_type);
+            }
+            request
+                .body(Body::from(body.to_owned()))
+                .expect("a valid request")
+        };
+        let axums_message = match Json::<LoginRequest>::from_request(request(), &()).await {
+            Err(rejection) => rejection.body_text(),
+            Ok(_) => unreachable!("axum accepts {what}"),
+        };
 
-        let error = reply.json()["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let reply = send(kata.app(), request()).await;
+
+        let expected = json!({ "error": axums_message });
         assert!(
-            matches!(reply.status.as_u16(), 400 | 422)
-                && !error.is_empty()
-                && error.contains(mentions),
-            "expected 400 or 422 with {{\"error\": \"...\"}} naming {mentions:?} for {what}, got {reply:?}"
+            reply.status == status && serde_json::from_str(&reply.body).ok() == Some(expected),
+            "expected {status} with {{\"error\": {axums_message:?}}} (axum's message) for \
+             {what}, got {reply:?}"
         );
     }
     assert_eq!(

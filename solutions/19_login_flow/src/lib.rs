@@ -215,17 +215,28 @@ pub async fn login(
     let key = state.failures_key(&email);
     let mut redis = state.redis.clone();
 
-    // The throttle comes first: a locked account costs no Argon2 work and no database query,
-    // and even the right password is refused until the window ends.
-    let (failures, pttl): (Option<u64>, i64) = redis::pipe()
-        .get(&key)
+    // The throttle comes first, and counts this attempt in the same atomic step as the check:
+    // a check followed by a separate count lets parallel guesses all read "one attempt left".
+    // SET NX PX starts the window with its TTL (only if none is running), INCR counts without
+    // touching the TTL, PTTL says what is left. A locked account costs no database query and
+    // no Argon2 work, and even the right password is refused until the window ends.
+    let window_ms = state.config.failure_window.as_millis() as u64;
+    let (attempts, pttl): (u64, i64) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(&key)
+        .arg(0)
+        .arg("PX")
+        .arg(window_ms)
+        .arg("NX")
+        .ignore()
+        .incr(&key, 1)
         .pttl(&key)
         .query_async(&mut redis)
         .await
-        .context("Failed to read the failure count")?;
-    if failures.unwrap_or(0) >= state.config.max_failures {
-        let remaining_ms =
-            u64::try_from(pttl).unwrap_or_else(|_| state.config.failure_window.as_millis() as u64);
+        .context("Failed to count the attempt")?;
+    if attempts > state.config.max_failures {
+        let remaining_ms = u64::try_from(pttl).unwrap_or(window_ms);
         return Err(AppError::TooManyAttempts {
             retry_after_secs: remaining_ms.div_ceil(1000).max(1),
         });
@@ -251,25 +262,8 @@ pub async fn login(
         .await
         .context("The password verification panicked")?;
 
+    // A failure needs no further write: the attempt is already counted.
     let Some((user_id, _)) = user.filter(|_| matches) else {
-        // The window starts with the first failure and is not extended by later ones:
-        // SET NX PX creates the counter with its TTL, INCR keeps the TTL. MULTI makes the two
-        // one step, so no counter is ever left without an expiry.
-        let window_ms = state.config.failure_window.as_millis() as u64;
-        let () = redis::pipe()
-            .atomic()
-            .cmd("SET")
-            .arg(&key)
-            .arg(0)
-            .arg("PX")
-            .arg(window_ms)
-            .arg("NX")
-            .ignore()
-            .incr(&key, 1)
-            .ignore()
-            .query_async(&mut redis)
-            .await
-            .context("Failed to count the failure")?;
         return Err(AppError::InvalidCredentials);
     };
     let () = redis

@@ -2,6 +2,7 @@
 //! axum's real `Router` (no socket) or a real TCP socket.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::Duration;
 
 use argon2::{Argon2, PasswordHasher};
@@ -33,6 +34,10 @@ pub fn hash(password: &str) -> String {
     hash.expect("the test can hash").to_string()
 }
 
+/// Alice's and Bob's hashes, computed once per test process: Argon2 is the slow part of a test.
+static SEEDED_HASHES: LazyLock<[String; 2]> =
+    LazyLock::new(|| [hash(ALICE_PASSWORD), hash(BOB_PASSWORD)]);
+
 pub fn config(prefix: &str) -> Config {
     Config {
         jwt_secret: SECRET.to_vec(),
@@ -55,12 +60,13 @@ pub async fn kata() -> Kata {
     let db = TestDb::new(SCHEMA).await;
     let mut admin = db.admin().await;
     let mut alice_id = 0;
-    for (email, password) in [(ALICE, ALICE_PASSWORD), (BOB, BOB_PASSWORD)] {
+    let [alice_hash, bob_hash] = SEEDED_HASHES.clone();
+    for (email, password_hash) in [(ALICE, alice_hash), (BOB, bob_hash)] {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id",
         )
         .bind(email)
-        .bind(hash(password))
+        .bind(password_hash)
         .fetch_one(&mut admin)
         .await
         .expect("seeding a user");
@@ -80,7 +86,12 @@ pub async fn kata() -> Kata {
 
 /// Another instance of the service over the same Postgres and Redis.
 pub async fn new_state(db: &TestDb, redis: &TestRedis) -> AppState {
-    let state = AppState::new(db.pool().await, redis.client(), config(redis.namespace())).await;
+    new_state_with(db, redis, config(redis.namespace())).await
+}
+
+/// An instance of the service with a configuration of the test's choosing.
+pub async fn new_state_with(db: &TestDb, redis: &TestRedis, config: Config) -> AppState {
+    let state = AppState::new(db.pool().await, redis.client(), config).await;
     state.unwrap_or_else(|e| panic!("expected AppState::new to succeed, but got: {e:#}"))
 }
 
@@ -156,24 +167,78 @@ impl Kata {
 
     /// `times` logins with a wrong password, each of which must be a 401.
     pub async fn fail(&self, email: &str, times: usize) {
-        for attempt in 1..=times {
-            let reply = self.login(email, "wrong password").await;
-            assert_eq!(
-                reply.status,
-                StatusCode::UNAUTHORIZED,
-                "expected failed login {attempt} of {times} for {email} to be a 401, but got {reply:?}"
-            );
-        }
+        fail_on(&self.app(), email, times).await;
+    }
+
+    /// The failure counter of `email`: `{namespace}:login_failures:{email}`.
+    pub fn failures_key(&self, email: &str) -> String {
+        self.redis.key(&format!("login_failures:{email}"))
     }
 
     /// PTTL of the failure counter of `email`, read with an unrestricted connection.
     pub async fn failures_pttl(&self, email: &str) -> i64 {
-        let key = self.redis.key(&format!("login_failures:{email}"));
-        let got: redis::RedisResult<i64> = redis::cmd("PTTL")
-            .arg(&key)
-            .query_async(&mut self.redis.admin().await)
+        self.admin_command(redis::cmd("PTTL").arg(self.failures_key(email)))
+            .await
+    }
+
+    /// Sets the failure counter of `email` to expire in `ms` (as if time had passed).
+    pub async fn pexpire_failures(&self, email: &str, ms: u64) {
+        let key = self.failures_key(email);
+        let set: i64 = self
+            .admin_command(redis::cmd("PEXPIRE").arg(&key).arg(ms))
             .await;
-        got.unwrap_or_else(|e| panic!("could not PTTL {key}: {e}"))
+        assert_eq!(set, 1, "expected the failure counter {key} to exist");
+    }
+
+    /// Runs a command over an unrestricted connection (the test's, not the service's).
+    pub async fn admin_command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> T {
+        let got = command.query_async(&mut self.redis.admin().await).await;
+        got.unwrap_or_else(|e| panic!("the test's Redis command failed: {e}"))
+    }
+}
+
+/// `times` logins with a wrong password through `app`, each of which must be a 401.
+pub async fn fail_on(app: &Router, email: &str, times: usize) {
+    for attempt in 1..=times {
+        let reply = send(
+            app.clone(),
+            login_request(&credentials(email, "wrong password")),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "expected failed login {attempt} of {times} for {email} to be a 401, but got {reply:?}"
+        );
+    }
+}
+
+/// Whole milliseconds since `start`, rounded up (bounds what a TTL can have lost meanwhile).
+pub fn elapsed_ms(start: std::time::Instant) -> u64 {
+    start.elapsed().as_millis() as u64 + 1
+}
+
+/// How long a held verification waits for the test before giving up (only wrong answers wait).
+pub const HELD_FOR: Duration = Duration::from_secs(20);
+
+/// A gate that password verifications wait at (from a `PasswordVerifier` hook, on the
+/// verifying thread) until the test opens it.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// Blocks until the gate is open, or for `HELD_FOR` at most.
+    pub fn wait(&self) {
+        let (open, opened) = &*self.0;
+        let open = open.lock().expect("gate lock");
+        let waited = opened.wait_timeout_while(open, HELD_FOR, |open| !*open);
+        drop(waited.expect("gate lock"));
+    }
+
+    pub fn open(&self) {
+        let (open, opened) = &*self.0;
+        *open.lock().expect("gate lock") = true;
+        opened.notify_all();
     }
 }
 
