@@ -1,5 +1,23 @@
 //! Hidden tests for the REST resources kata: axum's real router (driven with `oneshot`, and
 //! once over a real TCP socket) on a real Postgres database, one database per test.
+//!
+//! Rule (README, stub docs) -> the test that fails when that rule alone is broken:
+//! - `GET /books`: 200, every book (`[]` when none, hundreds of rows, ids past i32), by id
+//!   (rows stored out of id order, titles and years in another order) ->
+//!   books_are_read_back_one_by_one_and_listed_in_id_order
+//! - `POST`: 201, `Location: /books/{id}`, the book as JSON -> creating_a_book_answers_201_with_its_location_and_representation
+//! - `POST` stores the row -> a_created_book_is_stored_in_postgres
+//! - `GET /books/{id}`: 200 and that book -> books_are_read_back_one_by_one_and_listed_in_id_order
+//! - `PUT`: every column of that row only, 200 and the new book -> put_replaces_the_whole_book_and_only_that_one
+//! - `DELETE`: 204, empty body, then 404, other books kept -> deleting_a_book_answers_204_with_an_empty_body_and_it_is_gone
+//! - unknown id (`-1`, `i64::MAX`) 404 for GET, PUT, DELETE; PUT creates nothing -> an_unknown_id_is_404_for_get_put_and_delete
+//! - malformed id (`abc`, past i64) 400 -> a_malformed_id_is_400
+//! - 405 + `Allow` per path -> a_wrong_method_is_405_with_an_allow_header
+//! - missing fields 422, no JSON content type 415, for POST and PUT, nothing changed ->
+//!   an_incomplete_or_untyped_body_is_refused_and_changes_nothing
+//! - no state in the process (lists, reads after the other's writes) -> two_app_instances_over_one_database_share_the_books
+//! - a database failure is 500 without its details (stub: `ApiError::Database`) -> a_database_failure_is_500_without_its_details
+//! - over a real socket -> the_api_works_over_a_real_socket
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,6 +29,7 @@ use http_body_util::BodyExt;
 use kata_testkit::TestDb;
 use rest_resources::app;
 use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
@@ -63,6 +82,16 @@ async fn setup() -> (TestDb, Router) {
     let db = TestDb::new(SCHEMA).await;
     let app = app(db.pool().await);
     (db, app)
+}
+
+/// The app for requests that must be answered before any query: its pool never connects (a
+/// query would fail, and the answer be a 500).
+fn setup_without_database() -> Router {
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy("postgres://kata@127.0.0.1:9/no_database_here")
+        .expect("a valid database URL");
+    app(pool)
 }
 
 /// Inserts a book behind the API's back and returns its id.
@@ -141,38 +170,66 @@ async fn a_created_book_is_stored_in_postgres() {
 #[tokio::test]
 async fn books_are_read_back_one_by_one_and_listed_in_id_order() {
     let (db, app) = setup().await;
-    let first = seed(&db, "Dune", "Frank Herbert", 1965).await;
-    let second = seed(&db, "Solaris", "Stanisław Lem", 1961).await;
+    let empty = send(&app, Method::GET, "/books", None).await;
+    assert!(
+        empty.status == StatusCode::OK && empty.json() == json!([]),
+        "expected GET /books on an empty table to answer 200 with [], but got {} with {:?}",
+        empty.status,
+        String::from_utf8_lossy(&empty.body)
+    );
+    // 300 books with ids past i32, stored out of id order, titles and years in other orders.
+    sqlx::raw_sql(
+        "INSERT INTO books (id, title, author, year) \
+         SELECT 3000000000 + i, 'Title ' || (1000 - i), 'Author ' || i, 1900 + (i * 37) % 100 \
+         FROM generate_series(1, 300) AS i ORDER BY (i * 7919) % 301",
+    )
+    .execute(&mut db.admin().await)
+    .await
+    .expect("seeding the books");
+    let rows = stored(&db).await;
+    let expected: Vec<Value> = (rows.iter())
+        .map(|(id, title, author, year)| json!({"id": id, "title": title, "author": author, "year": year}))
+        .collect();
 
     let list = send(&app, Method::GET, "/books", None).await;
-    let one = send(&app, Method::GET, &format!("/books/{second}"), None).await;
+    let middle = &expected[150];
+    let uri = format!("/books/{}", middle["id"]);
+    let one = send(&app, Method::GET, &uri, None).await;
 
     assert_eq!(
         list.status,
         StatusCode::OK,
         "expected GET /books to answer 200"
     );
-    let expected = json!([
-        {"id": first, "title": "Dune", "author": "Frank Herbert", "year": 1965},
-        {"id": second, "title": "Solaris", "author": "Stanisław Lem", "year": 1961},
-    ]);
-    assert_eq!(list.json(), expected, "expected every stored book, by id");
+    let listed = list.json();
+    let ids: Vec<&Value> = (listed.as_array().into_iter().flatten())
+        .map(|book| &book["id"])
+        .collect();
+    assert!(
+        listed == Value::Array(expected.clone()),
+        "expected all {} stored books ordered by id (ids from 3000000001), but got {} books with \
+         the ids {:?}...",
+        expected.len(),
+        ids.len(),
+        &ids[..ids.len().min(5)]
+    );
     assert_eq!(
         one.status,
         StatusCode::OK,
-        "expected GET /books/{second} to answer 200"
+        "expected GET {uri} to answer 200"
     );
     assert_eq!(
-        one.json(),
-        expected[1],
-        "expected GET /books/{second} to return that book"
+        &one.json(),
+        middle,
+        "expected GET {uri} to return that book"
     );
 }
 
 #[tokio::test]
-async fn put_replaces_the_whole_book() {
+async fn put_replaces_the_whole_book_and_only_that_one() {
     let (db, app) = setup().await;
     let id = seed(&db, "Dune", "F. Herbert", 1964).await;
+    let other = seed(&db, "Solaris", "Stanisław Lem", 1961).await;
     let replacement = json!({"title": "Dune Messiah", "author": "Frank Herbert", "year": 1969});
 
     let reply = send(
@@ -196,14 +253,21 @@ async fn put_replaces_the_whole_book() {
         "expected the replaced book as the body"
     );
     let rows = stored(&db).await;
-    let want = vec![(id, "Dune Messiah".into(), "Frank Herbert".into(), 1969)];
-    assert_eq!(rows, want, "expected the row replaced in Postgres");
+    let want = vec![
+        (id, "Dune Messiah".into(), "Frank Herbert".into(), 1969),
+        (other, "Solaris".into(), "Stanisław Lem".into(), 1961),
+    ];
+    assert_eq!(
+        rows, want,
+        "expected that row replaced in Postgres, and the other book unchanged"
+    );
 }
 
 #[tokio::test]
 async fn deleting_a_book_answers_204_with_an_empty_body_and_it_is_gone() {
     let (db, app) = setup().await;
     let id = seed(&db, "Dune", "Frank Herbert", 1965).await;
+    let other = seed(&db, "Solaris", "Stanisław Lem", 1961).await;
 
     let reply = send(&app, Method::DELETE, &format!("/books/{id}"), None).await;
 
@@ -219,9 +283,11 @@ async fn deleting_a_book_answers_204_with_an_empty_body_and_it_is_gone() {
         StatusCode::NOT_FOUND,
         "expected GET after DELETE to be 404"
     );
-    assert!(
-        stored(&db).await.is_empty(),
-        "expected the row deleted from Postgres"
+    let ids: Vec<i64> = stored(&db).await.iter().map(|row| row.0).collect();
+    assert_eq!(
+        ids,
+        [other],
+        "expected that row deleted from Postgres, and the other book kept"
     );
 }
 
@@ -230,19 +296,21 @@ async fn an_unknown_id_is_404_for_get_put_and_delete() {
     let (db, app) = setup().await;
     seed(&db, "Dune", "Frank Herbert", 1965).await;
 
-    for (method, body) in [
-        (Method::GET, None),
-        (Method::PUT, Some(dune())),
-        (Method::DELETE, None),
-    ] {
-        let reply = send(&app, method.clone(), "/books/424242", body).await;
+    for id in ["424242", "-1", "9223372036854775807"] {
+        for (method, body) in [
+            (Method::GET, None),
+            (Method::PUT, Some(dune())),
+            (Method::DELETE, None),
+        ] {
+            let reply = send(&app, method.clone(), &format!("/books/{id}"), body).await;
 
-        let body = String::from_utf8_lossy(&reply.body);
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "expected {method} /books/424242 (no such book) to answer 404, body: {body:?}"
-        );
+            let body = String::from_utf8_lossy(&reply.body);
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "expected {method} /books/{id} (no such book) to answer 404, body: {body:?}"
+            );
+        }
     }
     assert_eq!(
         stored(&db).await.len(),
@@ -253,20 +321,22 @@ async fn an_unknown_id_is_404_for_get_put_and_delete() {
 
 #[tokio::test]
 async fn a_malformed_id_is_400() {
-    let (_db, app) = setup().await;
+    let app = setup_without_database();
 
-    for (method, body) in [
-        (Method::GET, None),
-        (Method::PUT, Some(dune())),
-        (Method::DELETE, None),
-    ] {
-        let reply = send(&app, method.clone(), "/books/abc", body).await;
+    for id in ["abc", "9223372036854775808"] {
+        for (method, body) in [
+            (Method::GET, None),
+            (Method::PUT, Some(dune())),
+            (Method::DELETE, None),
+        ] {
+            let reply = send(&app, method.clone(), &format!("/books/{id}"), body).await;
 
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "expected {method} /books/abc (not an integer id) to answer 400"
-        );
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "expected {method} /books/{id} (not an i64 id) to answer 400"
+            );
+        }
     }
 }
 
@@ -305,25 +375,36 @@ async fn a_wrong_method_is_405_with_an_allow_header() {
 }
 
 #[tokio::test]
-async fn an_incomplete_or_untyped_body_is_refused_and_stores_nothing() {
+async fn an_incomplete_or_untyped_body_is_refused_and_changes_nothing() {
     let (db, app) = setup().await;
+    let id = seed(&db, "Dune", "Frank Herbert", 1965).await;
+    let before = stored(&db).await;
+    let item = format!("/books/{id}");
 
-    let incomplete = send(&app, Method::POST, "/books", Some(json!({"title": "Dune"}))).await;
-    let request = Request::post("/books").body(Body::from(dune().to_string()));
-    let untyped = app.clone().oneshot(request.expect("a valid request")).await;
-    let untyped = untyped.expect("the router is infallible").status();
+    for (method, uri) in [(Method::POST, "/books"), (Method::PUT, item.as_str())] {
+        let incomplete = send(&app, method.clone(), uri, Some(json!({"title": "Dune"}))).await;
+        let request = Request::builder().method(method.clone()).uri(uri);
+        let request = request.body(Body::from(dune().to_string()));
+        let untyped = app.clone().oneshot(request.expect("a valid request")).await;
+        let untyped = untyped.expect("the router is infallible").status();
 
+        assert_eq!(
+            incomplete.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expected {method} {uri} with a book without author and year to be refused with 422"
+        );
+        assert_eq!(
+            untyped,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected {method} {uri} with a body without `Content-Type: application/json` to be \
+             refused with 415"
+        );
+    }
     assert_eq!(
-        incomplete.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "expected a book without author and year to be refused with 422"
+        stored(&db).await,
+        before,
+        "expected nothing stored or changed"
     );
-    assert_eq!(
-        untyped,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "expected a body without `Content-Type: application/json` to be refused with 415"
-    );
-    assert!(stored(&db).await.is_empty(), "expected nothing stored");
 }
 
 #[tokio::test]
@@ -331,17 +412,32 @@ async fn two_app_instances_over_one_database_share_the_books() {
     let db = TestDb::new(SCHEMA).await;
     let (one, two) = (app(db.pool().await), app(db.pool().await));
 
+    let listed_by_two_before = send(&two, Method::GET, "/books", None).await.json();
     let created = send(&one, Method::POST, "/books", Some(dune()))
         .await
         .json();
     let uri = format!("/books/{}", created["id"]);
+    let listed_by_two = send(&two, Method::GET, "/books", None).await.json();
     let seen_by_two = send(&two, Method::GET, &uri, None).await;
+    let read_by_one_before = send(&one, Method::GET, &uri, None).await;
     let renamed =
         json!({"title": "Dune (50th anniversary)", "author": "Frank Herbert", "year": 2015});
     send(&two, Method::PUT, &uri, Some(renamed.clone())).await;
     let seen_by_one = send(&one, Method::GET, &uri, None).await;
     send(&one, Method::DELETE, &uri, None).await;
     let gone_for_two = send(&two, Method::GET, &uri, None).await;
+    let listed_by_two_after = send(&two, Method::GET, "/books", None).await.json();
+
+    assert!(
+        listed_by_two_before == json!([]) && listed_by_two == json!([created]),
+        "expected instance two's GET /books to list the book instance one created, but it \
+         listed {listed_by_two} (before the creation: {listed_by_two_before})"
+    );
+    assert_eq!(
+        read_by_one_before.status,
+        StatusCode::OK,
+        "expected instance one to read its own book"
+    );
 
     assert!(
         seen_by_two.status == StatusCode::OK && seen_by_two.json() == created,
@@ -360,6 +456,44 @@ async fn two_app_instances_over_one_database_share_the_books() {
         StatusCode::NOT_FOUND,
         "expected instance two to see instance one's DELETE"
     );
+    assert_eq!(
+        listed_by_two_after,
+        json!([]),
+        "expected instance two's GET /books to see instance one's DELETE"
+    );
+}
+
+#[tokio::test]
+async fn a_database_failure_is_500_without_its_details() {
+    let (db, app) = setup().await;
+    let id = seed(&db, "Dune", "Frank Herbert", 1965).await;
+    sqlx::raw_sql("DROP TABLE books")
+        .execute(&mut db.admin().await)
+        .await
+        .expect("the test drops the table");
+    let item = format!("/books/{id}");
+
+    for (method, uri, body) in [
+        (Method::GET, "/books", None),
+        (Method::POST, "/books", Some(dune())),
+        (Method::GET, item.as_str(), None),
+        (Method::PUT, item.as_str(), Some(dune())),
+        (Method::DELETE, item.as_str(), None),
+    ] {
+        let reply = send(&app, method.clone(), uri, body).await;
+
+        let body = String::from_utf8_lossy(&reply.body).to_lowercase();
+        let leaks: Vec<&str> = ["relation", "does not exist", "sqlx", "error returned"]
+            .into_iter()
+            .filter(|internal| body.contains(internal))
+            .collect();
+        assert!(
+            reply.status == StatusCode::INTERNAL_SERVER_ERROR && leaks.is_empty(),
+            "expected {method} {uri} on a dropped table to answer 500 without the database's \
+             error text (it stays in the server's logs), but got {} with {body:?}",
+            reply.status
+        );
+    }
 }
 
 /// One HTTP/1.1 exchange over TCP; returns the whole response (the server closes the connection).
