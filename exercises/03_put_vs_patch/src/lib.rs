@@ -147,6 +147,7 @@ pub async fn notes_patch(
     // without read-only members (422). Read the note (404), 412 if `If-Match` names another
     // version, merge the patch into the note's fields with `merge_patch`, deserialise the
     // result into NoteFields (400), and write it only if the note is still at the version
-    // you read, atomically: a concurrent writer may have been faster (then 412).
+    // you read, atomically: a concurrent writer may have been faster. Then, with `If-Match`,
+    // 412; without it (an unconditional write), read the newer note and merge again.
     todo!("patch a note")
 }

@@ -1,6 +1,33 @@
 //! Hidden tests for the PUT vs PATCH kata: axum's real router (and once a real TCP socket) on
-//! a real Postgres database. The lost-update race is forced, not hoped for: the test holds the
-//! note's row lock while ten PATCHes carrying the same ETag pile up behind it.
+//! a real Postgres database. Races are forced, not hoped for: the test holds the note's row
+//! lock (its own uncommitted write) while requests pile up behind it inside Postgres.
+//!
+//! Rule (README / stub) -> test:
+//! - GET: 200, the note, `ETag: "1"`; `created_at` RFC 3339 in UTC, the stored instant
+//!   -> `get_returns_the_note_with_its_etag`
+//! - PUT replaces every writable field, resets omitted ones (inside `meta` too), stores a full
+//!   body as sent, keeps `id` and `created_at` -> `put_replaces_the_whole_note_and_resets_omitted_fields`
+//! - 400, nothing changes: PUT without title, `null` title, wrong types, not an object, malformed;
+//!   PATCH not an object, malformed, or whose result is no valid note (`{"title": null}`)
+//!   -> `an_invalid_body_is_400_and_changes_nothing`
+//! - PATCH: only the named members -> `patch_changes_only_the_members_it_names`; `null` clears
+//!   (nested too, sibling kept) -> `patch_with_null_clears_a_member`; nested objects merge, arrays
+//!   are replaced -> `patch_merges_nested_objects_and_replaces_arrays`
+//! - `merge_patch` = RFC 7396 Appendix A -> `merge_patch_follows_rfc_7396_appendix_a`
+//! - 415: PATCH as `application/json`, `application/json-patch+json`, `text/plain`, none; PUT as
+//!   `text/plain`, `application/merge-patch+json`, none -> `patch_and_put_each_need_their_own_content_type`
+//! - `id`, `version`, `created_at` in a body: 422 for PUT and PATCH, even with the current value
+//!   -> `read_only_members_are_refused_with_422`
+//! - `If-Match` naming another version (older, newer, a prefix): 412 for PATCH and PUT; the first
+//!   of two writers wins; every write adds 1; without `If-Match` or with `*`: unconditional
+//!   -> `if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_through`
+//! - another write commits while a request waits for the row: PUT with `If-Match` 412; PATCH
+//!   without `If-Match` 200, merged into the newer note (no 412, no lost update)
+//!   -> `a_write_overtaken_by_another_is_412_with_if_match_and_merged_without`
+//! - 10 concurrent PATCHes with `If-Match: "1"`: one 200, nine 412
+//!   -> `ten_concurrent_patches_with_one_etag_let_exactly_one_through`
+//! - unknown id (also with `If-Match`, also `i64::MAX`): 404 -> `an_unknown_note_is_404`
+//! - over a real socket -> `patch_works_over_a_real_socket`
 
 #[path = "put_vs_patch/helpers.rs"]
 mod helpers;
@@ -9,14 +36,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::{Method, StatusCode};
-use helpers::{JSON, MERGE, assert_note, seeded, send, setup, stored, wait_until_all_blocked};
+use helpers::{
+    JSON, MERGE, assert_note, hold_a_write, not_rfc3339_utc, seeded, send, setup, stored,
+    wait_until_all_blocked, wait_until_blocked,
+};
 use put_vs_patch::merge_patch;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-
 #[tokio::test]
 async fn get_returns_the_note_with_its_etag() {
-    let (_db, app, uri) = setup().await;
+    let (db, app, uri) = setup().await;
 
     let reply = send(&app, Method::GET, &uri, None, None, "").await;
 
@@ -26,11 +55,30 @@ async fn get_returns_the_note_with_its_etag() {
         note["id"].is_i64() && note["created_at"].is_string(),
         "expected the read-only id and created_at in the representation, but got {note}"
     );
+    let created_at = note["created_at"].as_str().unwrap_or_default();
+    if let Some(why) = not_rfc3339_utc(created_at) {
+        panic!(
+            "expected created_at in RFC 3339 in UTC, like \"2026-01-31T12:00:00.000000Z\", but \
+             got {created_at:?}: {why}"
+        );
+    }
+    let same: bool = sqlx::query_scalar(
+        "SELECT abs(extract(epoch FROM $1::timestamptz - created_at)) < 1 FROM notes",
+    )
+    .bind(created_at)
+    .fetch_one(&mut db.admin().await)
+    .await
+    .expect("comparing created_at with the stored one");
+    assert!(
+        same,
+        "expected created_at {created_at:?} to be the stored instant (in UTC)"
+    );
 }
 
 #[tokio::test]
 async fn put_replaces_the_whole_note_and_resets_omitted_fields() {
     let (db, app, uri) = setup().await;
+    let before = send(&app, Method::GET, &uri, None, None, "").await.json();
 
     let reply = send(
         &app,
@@ -55,23 +103,75 @@ async fn put_replaces_the_whole_note_and_resets_omitted_fields() {
         json!({"fields": reset, "version": 2}),
         "expected it stored"
     );
+    let after = reply.json();
+    assert_eq!(
+        (&after["id"], &after["created_at"]),
+        (&before["id"], &before["created_at"]),
+        "expected a PUT to keep the read-only id and created_at"
+    );
+
+    let full = json!({"title": "Trip", "body": "passport", "tags": ["travel", "todo"],
+                      "meta": {"color": "green", "pinned": true}});
+    let reply = send(&app, Method::PUT, &uri, Some(JSON), None, &full.to_string()).await;
+    assert_note(&reply, full.clone(), 3, "a PUT of every field");
+    assert_eq!(
+        stored(&db).await,
+        json!({"fields": full, "version": 3}),
+        "expected every field of the PUT stored"
+    );
+
+    let body = r#"{"title": "Trip", "meta": {"color": "blue"}}"#;
+    let reply = send(&app, Method::PUT, &uri, Some(JSON), None, body).await;
+    let want = json!({"title": "Trip", "body": null, "tags": [],
+                      "meta": {"color": "blue", "pinned": false}});
+    assert_note(
+        &reply,
+        want.clone(),
+        4,
+        format!("PUT {body} (meta.pinned reset to false: PUT never merges)").as_str(),
+    );
+    assert_eq!(
+        stored(&db).await,
+        json!({"fields": want, "version": 4}),
+        "expected it stored"
+    );
 }
 
 #[tokio::test]
-async fn put_without_the_required_title_is_400() {
+async fn an_invalid_body_is_400_and_changes_nothing() {
     let (db, app, uri) = setup().await;
-
-    for body in [
+    let put = [
         r#"{"body": "bread"}"#,
         r#"{"title": null}"#,
+        r#"{"title": 5}"#,
+        r#"{"title": "X", "tags": "home"}"#,
+        r#"{"title": "X", "meta": {"pinned": "yes"}}"#,
+        r#"[{"title": "X"}]"#,
+        r#""Shopping""#,
         r#"{"title": "#,
-    ] {
-        let reply = send(&app, Method::PUT, &uri, Some(JSON), None, body).await;
+    ];
+    // A merge patch must be an object, and its result a valid note (the title is required).
+    let patch = [
+        r#"{"title": null}"#,
+        r#"{"tags": "home"}"#,
+        r#"{"meta": {"pinned": "yes"}}"#,
+        r#"["title", "X"]"#,
+        r#"null"#,
+        r#"{"title": "#,
+    ];
+    let requests = put.map(|b| (Method::PUT, JSON, b));
+    let requests = requests
+        .into_iter()
+        .chain(patch.map(|b| (Method::PATCH, MERGE, b)));
+
+    for (method, content_type, body) in requests {
+        let reply = send(&app, method.clone(), &uri, Some(content_type), None, body).await;
 
         assert_eq!(
             reply.status,
             StatusCode::BAD_REQUEST,
-            "expected PUT {body} to answer 400"
+            "expected {method} {body} to answer 400, body: {:?}",
+            reply.body
         );
     }
     assert_eq!(stored(&db).await, seeded(), "expected the note unchanged");
@@ -148,13 +248,24 @@ fn merge_patch_follows_rfc_7396_appendix_a() {
 }
 
 #[tokio::test]
-async fn patch_needs_the_merge_patch_content_type() {
+async fn patch_and_put_each_need_their_own_content_type() {
     let (db, app, uri) = setup().await;
+    let patch = [
+        Some(JSON),
+        Some("application/json-patch+json"),
+        Some("text/plain"),
+        None,
+    ];
+    let put = [Some("text/plain"), Some(MERGE), None];
+    let requests = patch.map(|c| (Method::PATCH, c, MERGE));
+    let requests = requests
+        .into_iter()
+        .chain(put.map(|c| (Method::PUT, c, JSON)));
 
-    for content_type in [Some(JSON), Some("text/plain"), None] {
+    for (method, content_type, wanted) in requests {
         let reply = send(
             &app,
-            Method::PATCH,
+            method.clone(),
             &uri,
             content_type,
             None,
@@ -165,29 +276,19 @@ async fn patch_needs_the_merge_patch_content_type() {
         assert_eq!(
             reply.status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "expected a PATCH with Content-Type {content_type:?} to answer 415 (only {MERGE} is a merge patch)"
+            "expected a {method} with Content-Type {content_type:?} to answer 415 (only {wanted} is accepted)"
         );
     }
-    let put = send(
-        &app,
-        Method::PUT,
-        &uri,
-        Some("text/plain"),
-        None,
-        r#"{"title": "X"}"#,
-    )
-    .await;
-    assert_eq!(
-        put.status,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "expected a text/plain PUT to be 415"
-    );
     assert_eq!(stored(&db).await, seeded(), "expected the note unchanged");
 }
 
 #[tokio::test]
 async fn read_only_members_are_refused_with_422() {
     let (db, app, uri) = setup().await;
+    let current = send(&app, Method::GET, &uri, None, None, "").await.json();
+    let (id, created_at) = (&current["id"], &current["created_at"]);
+    let echo_id = json!({"id": id, "title": "X"}).to_string();
+    let echo_created_at = json!({"title": "X", "created_at": created_at}).to_string();
     let bodies = [
         (Method::PATCH, MERGE, r#"{"version": 99}"#),
         (Method::PATCH, MERGE, r#"{"id": 7, "title": "X"}"#),
@@ -196,7 +297,17 @@ async fn read_only_members_are_refused_with_422() {
             MERGE,
             r#"{"created_at": "2000-01-01T00:00:00Z"}"#,
         ),
+        (Method::PATCH, MERGE, r#"{"title": "X", "version": 1}"#),
+        (Method::PATCH, MERGE, &echo_id),
         (Method::PUT, JSON, r#"{"title": "X", "version": 1}"#),
+        (Method::PUT, JSON, r#"{"id": 7, "title": "X"}"#),
+        (
+            Method::PUT,
+            JSON,
+            r#"{"title": "X", "created_at": "2000-01-01T00:00:00Z"}"#,
+        ),
+        (Method::PUT, JSON, &echo_id),
+        (Method::PUT, JSON, &echo_created_at),
     ];
 
     for (method, content_type, body) in bodies {
@@ -205,15 +316,35 @@ async fn read_only_members_are_refused_with_422() {
         assert_eq!(
             reply.status,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "expected {method} {body} to answer 422 (id, version and created_at are read-only)"
+            "expected {method} {body} to answer 422 (id, version and created_at are read-only, \
+             even when the body repeats their current value)"
         );
     }
     assert_eq!(stored(&db).await, seeded(), "expected the note unchanged");
 }
 
 #[tokio::test]
-async fn a_stale_if_match_is_412_and_the_first_write_wins() {
+async fn if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_through() {
     let (db, app, uri) = setup().await;
+    for other in ["\"2\"", "\"0\"", "\"10\""] {
+        for (method, content_type) in [(Method::PATCH, MERGE), (Method::PUT, JSON)] {
+            let reply = send(
+                &app,
+                method.clone(),
+                &uri,
+                Some(content_type),
+                Some(other),
+                r#"{"title": "Z"}"#,
+            )
+            .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::PRECONDITION_FAILED,
+                "expected {method} with If-Match {other} on a note at version 1 to answer 412"
+            );
+        }
+    }
+    assert_eq!(stored(&db).await, seeded(), "expected the note unchanged");
     let etag = send(&app, Method::GET, &uri, None, None, "")
         .await
         .etag()
@@ -271,10 +402,113 @@ async fn a_stale_if_match_is_412_and_the_first_write_wins() {
         r#"{"title": "D"}"#,
     )
     .await;
+    let reset = json!({"title": "D", "body": null, "tags": [],
+                       "meta": {"color": null, "pinned": false}});
+    assert_note(&fresh, reset, 3, "a PUT with the current ETag \"2\"");
+
+    let writes = [
+        (Method::PATCH, MERGE, None, r#"{"title": "A"}"#),
+        (Method::PATCH, MERGE, Some("*"), r#"{"body": "B"}"#),
+        (
+            Method::PUT,
+            JSON,
+            Some("*"),
+            r#"{"title": "C", "body": "C"}"#,
+        ),
+        (Method::PUT, JSON, None, r#"{"title": "D", "tags": ["d"]}"#),
+        (Method::PATCH, MERGE, None, r#"{"body": "E"}"#),
+    ];
+
+    for (n, (method, content_type, if_match, body)) in writes.into_iter().enumerate() {
+        let reply = send(
+            &app,
+            method.clone(),
+            &uri,
+            Some(content_type),
+            if_match,
+            body,
+        )
+        .await;
+
+        let version = n as i64 + 4;
+        let what = format!(
+            "{method} {body} with If-Match {if_match:?} at version {}",
+            n + 3
+        );
+        assert_eq!(
+            (reply.status, reply.etag()),
+            (StatusCode::OK, format!("\"{version}\"").as_str()),
+            "expected {what} to go through (200, ETag \"{version}\"): no If-Match, or `*`, is \
+             an unconditional write; body: {:?}",
+            reply.body
+        );
+    }
+    let want = json!({"title": "D", "body": "E", "tags": ["d"],
+                      "meta": {"color": null, "pinned": false}});
     assert_eq!(
-        fresh.status,
-        StatusCode::OK,
-        "expected a PUT with the current ETag \"2\" to succeed"
+        stored(&db).await,
+        json!({"fields": want, "version": 8}),
+        "expected every write applied in turn"
+    );
+    let reply = send(&app, Method::GET, &uri, None, None, "").await;
+    assert_note(&reply, want, 8, "GET after those writes");
+}
+
+#[tokio::test]
+async fn a_write_overtaken_by_another_is_412_with_if_match_and_merged_without() {
+    let (db, app, uri) = setup().await;
+    let mut other = hold_a_write(
+        &db,
+        "UPDATE notes SET body = 'from another client', version = version + 1",
+    )
+    .await;
+
+    let put = tokio::spawn({
+        let (app, uri) = (app.clone(), uri.clone());
+        async move {
+            let body = r#"{"title": "from this PUT"}"#;
+            send(&app, Method::PUT, &uri, Some(JSON), Some("\"1\""), body).await
+        }
+    });
+    let patch = tokio::spawn({
+        let (app, uri) = (app.clone(), uri.clone());
+        async move {
+            let body = r#"{"title": "from this PATCH"}"#;
+            send(&app, Method::PATCH, &uri, Some(MERGE), None, body).await
+        }
+    });
+    wait_until_blocked(&db, &[&put, &patch]).await;
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut other)
+        .await
+        .expect("committing the other write");
+    let (put, patch) = (put.await, patch.await);
+    let (put, patch) = (
+        put.expect("the PUT panicked"),
+        patch.expect("the PATCH panicked"),
+    );
+
+    assert_eq!(
+        put.status,
+        StatusCode::PRECONDITION_FAILED,
+        "expected a PUT with If-Match \"1\" to answer 412 when another write to version 1 \
+         committed while it ran (compare the version in the UPDATE itself), body: {:?}",
+        put.body
+    );
+    let mut want = seeded()["fields"].clone();
+    want["title"] = json!("from this PATCH");
+    want["body"] = json!("from another client");
+    assert_note(
+        &patch,
+        want.clone(),
+        3,
+        "a PATCH without If-Match that another write overtook (no If-Match: unconditional, \
+         so merge into the newer note instead of a 412, and lose neither change)",
+    );
+    assert_eq!(
+        stored(&db).await,
+        json!({"fields": want, "version": 3}),
+        "expected the other write and the PATCH stored (and not the refused PUT)"
     );
 }
 
@@ -282,26 +516,30 @@ async fn a_stale_if_match_is_412_and_the_first_write_wins() {
 async fn an_unknown_note_is_404() {
     let (_db, app, _uri) = setup().await;
 
-    for (method, content_type) in [
-        (Method::GET, None),
-        (Method::PUT, Some(JSON)),
-        (Method::PATCH, Some(MERGE)),
-    ] {
-        let reply = send(
-            &app,
-            method.clone(),
-            "/notes/4242",
-            content_type,
-            None,
-            r#"{"title": "X"}"#,
-        )
-        .await;
+    for uri in ["/notes/4242", "/notes/9223372036854775807"] {
+        for (method, content_type, if_match) in [
+            (Method::GET, None, None),
+            (Method::PUT, Some(JSON), None),
+            (Method::PUT, Some(JSON), Some("\"1\"")),
+            (Method::PATCH, Some(MERGE), None),
+            (Method::PATCH, Some(MERGE), Some("\"1\"")),
+        ] {
+            let reply = send(
+                &app,
+                method.clone(),
+                uri,
+                content_type,
+                if_match,
+                r#"{"title": "X"}"#,
+            )
+            .await;
 
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "expected {method} /notes/4242 to answer 404"
-        );
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "expected {method} {uri} (If-Match {if_match:?}) to answer 404"
+            );
+        }
     }
 }
 

@@ -246,16 +246,22 @@ pub async fn notes_patch(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let patch = json_object(&headers, "application/merge-patch+json", &body)?;
+    let patch = Value::Object(patch);
     let wanted = if_match(&headers)?;
-    let current = load(&pool, id).await?;
-    if wanted.is_some_and(|version| version != current.version) {
-        return Err(ApiError::PreconditionFailed);
+    loop {
+        let current = load(&pool, id).await?;
+        if wanted.is_some_and(|version| version != current.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let mut document = serde_json::to_value(&current.fields).expect("fields serialise");
+        merge_patch(&mut document, &patch);
+        let fields: NoteFields =
+            serde_json::from_value(document).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+        // Written only if nobody wrote since we read: otherwise the merge was based on stale
+        // data. Then read again: with `If-Match` the ETag is now stale (412); without it, the
+        // write is unconditional, so the patch is merged into the newer note.
+        if let Some(note) = write(&pool, id, Some(current.version), &fields).await? {
+            return Ok(with_etag(note));
+        }
     }
-    let mut document = serde_json::to_value(&current.fields).expect("fields serialise");
-    merge_patch(&mut document, &Value::Object(patch));
-    let fields: NoteFields =
-        serde_json::from_value(document).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
-    // Written only if nobody wrote since we read: otherwise the merge was based on stale data.
-    let note = write(&pool, id, Some(current.version), &fields).await?;
-    note.map(with_etag).ok_or(ApiError::PreconditionFailed)
 }

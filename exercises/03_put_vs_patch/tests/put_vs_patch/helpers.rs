@@ -10,8 +10,10 @@ use http_body_util::BodyExt;
 use kata_testkit::TestDb;
 use put_vs_patch::app;
 use serde_json::{Value, json};
+use sqlx::PgConnection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -81,10 +83,12 @@ pub async fn setup() -> (TestDb, Router, String) {
     (db, app, format!("/notes/{id}"))
 }
 
-/// The stored note's writable fields and version, read behind the API's back.
+/// The stored note's writable fields and version, read behind the API's back (`meta` as the
+/// API represents it, whether or not its defaults are stored).
 pub async fn stored(db: &TestDb) -> Value {
     let row: (Value, i64) = sqlx::query_as(
-        "SELECT json_build_object('title', title, 'body', body, 'tags', tags, 'meta', meta), \
+        "SELECT json_build_object('title', title, 'body', body, 'tags', tags, 'meta', \
+         json_build_object('color', meta->'color', 'pinned', coalesce(meta->'pinned', 'false'))), \
          version FROM notes",
     )
     .fetch_one(&mut db.admin().await)
@@ -114,6 +118,53 @@ pub fn assert_note(reply: &Reply, fields: Value, version: i64, what: &str) {
     assert_eq!(got, want, "expected {what} to answer this note");
     let etag = format!("\"{version}\"");
     assert_eq!(reply.etag(), etag, "expected {what} to send `ETag: {etag}`");
+}
+
+/// Starts, on a connection of the test's own, a transaction that runs `write` on the note and
+/// holds its row lock until the caller sends `COMMIT` on the returned connection: "another
+/// client" whose write lands while a request is between its read and its write.
+pub async fn hold_a_write(db: &TestDb, write: &'static str) -> PgConnection {
+    let mut other = db.admin().await;
+    for sql in ["BEGIN", write] {
+        let done = sqlx::raw_sql(sql).execute(&mut other).await;
+        done.expect("the test's own write to the note");
+    }
+    other
+}
+
+/// Waits until each of `requests` waits for a lock inside Postgres (or has finished).
+pub async fn wait_until_blocked<T>(db: &TestDb, requests: &[&JoinHandle<T>]) {
+    db.wait_for_lock_waiters(
+        "every request to wait for the row lock the test holds (or to finish)",
+        |waiting| {
+            let finished = requests.iter().filter(|r| r.is_finished()).count();
+            waiting + finished >= requests.len()
+        },
+    )
+    .await;
+}
+
+/// Checks that `created_at` is RFC 3339 in UTC (`2026-01-31T12:00:00.000000Z`, any fraction,
+/// `Z` or `+00:00`); `None` if it is, else why not.
+pub fn not_rfc3339_utc(created_at: &str) -> Option<&'static str> {
+    let utc = created_at.strip_suffix(['Z', 'z']);
+    let Some(time) = utc.or_else(|| created_at.strip_suffix("+00:00")) else {
+        return Some("it does not end with `Z` (UTC)");
+    };
+    let (seconds, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let shape = seconds.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        10 => b == b'T' || b == b't',
+        13 | 16 => b == b':',
+        _ => b.is_ascii_digit(),
+    });
+    if seconds.len() != 19 || !shape {
+        return Some("its date and time are not `YYYY-MM-DDTHH:MM:SS`");
+    }
+    if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return Some("its fraction of a second is not digits");
+    }
+    None
 }
 
 /// Waits until `total` PATCHes have finished or wait for a lock inside Postgres.
