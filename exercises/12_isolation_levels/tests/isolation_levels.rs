@@ -7,7 +7,29 @@
 //!
 //! Conflicts are injected, not provoked by luck: a trigger on `doctors` makes the first N
 //! updates fail with a chosen SQLSTATE and counts every update in a sequence, which a rollback
-//! does not undo.
+//! does not undo (or, for failures at COMMIT, a deferred constraint trigger).
+//!
+//! Rule (README / stub) -> test:
+//! - goes off call while a colleague of the shift stays on call; the update runs at
+//!   SERIALIZABLE
+//!   -> `a_doctor_goes_off_call_in_a_serializable_transaction_while_a_colleague_stays_on_call`
+//! - nobody else of the shift on call (other shifts do not count) -> `LastOnCall(id)`, nothing
+//!   changes; already off call -> `Ok(())`, also in a shift with nobody on call
+//!   -> `the_last_doctor_on_call_of_a_shift_cannot_go_off_call`
+//! - unknown doctor -> `UnknownDoctor(id)`, nothing changes -> `an_unknown_doctor_is_an_error`
+//! - two at once, both read first -> one `Ok`, one `LastOnCall`
+//!   -> `two_doctors_going_off_call_at_once_leave_one_on_call`
+//! - 50 at once -> never empty, only `Ok`/`LastOnCall`/`RetriesExhausted`, `Ok` = now off call
+//!   -> `fifty_concurrent_requests_never_leave_the_shift_empty`
+//! - 40001 at an update -> re-run from BEGIN
+//!   -> `a_serialization_failure_is_retried_in_a_fresh_transaction`;
+//!   40001 at COMMIT, up to the last allowed attempt
+//!   -> `a_serialization_failure_at_commit_is_retried_up_to_the_last_attempt`;
+//!   40P01 -> `a_deadlock_is_retried_too`
+//! - every attempt 40001 -> exactly `MAX_ATTEMPTS`, `RetriesExhausted`, nothing changes
+//!   -> `retries_stop_after_max_attempts`
+//! - any other error -> `Database(..)` after one attempt
+//!   -> `an_error_that_is_not_a_conflict_is_not_retried`
 
 use isolation_levels::{MAX_ATTEMPTS, RotaError, go_off_call};
 use kata_testkit::TestDb;
@@ -115,7 +137,29 @@ async fn inject_failures(db: &TestDb, code: &str, failures: u32) {
     .expect("installing the failing trigger");
 }
 
-/// How many times learner code tried to update `doctors` since [`inject_failures`].
+/// Makes the first `failures` commits of a transaction that updated `doctors` fail with
+/// SQLSTATE `code` (a deferred constraint trigger: it runs at COMMIT); every such commit is
+/// counted by [`attempts`].
+async fn inject_commit_failures(db: &TestDb, code: &str, failures: u32) {
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE SEQUENCE attempts;
+         CREATE FUNCTION flaky_commit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+         BEGIN
+             IF nextval('attempts') <= {failures} THEN
+                 RAISE EXCEPTION 'injected failure {code} at commit' USING ERRCODE = '{code}';
+             END IF;
+             RETURN NULL;
+         END $$;
+         CREATE CONSTRAINT TRIGGER flaky_commit AFTER UPDATE ON doctors
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION flaky_commit();"
+    )))
+    .execute(&mut db.admin().await)
+    .await
+    .expect("installing the failing commit trigger");
+}
+
+/// How many times learner code tried to update `doctors` (or, with [`inject_commit_failures`],
+/// to commit such an update) since the failures were injected.
 async fn attempts(db: &TestDb) -> u32 {
     let n: i64 =
         sqlx::query_scalar("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM attempts")
@@ -126,19 +170,50 @@ async fn attempts(db: &TestDb) -> u32 {
 }
 
 #[tokio::test]
-async fn a_doctor_goes_off_call_while_a_colleague_stays_on_call() {
+async fn a_doctor_goes_off_call_in_a_serializable_transaction_while_a_colleague_stays_on_call() {
     let db = rota(&[(1, 1, true), (2, 1, true)]).await;
+    // Records the isolation level of every transaction that updates `doctors`.
+    sqlx::raw_sql(
+        "CREATE TABLE levels_seen (level text NOT NULL);
+         CREATE FUNCTION record_level() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+         BEGIN
+             INSERT INTO levels_seen VALUES (current_setting('transaction_isolation'));
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER record_level BEFORE UPDATE ON doctors
+             FOR EACH ROW EXECUTE FUNCTION record_level();",
+    )
+    .execute(&mut db.admin().await)
+    .await
+    .expect("installing the isolation level recorder");
     let result = go_off_call(&db.pool().await, 1).await;
     assert!(
         result.is_ok(),
         "doctor 1 may go off call while doctor 2 stays on call, got {result:?}"
     );
     assert_eq!(on_call(&db, 1).await, vec![2], "doctors on call afterwards");
+    let levels: Vec<String> = sqlx::query_scalar("SELECT level FROM levels_seen")
+        .fetch_all(&mut db.admin().await)
+        .await
+        .expect("reading the recorded isolation levels");
+    assert_eq!(
+        levels,
+        vec!["serializable".to_string()],
+        "the update must run in a SERIALIZABLE transaction (BEGIN ISOLATION LEVEL \
+         SERIALIZABLE); the isolation levels the updates ran at"
+    );
 }
 
 #[tokio::test]
 async fn the_last_doctor_on_call_of_a_shift_cannot_go_off_call() {
-    let db = rota(&[(1, 1, true), (2, 1, false), (3, 2, true), (4, 2, true)]).await;
+    let db = rota(&[
+        (1, 1, true),
+        (2, 1, false),
+        (3, 2, true),
+        (4, 2, true),
+        (5, 3, false),
+    ])
+    .await;
     let pool = db.pool().await;
     let result = go_off_call(&pool, 1).await;
     assert!(
@@ -150,6 +225,12 @@ async fn the_last_doctor_on_call_of_a_shift_cannot_go_off_call() {
     assert!(
         result.is_ok(),
         "doctor 2 is already off call: expected Ok(()), got {result:?}"
+    );
+    let result = go_off_call(&pool, 5).await;
+    assert!(
+        result.is_ok(),
+        "doctor 5 is already off call (nobody of shift 3 is on call): expected Ok(()), got \
+         {result:?}"
     );
     assert_eq!(on_call(&db, 1).await, vec![1], "shift 1 on call afterwards");
     assert_eq!(
@@ -252,6 +333,26 @@ async fn a_serialization_failure_is_retried_in_a_fresh_transaction() {
     );
     assert_eq!(tries, 2, "update attempts: one failed, one succeeded");
     assert_eq!(on_call(&db, 1).await, vec![2, 3], "on call afterwards");
+}
+
+#[tokio::test]
+async fn a_serialization_failure_at_commit_is_retried_up_to_the_last_attempt() {
+    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
+    inject_commit_failures(&db, "40001", MAX_ATTEMPTS - 1).await;
+    let result = go_off_call(&db.pool().await, 1).await;
+    let tries = attempts(&db).await;
+    assert!(
+        result.is_ok() && tries == MAX_ATTEMPTS,
+        "the first {} COMMITs failed with a serialization failure (40001): the call must run \
+         its transaction again each time and succeed on attempt {MAX_ATTEMPTS} (the last one \
+         allowed), got {result:?} after {tries} commit attempts",
+        MAX_ATTEMPTS - 1
+    );
+    assert_eq!(
+        on_call(&db, 1).await,
+        vec![2, 3],
+        "the last attempt committed: doctor 1 must be off call"
+    );
 }
 
 #[tokio::test]
