@@ -4,11 +4,12 @@
 //!
 //! 1. local Postgres and Redis: time until ready to accept connections;
 //! 2. a test's own database (`TestDb::new`), cloned from the transfer kata's schema template;
-//! 3. the learner's warm loop per topic: save `src/lib.rs`, `cargo xtask verify TOPIC`;
+//! 3. the learner's loop, whole process: the solution in place, touch `src/lib.rs`,
+//!    `cargo xtask verify TOPIC`, with servers kept warm and started per run;
 //! 4. with `--check`, the whole `cargo xtask check --no-lint`;
 //! 5. the capstone's `GET /api/articles` under wrk (`--capstone` for this figure alone).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use kata_testkit::services as kit;
 use crate::manifest;
 
 mod capstone;
+mod learner;
 
 /// Starts of each server.
 const SERVER_RUNS: usize = 5;
@@ -45,7 +47,7 @@ pub fn bench(check: bool, capstone_only: bool) -> Result<()> {
     let mut rows = Vec::new();
     servers(&mut rows)?;
     databases(&mut rows)?;
-    warm_loop(&mut rows)?;
+    learner::warm_loop(&mut rows)?;
     if check {
         check_wall_time(&mut rows)?;
     }
@@ -340,107 +342,6 @@ fn testdb_child(count: usize) -> Result<()> {
         times
     });
     println!("{}", times.join(" "));
-    Ok(())
-}
-
-/// Puts a file back exactly as it was (or removes it, if it did not exist) when dropped: on
-/// success, error or panic alike (only a signal such as Ctrl-C skips it).
-struct Restore {
-    path: PathBuf,
-    original: Option<Vec<u8>>,
-}
-
-impl Restore {
-    fn new(path: PathBuf) -> Result<Restore> {
-        let original = match std::fs::read(&path) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("Failed to read {}", path.display())),
-        };
-        Ok(Restore { path, original })
-    }
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let outcome = match &self.original {
-            Some(bytes) => std::fs::write(&self.path, bytes),
-            None => std::fs::remove_file(&self.path).or_else(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }),
-        };
-        if let Err(e) = outcome {
-            eprintln!(
-                "bench: FAILED to restore {}: {e}; restore it by hand (e.g. `git diff` it)",
-                self.path.display()
-            );
-        }
-    }
-}
-
-/// 3. The learner's loop: save `src/lib.rs`, run `cargo xtask verify TOPIC`, read the verdict.
-///    Each round appends a different comment, so each round really recompiles the crate.
-fn warm_loop(rows: &mut Vec<Row>) -> Result<()> {
-    let topics = manifest::load()?;
-    let exe = std::env::current_exe()?;
-    // Verifying a stub records it as not done: leave the learner's record as it was.
-    let _progress = Restore::new(kit::state_dir().join("progress.json"))?;
-    for topic in &topics {
-        let lib = topic.exercise_dir().join("src/lib.rs");
-        let restore = Restore::new(lib.clone())?;
-        let Some(original) = restore.original.clone() else {
-            bail!("{} does not exist", lib.display());
-        };
-        let verify = |round: usize| -> Result<f64> {
-            let mut edited = original.clone();
-            if !edited.ends_with(b"\n") {
-                edited.push(b'\n');
-            }
-            edited.extend(format!("// cargo xtask bench: edit {round}\n").as_bytes());
-            std::fs::write(&lib, &edited)
-                .with_context(|| format!("Failed to write {}", lib.display()))?;
-            let started = Instant::now();
-            let out = Command::new(&exe)
-                .args(["verify", topic.name()])
-                // Docker may answer with no image pulled: measure the local-server path, the
-                // one the server figures above describe.
-                .env("KATA_NO_DOCKER", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .output()
-                .context("Failed to run `cargo xtask verify`")?;
-            let time = millis(started.elapsed());
-            if !out.status.success() {
-                bail!(
-                    "`cargo xtask verify {}` failed ({}):\n{}",
-                    topic.name(),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            Ok(time)
-        };
-        eprintln!(
-            "bench: {}: warming up, then {LOOP_RUNS} edit-and-verify rounds",
-            topic.id
-        );
-        verify(0)?;
-        let samples = (1..=LOOP_RUNS).map(verify).collect::<Result<Vec<_>>>()?;
-        drop(restore);
-        rows.push(Row::new(
-            format!("Warm loop: edit + verify {}", topic.name()),
-            samples,
-            Some(Target {
-                limit_ms: 1500.0,
-                inclusive: true,
-            }),
-        ));
-    }
     Ok(())
 }
 

@@ -93,6 +93,15 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
+    /// Maintainers: mutation testing of the solutions with cargo-mutants (long: not for CI).
+    Mutants {
+        /// Only these topics (default: every topic).
+        #[arg(long = "topic")]
+        topics: Vec<String>,
+        /// Mutants built and tested at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
     /// Maintainers: print speed figures (servers, per-test database, learner loop).
     Bench {
         /// Also time the whole `cargo xtask check --no-lint`.

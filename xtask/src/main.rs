@@ -13,6 +13,7 @@ mod grade;
 mod learn;
 mod libtest;
 mod manifest;
+mod mutants;
 mod progress;
 mod realworld;
 mod servers;
@@ -68,12 +69,14 @@ fn main() -> ExitCode {
         Command::ExportTemplate { dir, root } => {
             template::run(&dir, root.as_deref()).map(|()| ExitCode::SUCCESS)
         }
+        Command::Mutants { topics, jobs } => mutants::mutants(topics, jobs),
         Command::Bench { check, capstone } => {
             bench::bench(check, capstone).map(|()| ExitCode::SUCCESS)
         }
     };
+    // 1 is a verdict (a test failed); 2 is the runner failing to give one.
     outcome.unwrap_or_else(|e| {
         eprintln!("{} {e:#}", ui::red("error:"));
-        ExitCode::FAILURE
+        ExitCode::from(2)
     })
 }

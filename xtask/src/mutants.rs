@@ -1,0 +1,183 @@
+//! `cargo xtask mutants [TOPIC...]`: mutation testing of the reference solutions with
+//! cargo-mutants, against the topic's hidden tests and the run's servers. A missed mutant is a
+//! missing test, unless it cannot change behaviour a user could observe: then it is listed,
+//! with the reason, in `solutions/NN_topic/mutants-accepted.toml`:
+//!
+//! ```toml
+//! [[accepted]]
+//! mutant = "src/lib.rs:42:9: replace < with <= in transfer"
+//! why = "amount 0 is refused earlier; both comparisons agree for every amount that reaches it"
+//! ```
+//!
+//! Too long for CI (each mutant is a build and a test run): a maintainer's analysis.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::cargo;
+use crate::manifest::{self, Topic};
+use crate::servers::{self, Prefer};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Accepted {
+    #[serde(default)]
+    accepted: Vec<AcceptedMutant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptedMutant {
+    mutant: String,
+    why: String,
+}
+
+/// One topic's outcome.
+struct Tally {
+    caught: usize,
+    missed: Vec<String>,
+    accepted: usize,
+    unviable: usize,
+    timeout: usize,
+}
+
+impl Tally {
+    /// Caught (timeouts count: the tests did not pass) and accepted misses, over the viable.
+    fn percent(&self) -> f64 {
+        let viable = self.caught + self.timeout + self.missed.len() + self.accepted;
+        if viable == 0 {
+            return 100.0;
+        }
+        100.0 * (self.caught + self.timeout + self.accepted) as f64 / viable as f64
+    }
+}
+
+pub fn mutants(only: Vec<String>, jobs: usize) -> Result<ExitCode> {
+    if Command::new("cargo")
+        .args(["mutants", "--version"])
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        bail!(
+            "cargo-mutants is not installed: `cargo install cargo-mutants --locked`, then run this again."
+        );
+    }
+    let all = manifest::load()?;
+    let topics: Vec<&Topic> = if only.is_empty() {
+        all.iter().collect()
+    } else {
+        only.iter()
+            .map(|name| manifest::find(&all, name))
+            .collect::<Result<_>>()?
+    };
+    let servers = servers::start(&manifest::services_needed(&topics), Prefer::Local)?;
+    let mut rows = Vec::new();
+    for topic in &topics {
+        eprintln!("mutating {} ...", topic.id);
+        let tally = run_topic(topic, &servers.env, jobs)?;
+        println!(
+            "{}: {:.0} % ({} caught, {} timed out, {} missed, {} accepted, {} unviable)",
+            topic.id,
+            tally.percent(),
+            tally.caught,
+            tally.timeout,
+            tally.missed.len(),
+            tally.accepted,
+            tally.unviable
+        );
+        for missed in &tally.missed {
+            println!("  missed: {missed}");
+        }
+        rows.push((topic.id.clone(), tally));
+    }
+    println!("\n| Topic | Caught | Timed out | Missed | Accepted | Unviable | Score |");
+    println!("|---|--:|--:|--:|--:|--:|--:|");
+    for (id, t) in &rows {
+        println!(
+            "| {id} | {} | {} | {} | {} | {} | {:.0} % |",
+            t.caught,
+            t.timeout,
+            t.missed.len(),
+            t.accepted,
+            t.unviable,
+            t.percent()
+        );
+    }
+    Ok(if rows.iter().all(|(_, t)| t.percent() >= 90.0) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run_topic(topic: &Topic, env: &[(String, String)], jobs: usize) -> Result<Tally> {
+    let out = cargo::target_dir().join("mutants").join(&topic.id);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    // The copy cargo-mutants builds shares the runner's target directory: only the mutated
+    // crate (and the harness) rebuild, not the stack.
+    let status = cargo::cargo()
+        .args(["mutants", "--package", &topic.solution_package()])
+        .arg("--output")
+        .arg(&out)
+        .args([
+            "--jobs",
+            &jobs.to_string(),
+            "--timeout",
+            "120",
+            "--no-shuffle",
+        ])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .context("Failed to run cargo mutants")?;
+    // Exit 2 means "some mutants missed": the files say which.
+    if !matches!(status.code(), Some(0..=3)) {
+        bail!("cargo mutants failed for {} ({status})", topic.id);
+    }
+    let read = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(out.join("mutants.out").join(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let accepted = accepted(&topic.solution_dir())?;
+    let (accepted_misses, missed): (Vec<String>, Vec<String>) = read("missed.txt")
+        .into_iter()
+        .partition(|m| accepted.contains(m));
+    Ok(Tally {
+        caught: read("caught.txt").len(),
+        missed,
+        accepted: accepted_misses.len(),
+        unviable: read("unviable.txt").len(),
+        timeout: read("timeout.txt").len(),
+    })
+}
+
+/// The mutants a topic accepts as missed, each with a reason (checked non-empty).
+fn accepted(solution: &Path) -> Result<BTreeSet<String>> {
+    let path = solution.join("mutants-accepted.toml");
+    if !path.exists() {
+        return Ok(BTreeSet::new());
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let file: Accepted =
+        toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
+    let mut names = BTreeSet::new();
+    for entry in file.accepted {
+        if entry.why.trim().is_empty() {
+            bail!(
+                "{}: `{}` needs a reason (`why`)",
+                path.display(),
+                entry.mutant
+            );
+        }
+        names.insert(entry.mutant);
+    }
+    Ok(names)
+}
