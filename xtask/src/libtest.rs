@@ -120,18 +120,33 @@ fn list_with(exe: &Path, filter: &[&str]) -> Result<Vec<String>> {
 /// Runs every test of `exe` with `env`, each test given at most `limit` (the whole run at most
 /// `limit` times the number of tests, as tests run in parallel). Tests that never report an
 /// outcome (the process exited, crashed or hung) come back as `Error` or `Timeout`.
-pub fn run(
+/// Only the tests named in `only` run (those of this executable; `None`: every test).
+pub fn run_only(
     exe: &Path,
     cwd: &Path,
     env: &[(String, String)],
     limit: Duration,
     include_ignored: bool,
+    only: Option<&[String]>,
 ) -> Result<Vec<TestOutcome>> {
-    let expected = list(exe)?;
+    let mut expected = list(exe)?;
+    if let Some(only) = only {
+        expected.retain(|name| only.contains(name));
+        if expected.is_empty() {
+            return Ok(Vec::new());
+        }
+    }
+    let filter: Vec<&str> = match only {
+        Some(_) => std::iter::once("--exact")
+            .chain(expected.iter().map(String::as_str))
+            .collect(),
+        None => Vec::new(),
+    };
     // A group of its own: processes the tests leave behind are killed with it, and cannot
     // keep the output open after the tests are done.
     let mut child = json_command(exe, cwd, &Env::Inherit(env), include_ignored)
         .args(["--test-threads", "4"])
+        .args(&filter)
         .process_group(0)
         .spawn()
         .with_context(|| format!("Failed to run {}", exe.display()))?;
@@ -306,7 +321,8 @@ echo '{ "type": "suite", "event": "ok", "passed": 1, "failed": 0 }'
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let started = Instant::now();
 
-        let outcomes = run(&exe, &dir, &[], Duration::from_secs(60), false).expect("runs");
+        let outcomes =
+            run_only(&exe, &dir, &[], Duration::from_secs(60), false, None).expect("runs");
 
         assert_eq!(outcomes.len(), 1);
         assert_eq!(outcomes[0].status, Status::Pass, "{:?}", outcomes[0]);

@@ -55,6 +55,17 @@ pub fn run(
     manifest_path: Option<&Path>,
     servers: &RunServers,
 ) -> Result<TopicResult> {
+    run_only(topic, package, manifest_path, servers, None)
+}
+
+/// [`run`], running only the tests named in `only` (none: all).
+pub fn run_only(
+    topic: &Topic,
+    package: &str,
+    manifest_path: Option<&Path>,
+    servers: &RunServers,
+    only: Option<&[String]>,
+) -> Result<TopicResult> {
     let executables = match cargo::build_tests(package, manifest_path)? {
         Build::Built(executables) => executables,
         Build::Failed(errors) => {
@@ -68,12 +79,13 @@ pub fn run(
     let engine = engine::usable(topic);
     let mut tests = Vec::new();
     for exe in executables {
-        tests.extend(libtest::run(
+        tests.extend(libtest::run_only(
             &exe,
             &topic.exercise_dir(),
             &servers.env,
             TEST_LIMIT,
             engine.is_ok(),
+            only,
         )?);
     }
     if let Err(reason) = engine {
