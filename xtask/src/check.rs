@@ -233,14 +233,24 @@ const TEMPLATE_TOPIC: &str = "password_hashing";
 /// non-zero. Built in a target directory of its own (`target/kata-template`), kept between
 /// checks: cargo names a path crate's outputs after its path inside the workspace, the same in
 /// both copies, so sharing this checkout's would have each build overwrite the other's. The
-/// first check builds the runner's and the topic's stack there once (minutes); later ones
-/// rebuild only the path crates.
+/// first check seeds it with a copy of this checkout's (the registry crates' outputs are the
+/// same), so only the path crates build there.
 fn student_template() -> Result<Vec<String>> {
     let dir = std::env::temp_dir().join(format!("kata-template-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let outcome = (|| {
         template::export(&dir, None)?;
         let target = manifest::root().join("target/kata-template");
+        if !target.exists() {
+            let copied = Command::new("cp")
+                .arg("-a")
+                .arg(cargo::target_dir())
+                .arg(&target)
+                .status()?;
+            if !copied.success() {
+                let _ = std::fs::remove_dir_all(&target);
+            }
+        }
         let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .current_dir(&dir)
             .args(["run", "--quiet", "--package", "xtask", "--target-dir"])

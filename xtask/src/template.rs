@@ -35,6 +35,15 @@ pub fn left_out(path: &str) -> bool {
     LEFT_OUT.iter().any(|prefix| path.starts_with(prefix))
 }
 
+/// Files the export rewrites for students.
+const REWRITTEN: [&str; 3] = ["README.md", "Cargo.toml", "Cargo.lock"];
+
+/// Whether a path of a student copy differs from this repository's by the export's own
+/// doing: left out, rewritten, or added (the student workflow).
+pub fn made_by_export(path: &str) -> bool {
+    left_out(path) || REWRITTEN.contains(&path)
+}
+
 pub fn run(dir: &Path, root: Option<&Path>) -> Result<()> {
     let copied = export(dir, root)?;
     println!(

@@ -91,7 +91,9 @@ fn has_commit(repo: &Path, commit: &str) -> bool {
 }
 
 /// Without shared history (a repository made from a template): the files outside the
-/// learner's sources whose content differs between the checkout and the base's copy.
+/// learner's sources whose content differs between the checkout and the base's copy, less
+/// those `export-template` leaves out or rewrites (they differ in every student's copy; they
+/// are graded from the base all the same).
 fn differing_files(source: &Path, base_copy: &Path) -> Result<Vec<String>> {
     let listed = git_output(
         source,
@@ -107,6 +109,7 @@ fn differing_files(source: &Path, base_copy: &Path) -> Result<Vec<String>> {
     paths.retain(|p| {
         !p.is_empty()
             && !is_learner_source(p)
+            && !crate::template::made_by_export(p)
             && std::fs::read(source.join(p)).ok() != std::fs::read(base_copy.join(p)).ok()
     });
     Ok(paths)
