@@ -2,9 +2,33 @@
 //! test gets its own key namespace, and the limiter's client logs in as a Redis user that may
 //! only touch keys under it. Windows end when Redis expires the key: the tests watch the key,
 //! never a clock of their own.
+//!
+//! Rules (README) -> tests:
+//! - client key: API key, else peer IP without port (IPv4, IPv6), empty key ignored,
+//!   "anonymous" -> `the_client_key_is_the_api_key_else_the_peer_ip`
+//! - allowed: handler's body, Limit, Remaining 4 then 3, Reset 1..=45 ->
+//!   `allowed_responses_carry_the_ratelimit_headers`
+//! - 429 + Retry-After (rounded up), Remaining 0, Reset = Retry-After ->
+//!   `requests_past_the_limit_get_429_with_retry_after`
+//! - Reset / Retry-After count down the time left, rounded up ->
+//!   `the_reset_counts_down_the_time_left_in_the_window`
+//! - counter key and integer, PTTL within the window, never -1 ->
+//!   `the_counter_lives_under_the_prefix_and_expires_with_the_window`
+//! - a new window expires exactly one window later (ms) ->
+//!   `a_new_window_lasts_exactly_the_window_to_the_millisecond`
+//! - atomic counting -> `a_hundred_concurrent_requests_let_exactly_the_limit_through`
+//! - shared budget across instances -> `two_instances_sharing_redis_share_one_budget`
+//! - separate budgets -> `different_clients_do_not_share_a_budget`
+//! - window ends with the key -> `the_window_recovers_when_its_key_expires`
+//! - expiry never moved -> `steady_traffic_does_not_push_the_end_of_the_window_back`
+//! - fail open, no RateLimit headers, a warning logged -> `when_redis_is_down_requests_are_let_through`
+//! - no retry loop -> `connecting_to_redis_is_not_retried_with_back_off`
+//! - bounded by REDIS_TIMEOUT -> `a_redis_that_never_answers_does_not_hang_requests`
+//! - ConnectInfo over a real socket -> `the_limit_holds_per_peer_ip_over_a_real_socket`
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
@@ -28,7 +52,13 @@ fn the_client_key_is_the_api_key_else_the_peer_ip() {
     empty_key.insert(API_KEY, "".parse().expect("a valid header"));
 
     let (none, ip) = (HeaderMap::new(), "ip:203.0.113.7");
+    let v6: SocketAddr = "[2001:db8::7]:443".parse().expect("a valid address");
     let cases = [
+        (
+            "an IPv6 peer",
+            client_key(&none, Some(v6)),
+            "ip:2001:db8::7",
+        ),
         ("an API key", client_key(&with_key, Some(peer)), "key:alice"),
         ("no API key", client_key(&none, Some(peer)), ip),
         ("an empty API key", client_key(&empty_key, Some(peer)), ip),
@@ -131,6 +161,68 @@ async fn the_counter_lives_under_the_prefix_and_expires_with_the_window() {
         ttl > 0 && ttl <= LONG.as_millis() as i64,
         "expected the counter to expire within the 45000 ms window, but its PTTL is {ttl} \
          (-1: it never expires, so the window never ends and keys pile up)"
+    );
+}
+
+#[tokio::test]
+async fn a_new_window_lasts_exactly_the_window_to_the_millisecond() {
+    const WINDOW: i64 = 2_500;
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 3, Duration::from_millis(WINDOW as u64)));
+    let key = counter(&r, "key:alice");
+
+    let before = expiry_clock(&r).await;
+    let first = key_of(&app, "alice").await;
+    let after = expiry_clock(&r).await;
+
+    assert_status(&first, 200, "the first request");
+    let end = expiry(&r, &key).await;
+    let end = end.unwrap_or_else(|pttl| {
+        panic!(
+            "expected the counter {key:?} to expire, but its PTTL is {pttl} (-1: never, -2: no key)"
+        )
+    });
+    // 2 ms of slack: TIME reads the clock a moment after PTTL's snapshot of it.
+    let (earliest, latest) = (before + WINDOW - 2, after + WINDOW + 2);
+    assert!(
+        (earliest..=latest).contains(&end),
+        "expected the window to end {WINDOW} ms after its first request (between {} and {} ms \
+         after the request started), but the counter expires {} ms after it (whole seconds?)",
+        earliest - before,
+        latest - before,
+        end - before
+    );
+}
+
+#[tokio::test]
+async fn the_reset_counts_down_the_time_left_in_the_window() {
+    let r = TestRedis::new().await;
+    let app = app(limiter(&r, 5, LONG));
+    // Windows started 34.1 s ago by another instance: 10.9 s left, 1 and 5 requests counted.
+    let mut admin = r.admin().await;
+    let seeded: redis::RedisResult<()> = admin.pset_ex(counter(&r, "key:alice"), 1, 10_900).await;
+    seeded.unwrap_or_else(|e| panic!("could not seed a counter: {e}"));
+    let seeded: redis::RedisResult<()> = admin.pset_ex(counter(&r, "key:bob"), 5, 10_900).await;
+    seeded.unwrap_or_else(|e| panic!("could not seed a counter: {e}"));
+
+    let allowed = key_of(&app, "alice").await;
+    let refused = key_of(&app, "bob").await;
+
+    assert_status(&allowed, 200, "the 2nd request of 5");
+    assert_eq!(
+        [RATELIMIT_REMAINING, RATELIMIT_RESET].map(|name| allowed.number(&name)),
+        [3, 11],
+        "the 2nd request of 5 with 10.9 s of the window left: RateLimit-Remaining and \
+         RateLimit-Reset (seconds left, rounded up; not the whole window)"
+    );
+    assert_status(&refused, 429, "the 6th request of 5");
+    let retry_after = refused.header(&header::RETRY_AFTER);
+    let reset = refused.header(&RATELIMIT_RESET);
+    assert_eq!(
+        (retry_after.as_deref(), reset.as_deref()),
+        (Some("11"), Some("11")),
+        "the 6th request of 5 with 10.9 s of the window left: Retry-After and RateLimit-Reset \
+         (seconds left, rounded up; not the whole window)"
     );
 }
 
@@ -322,6 +414,8 @@ async fn when_redis_is_down_requests_are_let_through() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
     let port = closed.expect("a free port").port();
     let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
+    let warnings = Arc::new(AtomicUsize::new(0));
+    let _logging = tracing::subscriber::set_default(Warnings(warnings.clone()));
 
     for n in 1..=3 {
         let reply = key_of(&app, "alice").await;
@@ -335,6 +429,29 @@ async fn when_redis_is_down_requests_are_let_through() {
             "{what}: with no count there is no RateLimit-Remaining"
         );
     }
+    assert!(
+        warnings.load(SeqCst) > 0,
+        "expected the limiter to log a warning (tracing::warn!) when Redis is down, so \
+         someone notices that requests go unlimited, but nothing was logged"
+    );
+}
+
+#[tokio::test]
+async fn connecting_to_redis_is_not_retried_with_back_off() {
+    let (port, attempts, server) = dropping_redis().await;
+    let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
+
+    let reply = key_of(&app, "alice").await;
+    server.abort();
+
+    assert_status(&reply, 200, "a request while Redis drops every connection");
+    let attempts = attempts.load(SeqCst);
+    assert!(
+        attempts <= 4,
+        "expected at most 4 connection attempts for one request while Redis drops every \
+         connection, but it saw {attempts}: a retry loop with back-off stalls every request \
+         while Redis is down (no retries)"
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! an admin connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use axum::Router;
@@ -104,6 +106,14 @@ pub async fn expiry(r: &TestRedis, key: &str) -> Result<i64, i64> {
     Ok(secs * 1000 + micros / 1000 + pttl)
 }
 
+/// Redis's clock, in ms since the epoch: the clock `expiry` counts on.
+pub async fn expiry_clock(r: &TestRedis) -> i64 {
+    let got: redis::RedisResult<(i64, i64)> =
+        redis::cmd("TIME").query_async(&mut r.admin().await).await;
+    let (secs, micros) = got.unwrap_or_else(|e| panic!("could not read Redis's TIME: {e}"));
+    secs * 1000 + micros / 1000
+}
+
 pub fn assert_status(reply: &Reply, expected: u16, what: &str) {
     assert_eq!(
         reply.status.as_u16(),
@@ -157,4 +167,43 @@ pub async fn silent_redis() -> (u16, tokio::task::JoinHandle<()>) {
         }
     });
     (port, silent)
+}
+
+/// A server that accepts every connection and closes it at once (a Redis restarting, a proxy
+/// without a backend): its port, how many connections it accepted, and the task to abort.
+pub async fn dropping_redis() -> (u16, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
+    let listener = listener.expect("a free port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, SeqCst);
+            drop(socket);
+        }
+    });
+    (port, accepted, server)
+}
+
+/// Counts the warnings (and errors) logged through `tracing` on the thread it is the default
+/// subscriber of: a current-thread test runs the whole app there.
+pub struct Warnings(pub Arc<AtomicUsize>);
+
+impl tracing::Subscriber for Warnings {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() <= tracing::Level::WARN {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
