@@ -2,6 +2,34 @@
 //! its own key namespace (the store's prefix), and the store's connection logs in as a Redis
 //! user that may only touch keys under it. The logout tests are in
 //! `sessions/logout.rs`, the HTTP tests in `sessions/http.rs`.
+//!
+//! Rule (README / stub) -> test:
+//! - ids: 64 lowercase hex, distinct, every digit about as often
+//!   -> `session_ids_are_64_hex_chars_from_a_secure_random_source`
+//! - cookie attributes -> `the_set_cookie_header_is_httponly_secure_samesite_lax_for_the_whole_site`
+//! - login stores user + index entry, both with a PTTL in 1..=TTL
+//!   -> `a_login_stores_the_session_and_its_index_entry_with_the_ttl`; TTL in milliseconds
+//!   (50 ms is at most 50 ms, not a second) -> `an_expired_session_resolves_to_nothing`
+//! - lookup resets both PTTLs to the TTL (not beyond), anonymous sessions too
+//!   -> `every_lookup_resets_the_ttl`
+//! - unknown / tampered / upper-cased / too long / too short / empty / junk: `Ok(None)`
+//!   -> `unknown_tampered_and_malformed_ids_resolve_to_nothing`; never sent to Redis (64
+//!   upper-case hex digits and 64 non-ASCII bytes included)
+//!   -> `malformed_ids_are_rejected_without_touching_redis`
+//! - expired: `None`, `sessions_of` empty -> `an_expired_session_resolves_to_nothing`; one of two
+//!   sessions gone: listed no more, pruned from the index, not counted by logout everywhere
+//!   -> `logout::a_dead_index_entry_is_pruned_listed_nowhere_and_not_counted`
+//! - rotation on login (anonymous and another user's session) -> `logging_in_rotates_the_session_id`
+//! - logout -> `logout::logout_destroys_the_session_and_its_index_entry`; logout everywhere (count,
+//!   index, other users) -> `logout::logout_everywhere_destroys_every_session_of_that_user_only`
+//! - 20 concurrent logins -> `logout::concurrent_logins_of_one_user_give_distinct_ids_all_listed`
+//! - logout everywhere during use -> `logout::logout_everywhere_while_the_sessions_are_in_use_leaves_none`;
+//!   a lookup held in Redis behind it, from another server, revives nothing
+//!   -> `logout::a_lookup_held_behind_logout_everywhere_on_another_server_revives_nothing`
+//! - HTTP: 204 + cookie, `/me` 200 / 401 -> `http::login_sets_the_session_cookie_and_me_reads_it`;
+//!   rotation -> `http::logging_in_over_http_with_a_session_cookie_rotates_it`; a real socket
+//!   -> `http::the_cookie_round_trips_over_a_real_socket`; Redis down: 500
+//!   -> `http::a_redis_failure_is_a_500`
 
 #[path = "sessions/http.rs"]
 mod http;
@@ -189,7 +217,12 @@ async fn every_lookup_resets_the_ttl() {
     let store = store(&r).await;
     let id = login(&store, "alice", None).await;
     let key = session_key(&r, &id);
-    for target in [key.clone(), index_key(&r, "alice")] {
+    let anonymous = store
+        .start_anonymous()
+        .await
+        .unwrap_or_else(|e| panic!("expected an anonymous session, but got {e}"));
+    let anonymous_key = session_key(&r, &anonymous);
+    for target in [key.clone(), index_key(&r, "alice"), anonymous_key.clone()] {
         let shortened: bool = r
             .admin()
             .await
@@ -200,17 +233,24 @@ async fn every_lookup_resets_the_ttl() {
     }
 
     let user = user_of(&store, &id).await;
+    let anonymous_session = lookup(&store, &anonymous).await;
 
     assert_eq!(
         user.as_deref(),
         Some("alice"),
         "expected the session to resolve"
     );
-    for target in [key, index_key(&r, "alice")] {
+    assert_eq!(
+        anonymous_session.map(|s| s.user_id),
+        Some(None),
+        "expected the anonymous session to resolve, with no user"
+    );
+    for target in [key, index_key(&r, "alice"), anonymous_key] {
         let ttl = pttl(&r, &target).await;
         assert!(
-            ttl > TTL_MS / 2,
-            "expected a lookup to reset the PTTL of {target:?} to about {TTL_MS} ms, but it is {ttl} ms (the test had set 5000)"
+            ttl > TTL_MS / 2 && ttl <= TTL_MS,
+            "expected a lookup to reset the PTTL of {target:?} to the store's TTL ({TTL_MS} ms, \
+             not more), but it is {ttl} ms (the test had set 5000)"
         );
     }
 }
@@ -263,6 +303,8 @@ async fn malformed_ids_are_rejected_without_touching_redis() {
         "ABCDEF",
         &"a".repeat(100_000),
         &format!("{}g", "a".repeat(63)),
+        &"ABCDEF0123456789".repeat(4),
+        &"é".repeat(32),
     ];
 
     for id in junk {
@@ -292,6 +334,14 @@ async fn an_expired_session_resolves_to_nothing() {
     let store = store_with_ttl(&r, Duration::from_millis(50)).await;
     let id = login(&store, "alice", None).await;
     let key = session_key(&r, &id);
+    for target in [&key, &index_key(&r, "alice")] {
+        let ttl = pttl(&r, target).await;
+        assert!(
+            ttl == -2 || (0..=50).contains(&ttl),
+            "expected a 50 ms TTL to give {target:?} a PTTL of at most 50 ms (or to have expired \
+             already), but it is {ttl} ms: the TTL is in milliseconds, not rounded to seconds"
+        );
+    }
 
     // Wait for Redis's own expiry (50 ms), polling with a generous deadline.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

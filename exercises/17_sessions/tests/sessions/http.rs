@@ -209,3 +209,30 @@ async fn the_cookie_round_trips_over_a_real_socket() {
         "expected `HTTP/1.1 200` with body `alice`, but got {me:?}"
     );
 }
+
+#[tokio::test]
+async fn a_redis_failure_is_a_500() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+    let closed_port = closed.expect("a free port").port();
+    let client =
+        redis::Client::open(format!("redis://127.0.0.1:{closed_port}")).expect("a valid URL");
+    let redis = redis::aio::ConnectionManager::new_lazy_with_config(client, crate::config())
+        .expect("a lazy manager");
+    let store = Arc::new(SessionStore::new(redis, "kata_down", crate::TTL));
+
+    let login = post_login(&store, "alice", None).await;
+    let cookie = format!("session={}", sessions::new_session_id());
+    let me = get_me(&store, Some(&cookie)).await;
+
+    assert_eq!(
+        login.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "expected 500 from POST /login while Redis is down"
+    );
+    assert_eq!(
+        me.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "expected 500 from GET /me with a well-formed session cookie while Redis is down (not \
+         401: the session may well exist)"
+    );
+}

@@ -2,6 +2,183 @@
 
 use super::*;
 
+/// Deletes a session key behind the store's back, as if its TTL had run out.
+async fn end_session(r: &TestRedis, id: &str) {
+    let key = session_key(r, id);
+    let deleted: usize = r.admin().await.del(&key).await.expect("DEL");
+    assert_eq!(deleted, 1, "test setup: expected {key:?} to exist");
+}
+
+#[tokio::test]
+async fn a_dead_index_entry_is_pruned_listed_nowhere_and_not_counted() {
+    let r = TestRedis::new().await;
+    let store = store(&r).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(login(&store, "alice", None).await);
+    }
+    // A session ends on its own (as if its TTL ran out) while the index still lists it.
+    end_session(&r, &ids[0]).await;
+
+    let listed = sessions_of(&store, "alice").await;
+
+    let mut live = ids[1..].to_vec();
+    live.sort();
+    assert_eq!(
+        listed, live,
+        "expected sessions_of to list only the sessions that still exist, sorted"
+    );
+    assert!(
+        !indexed(&r, "alice", &ids[0]).await,
+        "expected sessions_of to drop the dead id from alice's index set"
+    );
+    assert!(
+        indexed(&r, "alice", &ids[1]).await && indexed(&r, "alice", &ids[2]).await,
+        "expected the live ids to stay in alice's index set"
+    );
+    end_session(&r, &ids[1]).await;
+    let destroyed = store.logout_everywhere("alice").await;
+    assert!(
+        matches!(destroyed, Ok(1)),
+        "expected logout_everywhere to count the 1 session it destroyed (the index also listed \
+         one that was already gone), but got {destroyed:?}"
+    );
+    assert!(
+        !exists(&r, &index_key(&r, "alice")).await,
+        "expected alice's index deleted"
+    );
+}
+
+/// The number of the named connections whose command Redis is holding (`CLIENT PAUSE WRITE`).
+async fn held(admin: &mut redis::aio::MultiplexedConnection, names: &[&str]) -> usize {
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(admin)
+        .await
+        .expect("CLIENT LIST");
+    clients
+        .lines()
+        .filter(|line| {
+            let field = |key: &str| {
+                line.split(' ')
+                    .find_map(|kv| kv.strip_prefix(key))
+                    .unwrap_or_default()
+            };
+            names.contains(&field("name=")) && field("flags=").contains('b')
+        })
+        .count()
+}
+
+/// Waits until `ready(held)` holds; fails after 30 s, saying `expected`.
+async fn wait_until_held(
+    admin: &mut redis::aio::MultiplexedConnection,
+    names: &[&str],
+    expected: &str,
+    mut ready: impl FnMut(usize) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = held(admin, names).await;
+        if ready(held) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {expected}, but after 30 s Redis holds {held} of the calls"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A store on a connection of its own, named `name` in `CLIENT LIST` (another app server).
+async fn named_store(r: &TestRedis, name: &str) -> Arc<SessionStore> {
+    let redis = ConnectionManager::new_with_config(r.client(), config()).await;
+    let mut redis = redis.unwrap_or_else(|e| panic!("could not connect to the test Redis: {e}"));
+    let () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(name)
+        .query_async(&mut redis)
+        .await
+        .expect("CLIENT SETNAME");
+    Arc::new(SessionStore::new(redis, r.namespace(), TTL))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lookup_held_behind_logout_everywhere_on_another_server_revives_nothing() {
+    let r = TestRedis::new().await;
+    let names = [
+        format!("{}-logout", r.namespace()),
+        format!("{}-lookup", r.namespace()),
+    ];
+    let logout_server = named_store(&r, &names[0]).await;
+    let lookup_server = named_store(&r, &names[1]).await;
+    let id = login(&logout_server, "alice", None).await;
+    let mut admin = r.admin().await;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+
+    // Redis holds every write (reads still run, for at most 5 s): the logout's delete is held
+    // first, then the lookup, which has read the still-live session, has its refresh held.
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(5_000)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .expect("CLIENT PAUSE");
+    let logout = tokio::spawn({
+        let store = logout_server.clone();
+        async move { store.logout_everywhere("alice").await }
+    });
+    wait_until_held(
+        &mut admin,
+        &names,
+        "the logout's delete to be held",
+        |held| held >= 1 || logout.is_finished(),
+    )
+    .await;
+    let racing_lookup = tokio::spawn({
+        let (store, id) = (lookup_server.clone(), id.clone());
+        async move { store.lookup(&id).await }
+    });
+    wait_until_held(
+        &mut admin,
+        &names,
+        "the lookup's refresh to be held",
+        |held| held >= 2 || racing_lookup.is_finished(),
+    )
+    .await;
+    let () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query_async(&mut admin)
+        .await
+        .expect("CLIENT UNPAUSE");
+    let destroyed = logout.await.expect("logout_everywhere panicked");
+    let looked_up = racing_lookup.await.expect("lookup panicked");
+
+    assert!(
+        matches!(destroyed, Ok(1)),
+        "expected logout_everywhere to destroy the 1 session, but got {destroyed:?}"
+    );
+    assert!(
+        looked_up.is_ok(),
+        "expected the racing lookup to answer, but got {looked_up:?}"
+    );
+    assert!(
+        !exists(&r, &session_key(&r, &id)).await,
+        "expected the session to stay destroyed, but the lookup that read it just before the \
+         logout wrote it back: refresh the TTL (GETEX, PEXPIRE), never SET the session again"
+    );
+    assert!(
+        !exists(&r, &index_key(&r, "alice")).await,
+        "expected alice's index to stay deleted after logout everywhere"
+    );
+    assert_eq!(
+        lookup(&lookup_server, &id).await,
+        None,
+        "expected the session to resolve to nothing after logout everywhere"
+    );
+}
+
 #[tokio::test]
 async fn logout_destroys_the_session_and_its_index_entry() {
     let r = TestRedis::new().await;
@@ -84,6 +261,10 @@ async fn logout_everywhere_destroys_every_session_of_that_user_only() {
         user_of(&store, &bob).await.as_deref(),
         Some("bob"),
         "expected bob's session to survive"
+    );
+    assert!(
+        indexed(&r, "bob", &bob).await,
+        "expected bob's index entry to survive"
     );
     let again = store.logout_everywhere("alice").await;
     assert!(
