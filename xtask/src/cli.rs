@@ -175,7 +175,7 @@ pub struct GradeArgs {
     pub timeout: u64,
     /// Seconds all of a topic's tests may take together: past it, tests still running are
     /// stopped and tests not started are reported as timed out without being run.
-    #[arg(long, default_value_t = 75, value_name = "SECS")]
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub topic_budget: u64,
     /// Where the scratch copy and its build go (default: `KATA_GRADE_DIR`, `$RUNNER_TEMP/kata-grade`
     /// or the temporary directory); never inside the graded checkout.
@@ -264,7 +264,7 @@ pub struct ClassArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout: u64,
     /// Seconds all of a topic's tests may take together.
-    #[arg(long, default_value_t = 75, value_name = "SECS")]
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub topic_budget: u64,
     /// Where repositories, scratch copies and the shared build go (default as for `grade`).
     #[arg(long, value_name = "DIR")]
