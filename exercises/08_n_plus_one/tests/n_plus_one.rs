@@ -3,6 +3,17 @@
 //! The statements your code runs are counted by Postgres itself (`pg_stat_statements`, for the
 //! test's own database and role): the test seeds through a separate admin connection, opens
 //! the pool, reads the count, calls your function and reads the count again.
+//!
+//! Rules (README, stub) -> the test that fails when that rule alone is broken:
+//! - posts_with_authors: at most 2 statements at 1/1, 50/10 and 1 100/1 300 (posts/authors; past
+//!   1 000 ids, so batches of 1 000 show) -> loading_posts_with_authors_takes_at_most_two_...
+//! - authors_with_posts: the same -> loading_authors_with_posts_takes_at_most_two_...
+//! - every post once, in posts.id order (rows inserted scrambled), with its own author; bigint
+//!   ids past 2^32 -> posts_come_back_with_their_authors_in_post_id_order
+//! - every author once, in authors.id order, posts in posts.id order; bigint ids
+//!   -> authors_come_back_with_their_posts_in_id_order
+//! - authors without posts listed with an empty list -> authors_without_posts_are_listed_...
+//! - no posts at all: empty list / every author with an empty list -> an_empty_blog_loads_...
 
 use std::fmt::Debug;
 
@@ -12,8 +23,14 @@ use n_plus_one::{authors_with_posts, posts_with_authors};
 
 const SCHEMA: &str = include_str!("../schema.sql");
 
-/// The sizes the statement-count tests load: (posts, authors).
-const SIZES: [(usize, usize); 3] = [(1, 1), (50, 10), (500, 60)];
+/// The sizes the statement-count tests load: (posts, authors). The last one is past 1 000 ids
+/// (1 040 authors write), where code that sends the ids in batches of 1 000 runs one query per
+/// batch.
+const SIZES: [(usize, usize); 3] = [(1, 1), (50, 10), (1_100, 1_300)];
+
+/// The first id of the blogs whose ids are past 32 bits: `int4` ids (`Vec<i32>`, `$1::int4[]`)
+/// cannot hold them.
+const BIG_ID: i64 = 5_000_000_000;
 
 /// A blog's rows, each list in id order (the order the functions must return).
 struct Blog {
@@ -24,7 +41,12 @@ struct Blog {
 /// `posts` posts by `authors` authors (ids from 1). Authors whose id is a multiple of 5 have
 /// written nothing; the others share the posts round-robin-ish.
 fn blog(posts: usize, authors: usize) -> Blog {
-    let authors: Vec<Author> = (1..=authors as i64)
+    blog_from(1, posts, authors)
+}
+
+/// Like `blog`, with every id (authors' and posts') starting at `first_id`.
+fn blog_from(first_id: i64, posts: usize, authors: usize) -> Blog {
+    let authors: Vec<Author> = (first_id..first_id + authors as i64)
         .map(|id| Author {
             id,
             name: format!("author {id}"),
@@ -35,11 +57,11 @@ fn blog(posts: usize, authors: usize) -> Blog {
         .map(|a| a.id)
         .filter(|id| id % 5 != 0)
         .collect();
-    let posts = (1..=posts as i64)
-        .map(|id| Post {
-            id,
-            author_id: writers[(id as usize * 7) % writers.len()],
-            title: format!("post {id}"),
+    let posts = (0..posts)
+        .map(|n| Post {
+            id: first_id + n as i64,
+            author_id: writers[((n + 1) * 7) % writers.len()],
+            title: format!("post {}", first_id + n as i64),
         })
         .collect();
     Blog { authors, posts }
@@ -79,7 +101,12 @@ fn expected_posts_with_authors(blog: &Blog) -> Vec<PostWithAuthor> {
         .iter()
         .map(|post| PostWithAuthor {
             post: post.clone(),
-            author: blog.authors[post.author_id as usize - 1].clone(),
+            author: blog
+                .authors
+                .iter()
+                .find(|a| a.id == post.author_id)
+                .expect("every post has an author")
+                .clone(),
         })
         .collect()
 }
@@ -142,13 +169,14 @@ fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T])
 
 #[tokio::test]
 async fn posts_come_back_with_their_authors_in_post_id_order() {
-    let blog = blog(30, 12);
+    let blog = blog_from(BIG_ID, 30, 12);
     let db = seeded(&blog).await;
     let loaded = posts_with_authors(&db.pool().await)
         .await
         .unwrap_or_else(|e| panic!("expected posts_with_authors to succeed, got the error: {e}"));
     assert_same_list(
-        "30 posts by 12 authors, in post id order, each with its author",
+        "30 posts by 12 authors (bigint ids from 5 000 000 000), in post id order, each with its \
+         author",
         &loaded,
         &expected_posts_with_authors(&blog),
     );
@@ -179,13 +207,14 @@ async fn loading_posts_with_authors_takes_at_most_two_statements_whatever_the_nu
 
 #[tokio::test]
 async fn authors_come_back_with_their_posts_in_id_order() {
-    let blog = blog(30, 12);
+    let blog = blog_from(BIG_ID, 30, 12);
     let db = seeded(&blog).await;
     let loaded = authors_with_posts(&db.pool().await)
         .await
         .unwrap_or_else(|e| panic!("expected authors_with_posts to succeed, got the error: {e}"));
     assert_same_list(
-        "12 authors of 30 posts, in author id order, each with their posts in post id order",
+        "12 authors of 30 posts (bigint ids from 5 000 000 000), in author id order, each with \
+         their posts in post id order",
         &loaded,
         &expected_authors_with_posts(&blog),
     );
