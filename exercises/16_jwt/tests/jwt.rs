@@ -1,5 +1,28 @@
 //! Hidden tests for the `jwt` kata: HS256 tokens with a pinned algorithm, issuer, audience and
 //! an injectable clock, plus an axum extractor answering 401/403 through axum's real stack.
+//!
+//! Rule (README) -> the test that fails when that rule alone is broken:
+//! - `issue`: sub, iss, aud, roles; iat = nbf = now, exp = now + ttl -> a_fresh_token_verifies_and_carries_every_claim
+//! - a fresh random jti, 16+ characters, distinct in one second, not a counter -> every_token_gets_its_own_random_jti
+//! - header alg HS256 -> an_issued_token_is_a_standard_hs256_jwt
+//! - Expired from `exp + LEEWAY_SECS` on (the token's own `exp`, however short) ->
+//!   a_token_is_accepted_until_exp_plus_the_leeway_and_rejected_from_then_on, a_long_expired_token_is_rejected_as_expired
+//! - NotYetValid before `nbf - LEEWAY_SECS` -> a_token_before_its_nbf_minus_the_leeway_is_rejected_as_not_yet_valid
+//! - iss and aud compared exactly (no prefix either way) -> a_token_from_another_issuer_is_rejected_as_wrong_issuer,
+//!   a_token_for_another_audience_is_rejected_as_wrong_audience
+//! - BadSignature: another secret, swapped payload, flipped character -> a_token_signed_with_another_secret_is_rejected_as_bad_signature,
+//!   a_swapped_payload_under_the_old_signature_is_rejected_as_bad_signature, a_flipped_signature_character_is_rejected_as_bad_signature
+//! - WrongAlgorithm: HS384/HS512 signed with our secret, RS256 -> a_token_re_signed_with_hs512_is_rejected_as_wrong_algorithm,
+//!   a_token_claiming_rs256_is_rejected_as_wrong_algorithm
+//! - Malformed: alg none, garbage, missing or null claims, a non-object payload ->
+//!   an_alg_none_token_is_rejected_as_malformed, garbage_and_incomplete_tokens_are_rejected_as_malformed
+//! - no header or another scheme (even with a valid token): 401 bare `Bearer` ->
+//!   a_request_without_a_token_gets_401_and_a_bearer_challenge
+//! - a token that does not verify (also another audience or secret): 401 invalid_token ->
+//!   an_invalid_token_gets_401_with_error_invalid_token
+//! - scheme case-insensitive -> a_valid_token_reaches_the_handler_with_its_claims
+//! - require_role: exact role, 403 otherwise -> a_valid_token_without_the_required_role_gets_403_and_with_it_200
+//! - over a real socket -> the_guard_works_over_a_real_socket
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -111,6 +134,27 @@ fn every_token_gets_its_own_random_jti() {
         matches!((&first, &second), (Ok(a), Ok(b)) if a != b && a.len() >= 16),
         "expected two different random jti (16+ chars) for two tokens issued in the same second, but got {first:?} and {second:?}"
     );
+    let many: Vec<String> = (0..50)
+        .map(|_| issue_at(&config(), &[], NOW))
+        .filter_map(|token| verify(&config(), &token, NOW).ok())
+        .map(|claims| claims.jti)
+        .collect();
+    assert_eq!(
+        many.len(),
+        50,
+        "expected 50 tokens issued to one user in one second to verify"
+    );
+    // Random ids differ almost everywhere; a counter or a clock differs in its last digits.
+    for (i, a) in many.iter().enumerate() {
+        for b in &many[i + 1..] {
+            let differing = a.chars().zip(b.chars()).filter(|(x, y)| x != y).count();
+            assert!(
+                differing >= 6,
+                "expected random jti, but {a:?} and {b:?} differ in only {differing} characters \
+                 (a counter or a timestamp is not a random id)"
+            );
+        }
+    }
 }
 
 #[test]
@@ -137,6 +181,17 @@ fn a_token_is_accepted_until_exp_plus_the_leeway_and_rejected_from_then_on() {
         "expected the token to verify at exp + {LEEWAY_SECS} - 1 s (inside the leeway), but got {last_good_second:?}"
     );
     assert_rejected(&token, exp + LEEWAY_SECS, JwtError::Expired);
+
+    // The token's own `exp` decides, not `iat + ttl`: a token minted to live only 60 s.
+    let mut short = valid_claims(&[]);
+    short["exp"] = json!(NOW + 60);
+    let short = forge("HS256", short, Some(Algorithm::HS256));
+    let inside = verify(&config(), &short, NOW + 60 + LEEWAY_SECS - 1);
+    assert!(
+        inside.is_ok(),
+        "expected a token with exp = iat + 60 to verify at exp + {LEEWAY_SECS} - 1 s, but got {inside:?}"
+    );
+    assert_rejected(&short, NOW + 60 + LEEWAY_SECS, JwtError::Expired);
 }
 
 #[test]
@@ -165,20 +220,29 @@ fn a_token_before_its_nbf_minus_the_leeway_is_rejected_as_not_yet_valid() {
 
 #[test]
 fn a_token_from_another_issuer_is_rejected_as_wrong_issuer() {
-    let mut other = config();
-    other.issuer = "https://evil.example".to_owned();
-    let token = issue_at(&other, &[], NOW);
+    // Another issuer, ours followed by more, and a prefix of ours.
+    for issuer in [
+        "https://evil.example",
+        "https://auth.katas.test.evil.example",
+        "https://auth.katas",
+    ] {
+        let mut other = config();
+        other.issuer = issuer.to_owned();
+        let token = issue_at(&other, &[], NOW);
 
-    assert_rejected(&token, NOW, JwtError::WrongIssuer);
+        assert_rejected(&token, NOW, JwtError::WrongIssuer);
+    }
 }
 
 #[test]
 fn a_token_for_another_audience_is_rejected_as_wrong_audience() {
-    let mut other = config();
-    other.audience = "billing-api".to_owned();
-    let token = issue_at(&other, &[], NOW);
+    for audience in ["billing-api", "katas-api-admin", "katas"] {
+        let mut other = config();
+        other.audience = audience.to_owned();
+        let token = issue_at(&other, &[], NOW);
 
-    assert_rejected(&token, NOW, JwtError::WrongAudience);
+        assert_rejected(&token, NOW, JwtError::WrongAudience);
+    }
 }
 
 #[test]
@@ -227,9 +291,11 @@ fn an_alg_none_token_is_rejected_as_malformed() {
 
 #[test]
 fn a_token_re_signed_with_hs512_is_rejected_as_wrong_algorithm() {
-    let token = forge("HS512", valid_claims(&["admin"]), Some(Algorithm::HS512));
+    for (name, alg) in [("HS512", Algorithm::HS512), ("HS384", Algorithm::HS384)] {
+        let token = forge(name, valid_claims(&["admin"]), Some(alg));
 
-    assert_rejected(&token, NOW, JwtError::WrongAlgorithm);
+        assert_rejected(&token, NOW, JwtError::WrongAlgorithm);
+    }
 }
 
 #[test]
@@ -246,12 +312,17 @@ fn garbage_and_incomplete_tokens_are_rejected_as_malformed() {
     null_exp["exp"] = Value::Null;
     let signed_null_exp = forge("HS256", null_exp, Some(Algorithm::HS256));
     let signed_string = forge("HS256", json!("just a string"), Some(Algorithm::HS256));
-    let garbage = ["", "not-a-jwt", "a.b", "%%%.%%%.%%%"];
+    let mut signed_without = Vec::new();
+    for claim in ["exp", "roles", "jti"] {
+        let mut claims = valid_claims(&[]);
+        claims.as_object_mut().map(|claims| claims.remove(claim));
+        signed_without.push(forge("HS256", claims, Some(Algorithm::HS256)));
+    }
+    let garbage = ["", "not-a-jwt", "a.b", "%%%.%%%.%%%", "a.b.c.d"];
 
-    for token in garbage
-        .iter()
-        .copied()
+    for token in (garbage.iter().copied())
         .chain([&*signed_null_exp, &*signed_string])
+        .chain(signed_without.iter().map(String::as_str))
     {
         assert_rejected(token, NOW, JwtError::Malformed);
     }
@@ -329,7 +400,13 @@ fn bearer(token: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_request_without_a_token_gets_401_and_a_bearer_challenge() {
-    for authorization in [None, Some("Basic YWxpY2U6c2VjcmV0")] {
+    let token = issue_at(&config(), &["admin"], wall_clock());
+    let other_schemes = ["Basic", "Token", "NotBearer"].map(|scheme| format!("{scheme} {token}"));
+    let cases = [None, Some("Basic YWxpY2U6c2VjcmV0")]
+        .into_iter()
+        .chain(other_schemes.iter().map(|value| Some(value.as_str())));
+
+    for authorization in cases {
         let reply = call("/me", authorization).await;
 
         let (status, challenge) = (reply.status, reply.challenge.as_str());
@@ -347,8 +424,22 @@ async fn an_invalid_token_gets_401_with_error_invalid_token() {
     let valid = issue_at(&config(), &[], wall_clock());
     let (message, _) = valid.rsplit_once('.').expect("expected a token with dots");
     let unsigned = format!("{message}.");
+    let mut billing = config();
+    billing.audience = "billing-api".to_owned();
+    let for_billing = issue_at(&billing, &[], wall_clock());
+    let mut forger = config();
+    forger.secret = b"another-32-byte-secret-entirely!!".to_vec();
+    let forged = issue_at(&forger, &["admin"], wall_clock());
+    let tokens = [
+        &*expired,
+        &*unsigned,
+        "not-a-jwt",
+        "",
+        &*for_billing,
+        &*forged,
+    ];
 
-    for token in [expired.as_str(), unsigned.as_str(), "not-a-jwt", ""] {
+    for token in tokens {
         let reply = call("/me", bearer(token).as_deref()).await;
 
         let (status, challenge) = (reply.status, reply.challenge.as_str());
@@ -364,7 +455,7 @@ async fn an_invalid_token_gets_401_with_error_invalid_token() {
 async fn a_valid_token_reaches_the_handler_with_its_claims() {
     let token = issue_at(&config(), &[], wall_clock());
 
-    for scheme in ["Bearer", "bearer"] {
+    for scheme in ["Bearer", "bearer", "BEARER"] {
         let reply = call("/me", Some(&format!("{scheme} {token}"))).await;
 
         let got = (reply.status, reply.body.as_str());
@@ -378,18 +469,26 @@ async fn a_valid_token_reaches_the_handler_with_its_claims() {
 
 #[tokio::test]
 async fn a_valid_token_without_the_required_role_gets_403_and_with_it_200() {
-    let reader = issue_at(&config(), &["reader"], wall_clock());
     let admin = issue_at(&config(), &["reader", "admin"], wall_clock());
-
-    let denied = call("/admin", bearer(&reader).as_deref()).await;
     let allowed = call("/admin", bearer(&admin).as_deref()).await;
-
-    let got = (denied.status, allowed.status);
-    let want = (StatusCode::FORBIDDEN, StatusCode::OK);
     assert_eq!(
-        got, want,
-        "expected 403 without the admin role and 200 with it"
+        (allowed.status, allowed.body.as_str()),
+        (StatusCode::OK, "welcome, admin alice"),
+        "expected the roles [\"reader\", \"admin\"] to reach the admin handler"
     );
+
+    let lookalikes: [&[&str]; 3] = [&["reader"], &[], &["administrator", "superadmin"]];
+    for roles in lookalikes {
+        let token = issue_at(&config(), roles, wall_clock());
+
+        let denied = call("/admin", bearer(&token).as_deref()).await;
+
+        assert_eq!(
+            denied.status,
+            StatusCode::FORBIDDEN,
+            "expected 403 for a valid token with the roles {roles:?} on a route requiring \"admin\""
+        );
+    }
 }
 
 /// A raw HTTP/1.1 GET over TCP; returns the whole response (the server closes the connection).
