@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -103,7 +103,14 @@ pub async fn tasks_create(
 }
 
 /// One task.
-pub async fn tasks_show(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
+pub async fn tasks_show(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Response {
+    let Path(id) = match id {
+        Ok(id) => id,
+        Err(rejection) => return bad_id(&rejection),
+    };
     match state.tasks.read().unwrap().get(&id) {
         Some(task) => Json(task.clone()).into_response(),
         None => not_found(id),
@@ -111,7 +118,14 @@ pub async fn tasks_show(State(state): State<AppState>, Path(id): Path<u64>) -> R
 }
 
 /// Delete a task.
-pub async fn tasks_delete(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
+pub async fn tasks_delete(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Response {
+    let Path(id) = match id {
+        Ok(id) => id,
+        Err(rejection) => return bad_id(&rejection),
+    };
     match state.tasks.write().unwrap().remove(&id) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => not_found(id),
@@ -131,6 +145,16 @@ fn invalid(field: Option<&str>, message: &str) -> Response {
         field: field.map(str::to_string),
     };
     (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response()
+}
+
+/// A path id that is not a `u64` (`/tasks/abc`, `/tasks/-1`): 400 with an `ApiError`, like
+/// every other error of the API (axum's own rejection would be plain text).
+fn bad_id(rejection: &PathRejection) -> Response {
+    let error = ApiError {
+        error: rejection.body_text(),
+        field: Some("id".to_string()),
+    };
+    (StatusCode::BAD_REQUEST, Json(error)).into_response()
 }
 
 fn not_found(id: u64) -> Response {

@@ -1,5 +1,23 @@
 //! Hidden tests for the API docs kata: the served OpenAPI document must describe the router
 //! exactly, and the API's real responses must validate against the schemas it documents.
+//!
+//! Rule (README / stub) -> test:
+//! - `GET /openapi.json`: 200, `application/json`, OpenAPI 3.1, `info.title` `Tasks API`,
+//!   `info.version` `1.0.0` -> `the_document_is_served_as_openapi_3_1`
+//! - exactly the five operations (no other method, not `/openapi.json`)
+//!   -> `every_route_is_documented_and_nothing_else`
+//! - every real answer's status documented for its operation, its JSON body valid against the
+//!   documented schema, 204 without body: 201, list, show, healthz, 204, 404 on GET and DELETE,
+//!   400 for a malformed id (`abc`, `-1`, past `u64`) on GET and DELETE
+//!   -> `every_documented_operation_answers_as_documented`
+//! - 422 (empty, 101-character, missing or non-string title, unknown priority, not JSON)
+//!   documented with its body -> `invalid_input_is_answered_with_a_documented_error`
+//! - request body required; its schema accepts exactly what the API accepts: title 1 and 100
+//!   characters yes, 0 and 101 no, missing no; each of low/normal/high yes, others no; and agrees
+//!   with the API on `null` priority and extra members
+//!   -> `the_request_schema_carries_the_rules_the_api_enforces`
+//! - `id`: a required integer path parameter on GET and DELETE -> `the_path_parameter_is_documented`
+//! - over a real socket -> `the_document_is_served_over_a_real_socket`
 
 use std::collections::BTreeSet;
 
@@ -18,6 +36,11 @@ const OPERATIONS: [(&str, &str); 5] = [
     ("get", "/tasks/{id}"),
     ("delete", "/tasks/{id}"),
     ("get", "/healthz"),
+];
+
+/// The methods an OpenAPI path item can hold.
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
 struct Reply {
@@ -73,7 +96,7 @@ fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
             let methods = item.as_object().expect("a path item is an object");
             methods
                 .keys()
-                .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                .filter(|m| HTTP_METHODS.contains(&m.as_str()))
                 .map(move |m| (m.clone(), path.clone()))
         })
         .collect()
@@ -188,8 +211,14 @@ async fn every_documented_operation_answers_as_documented() {
         "POST /tasks with a valid body"
     );
     let id = serde_json::from_slice::<Value>(&created.body).expect("JSON")["id"].clone();
+    let low = r#"{"title":"Review","priority":"low"}"#;
     let cases = [
         ("post", "/tasks", created),
+        (
+            "post",
+            "/tasks",
+            call(&state, Method::POST, "/tasks", Some(low)).await,
+        ),
         (
             "get",
             "/tasks",
@@ -225,6 +254,14 @@ async fn every_documented_operation_answers_as_documented() {
     for (method, path, reply) in &cases {
         assert_documented(&doc, method, path, reply);
     }
+    // A malformed id is answered too (400): it belongs in the document as well.
+    for bad in ["abc", "-1", "18446744073709551616"] {
+        for method in [Method::GET, Method::DELETE] {
+            let reply = call(&state, method.clone(), &format!("/tasks/{bad}"), None).await;
+            let method = method.as_str().to_lowercase();
+            assert_documented(&doc, &method, "/tasks/{id}", &reply);
+        }
+    }
 }
 
 #[tokio::test]
@@ -232,8 +269,11 @@ async fn invalid_input_is_answered_with_a_documented_error() {
     let state = AppState::default();
     let doc = document(&state).await;
 
+    let long = format!(r#"{{"title":"{}"}}"#, "x".repeat(101));
     for body in [
         r#"{"title":""}"#,
+        &long,
+        r#"{"title":5}"#,
         r#"{"priority":"high"}"#,
         r#"{"title":"x","priority":"urgent"}"#,
         "not json",
@@ -262,21 +302,44 @@ async fn the_request_schema_carries_the_rules_the_api_enforces() {
     let validator = jsonschema::validator_for(&standalone(&doc, schema))
         .unwrap_or_else(|e| panic!("the request schema {schema} is invalid: {e}"));
 
-    for (body, valid) in [
-        (json!({"title": "ok"}), true),
-        (json!({"title": "ok", "priority": "high"}), true),
-        (json!({"title": ""}), false),
-        (json!({"title": "x".repeat(101)}), false),
-        (json!({"priority": "low"}), false),
-        (json!({"title": "ok", "priority": "urgent"}), false),
-    ] {
+    // `Some(valid)`: the README fixes the answer; `None`: the schema must agree with the API.
+    let bodies = [
+        (json!({"title": "ok"}), Some(true)),
+        (json!({"title": "x"}), Some(true)),
+        (json!({"title": "x".repeat(100)}), Some(true)),
+        (json!({"title": "é".repeat(100)}), Some(true)),
+        (json!({"title": "ok", "priority": "low"}), Some(true)),
+        (json!({"title": "ok", "priority": "normal"}), Some(true)),
+        (json!({"title": "ok", "priority": "high"}), Some(true)),
+        (json!({"title": ""}), Some(false)),
+        (json!({"title": "x".repeat(101)}), Some(false)),
+        (json!({"priority": "low"}), Some(false)),
+        (json!({"title": null}), Some(false)),
+        (json!({"title": 5}), Some(false)),
+        (json!({"title": "ok", "priority": "urgent"}), Some(false)),
+        (json!({"title": "ok", "priority": "High"}), Some(false)),
+        (json!({"title": "ok", "priority": null}), None),
+        (json!({"title": "ok", "note": "extra"}), None),
+    ];
+    for (body, fixed) in bodies {
+        let reply = call(
+            &AppState::default(),
+            Method::POST,
+            "/tasks",
+            Some(&body.to_string()),
+        )
+        .await;
+        let accepted = reply.status == StatusCode::CREATED;
+        let valid = fixed.unwrap_or(accepted);
+
         assert_eq!(
             validator.is_valid(&body),
             valid,
-            "the documented CreateTask schema should {} {body}: a client generated from the \
-             document must know the API's rules (required title, 1-100 characters, priority \
-             one of low/normal/high)",
-            if valid { "accept" } else { "reject" }
+            "the documented CreateTask schema should {} {body} (the API answers {}): a client \
+             generated from the document must know the API's rules (required title, 1-100 \
+             characters, priority one of low/normal/high)",
+            if valid { "accept" } else { "reject" },
+            reply.status
         );
     }
 }
@@ -294,6 +357,16 @@ async fn the_path_parameter_is_documented() {
         assert!(
             id.is_some_and(|p| p["in"] == "path" && p["required"] == true),
             "{method} /tasks/{{id}}: expected a required path parameter `id`, got {parameters:?}"
+        );
+        let schema = id
+            .map(|p| standalone(&doc, &p["schema"]))
+            .unwrap_or_default();
+        let validator = jsonschema::validator_for(&schema)
+            .unwrap_or_else(|e| panic!("the schema of `id`, {schema}, is invalid: {e}"));
+        assert!(
+            validator.is_valid(&json!(7)) && !validator.is_valid(&json!("abc")),
+            "{method} /tasks/{{id}}: expected `id` documented as an integer (7 valid, \"abc\" \
+             not), got the schema {schema}"
         );
     }
 }
