@@ -2,6 +2,33 @@
 //! test, inspected through an unrestricted connection), and staleness measured, not assumed:
 //! reads from a second client, a reader forced into the middle of a write by a row lock the
 //! test holds, concurrent writers, and millisecond TTLs that Redis expires by itself.
+//!
+//! Rule (README / stub) -> test:
+//! - `pick()` in `[base, base + jitter]`, spread
+//!   -> `a_jittered_ttl_stays_within_base_and_base_plus_jitter_and_varies`
+//! - `put`: JSON with a jittered TTL in one command, never `-1`
+//!   -> `one_hundred_keys_stored_together_expire_at_spread_out_times`
+//! - `get`: missing or undecodable -> `Ok(None)`
+//!   -> `a_cached_value_that_does_not_decode_is_a_miss`
+//! - expiry by TTL, then a fresh load -> `an_expired_entry_is_reloaded_from_the_database`
+//! - write-through: commit, then store with a TTL; a second client reads it
+//!   -> `write_through_commits_first_and_a_second_client_reads_the_new_value`;
+//!   a failing COMMIT -> `Database`, cache untouched
+//!   -> `a_write_through_whose_commit_fails_leaves_the_cache_as_it_was`
+//! - delete-on-write: key gone, next read re-caches
+//!   -> `delete_on_write_removes_the_key_and_the_next_read_repopulates_it`;
+//!   a reader during the row-lock wait, then during the COMMIT
+//!   -> `a_reader_in_the_middle_of_a_write_cannot_leave_the_old_row_in_the_cache`;
+//!   20 concurrent writers -> `after_concurrent_writers_settle_the_cache_matches_the_database`
+//! - generations: every entry reloads, other groups stay
+//!   -> `bumping_the_generation_makes_every_old_entry_unreachable`; nothing deleted, entries
+//!   keep a TTL, the counter has none, returns 1 then 2
+//!   -> `invalidating_a_group_leaves_old_entries_to_expire_instead_of_deleting_them`
+//! - query cache: served from Redis, reloaded after a write to a read table, also when a
+//!   query ran while the write waited for its row lock (bump after the write)
+//!   -> `a_cached_query_is_served_until_a_write_to_its_table`; parameters in the key
+//!   -> `the_same_sql_with_different_parameters_does_not_collide`; other tables stay cached
+//!   -> `a_write_invalidates_only_the_queries_that_read_its_table`
 
 #[path = "cache_invalidation/support.rs"]
 mod support;
@@ -10,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use cache_invalidation::{CacheError, Param, TtlPolicy};
+use cache_invalidation::{CacheError, Param, Product, TtlPolicy};
 use support::*;
 use tokio::sync::Barrier;
 
@@ -214,6 +241,48 @@ async fn a_reader_in_the_middle_of_a_write_cannot_leave_the_old_row_in_the_cache
         "expected a read after the write returned to see price 2222, got {after:?}: a reader \
          between the cache DEL and the COMMIT cached the old row again (delete AFTER commit)"
     );
+
+    // Again, with the writer held up in its COMMIT (a deferred trigger waits for an advisory
+    // lock the test holds): the UPDATE is done, the transaction is not committed yet.
+    sqlx::raw_sql(
+        "CREATE FUNCTION wait_at_commit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+         BEGIN PERFORM pg_advisory_xact_lock(2121); RETURN NULL; END $$;
+         CREATE CONSTRAINT TRIGGER wait_at_commit AFTER UPDATE ON products
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION wait_at_commit();
+         SELECT pg_advisory_lock(2121);",
+    )
+    .execute(&mut lock)
+    .await
+    .expect("installing the commit gate");
+    let newer = product(1, "Dune", "books", 4_444);
+    let writer = tokio::spawn({
+        let (caches, newer) = (caches.clone(), newer.clone());
+        async move { caches.update_delete_on_write(&newer).await }
+    });
+    wait_until_blocked(&kata.db, "the writer's COMMIT").await;
+    let during = caches.get_product(1).await;
+    sqlx::raw_sql("SELECT pg_advisory_unlock(2121)")
+        .execute(&mut lock)
+        .await
+        .expect("opening the commit gate");
+    let written = writer.await.expect("the writer panicked");
+    let after = caches.get_product(1).await;
+
+    assert!(
+        written.is_ok(),
+        "expected the second write to succeed, got {written:?}"
+    );
+    assert!(
+        matches!(&during, Ok(p) if *p == new),
+        "expected the read during the second write's COMMIT to return the committed price \
+         2222, got {during:?}"
+    );
+    assert!(
+        matches!(&after, Ok(p) if *p == newer),
+        "expected a read after the second write returned to see price 4444, got {after:?}: \
+         the cache DEL ran before the COMMIT, and a reader in between cached the old row again \
+         (delete AFTER commit)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -292,10 +361,12 @@ async fn invalidating_a_group_leaves_old_entries_to_expire_instead_of_deleting_t
     }
     let before = kata.keys().await;
 
-    kata.caches
-        .invalidate_group("catalog")
-        .await
-        .unwrap_or_else(|e| panic!("expected invalidate_group to succeed, got {e}"));
+    let first = kata.caches.invalidate_group("catalog").await;
+    assert!(
+        matches!(first, Ok(1)),
+        "invalidate_group returns the new generation: expected Ok(1) for a group never \
+         invalidated (missing = 0), got {first:?}"
+    );
 
     let after = kata.keys().await;
     let gone: Vec<_> = before.iter().filter(|k| !after.contains(k)).collect();
@@ -312,6 +383,18 @@ async fn invalidating_a_group_leaves_old_entries_to_expire_instead_of_deleting_t
             "expected the old entry {key} to carry a TTL so that it ages out, got PTTL {ttl}"
         );
     }
+    let second = kata.caches.invalidate_group("catalog").await;
+    assert!(
+        matches!(second, Ok(2)),
+        "invalidate_group returns the new generation: expected Ok(2) for the second one (the \
+         first made it 1), got {second:?}"
+    );
+    let ttl = kata.pttl(&counter).await;
+    assert_eq!(
+        ttl, -1,
+        "expected the generation counter gen:catalog to have no TTL (were it to expire, \
+         generation 0 and its invalidated entries would come back), got PTTL {ttl}"
+    );
 }
 
 #[tokio::test]
@@ -322,11 +405,26 @@ async fn a_cached_query_is_served_until_a_write_to_its_table() {
         .await;
 
     let cached = query(&kata, BY_CATEGORY, &books(), &["products"]).await;
+    // The test holds Dune's row lock: execute's UPDATE waits inside Postgres while a query
+    // runs (bumping the generation before the write would let it cache the old rows anew).
+    let mut lock = kata.db.admin().await;
+    sqlx::raw_sql("BEGIN; SELECT * FROM products WHERE id = 1 FOR UPDATE")
+        .execute(&mut lock)
+        .await
+        .expect("locking Dune");
     let write = "UPDATE products SET price_cents = $1 WHERE id = $2";
-    let changed = kata
+    let writing = kata
         .caches
-        .execute(write, &[Param::Int(777), Param::Int(1)], &["products"])
-        .await;
+        .execute(write, &[Param::Int(777), Param::Int(1)], &["products"]);
+    let reading = async {
+        wait_until_blocked(&kata.db, "execute's UPDATE").await;
+        query(&kata, BY_CATEGORY, &books(), &["products"]).await;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut lock)
+            .await
+            .expect("releasing Dune");
+    };
+    let (changed, ()) = tokio::join!(writing, reading);
     let fresh = query(&kata, BY_CATEGORY, &books(), &["products"]).await;
 
     assert_eq!(
@@ -346,7 +444,9 @@ async fn a_cached_query_is_served_until_a_write_to_its_table() {
     assert_eq!(
         prices(&fresh),
         vec![(1, 777), (2, 1)],
-        "expected a write to products through execute() to invalidate the cached query"
+        "expected a write to products through execute() to invalidate the cached query (a \
+         query that ran while the write waited for its row lock must not be served after it: \
+         bump the generations AFTER the write)"
     );
 }
 
@@ -404,5 +504,41 @@ async fn a_write_invalidates_only_the_queries_that_read_its_table() {
         vec![(1, 1_000), (2, 800)],
         "expected the query reading only products to stay cached after a write to promotions \
          (one generation per table, not one for everything)"
+    );
+}
+
+#[tokio::test]
+async fn a_cached_value_that_does_not_decode_is_a_miss() {
+    let kata = kata(LONG).await;
+    let mut admin = kata.admin().await;
+    let () = redis::cmd("SET")
+        .arg(kata.redis.key("product:1"))
+        .arg("not json {")
+        .arg("PX")
+        .arg(600_000)
+        .query_async(&mut admin)
+        .await
+        .expect("storing a value that does not decode");
+
+    let junk = kata.caches.get::<Product>("product:1").await;
+    let missing = kata.caches.get::<Product>("nothing:here").await;
+    let read = kata.caches.get_product(1).await;
+
+    assert!(
+        matches!(junk, Ok(None)),
+        "expected get of a value that does not decode to be Ok(None), got {junk:?}"
+    );
+    assert!(
+        matches!(missing, Ok(None)),
+        "expected get of a missing key to be Ok(None), got {missing:?}"
+    );
+    assert!(
+        matches!(&read, Ok(p) if *p == dune()),
+        "expected get_product to treat the undecodable entry as a miss and load Dune, got {read:?}"
+    );
+    assert_eq!(
+        kata.cached_product(1).await,
+        Some(dune()),
+        "expected the reload to replace the undecodable entry"
     );
 }
