@@ -1,6 +1,16 @@
 //! Hidden tests for the production server kata: configuration from a map of variables, the
 //! middleware stack through `oneshot`, probes against real and unreachable Postgres/Redis, and
 //! graceful shutdown over a real socket, ordered by channels the test controls.
+//!
+//! Rules -> tests: complete env, unrelated vars, spaces in TRUSTED_PROXIES -> a_complete_...;
+//! defaults, empty = unset -> unset_and_empty_...; six errors at once, in order, quoting values,
+//! PORT 0/65536/80.5 -> every_config_problem_...; every scheme (rediss too), PORT 1 and 65535,
+//! "contains" is not "starts with" -> every_listed_url_scheme_...; /healthz without deps ->
+//! healthz_...; /readyz 200 / 503 naming each -> readyz_...; 503 on timeout -> a_handler_...;
+//! 413 past the limit, with or without Content-Length -> a_body_over_the_limit_...; untrusted
+//! peer -> an_untrusted_peer_...; right-most untrusted hop, several lines, IPv6, garbage stops,
+//! all trusted -> behind_trusted_proxies_...; over a socket -> the_client_ip_is_resolved_...;
+//! graceful shutdown -> graceful_shutdown_finishes_...
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
@@ -129,6 +139,49 @@ fn every_config_problem_is_reported_at_once() {
             "PORT={port} must be the only problem, got {result:?}"
         );
     }
+}
+
+#[test]
+fn every_listed_url_scheme_and_port_bound_is_accepted_and_look_alikes_are_not() {
+    let accepted = [
+        ("postgres://db/app", "redis://cache", "1"),
+        ("postgresql://db/app", "rediss://cache:6380", "65535"),
+        ("postgres://db/app", "redis+unix:///run/redis.sock", "8080"),
+    ];
+    for (database_url, redis_url, port) in accepted {
+        let vars = [
+            ("DATABASE_URL", database_url),
+            ("REDIS_URL", redis_url),
+            ("PORT", port),
+        ];
+
+        let config = Config::from_env(env(&vars));
+
+        assert!(
+            config.as_ref().is_ok_and(|c| c.port.to_string() == port
+                && c.database_url == database_url
+                && c.redis_url == redis_url),
+            "expected {vars:?} to be valid (every scheme in the table, ports 1 to 65535), got \
+             {config:?}"
+        );
+    }
+    // Schemes that merely contain a listed one do not start with it.
+    let vars = [
+        ("DATABASE_URL", "jdbc:postgresql://db/app"),
+        ("REDIS_URL", "http://rediss://cache"),
+    ];
+    let result = Config::from_env(env(&vars));
+    let errors = result
+        .as_ref()
+        .err()
+        .map(|e| e.0.as_slice())
+        .unwrap_or_default();
+    let bad: Vec<&str> = errors.iter().map(|e| e.var).collect();
+    assert_eq!(
+        bad,
+        ["DATABASE_URL", "REDIS_URL"],
+        "expected URLs that only contain a listed scheme to be refused: {vars:?} gave {result:?}"
+    );
 }
 
 #[tokio::test]
