@@ -173,7 +173,7 @@ async fn top_k_returns_the_k_best_and_no_more() {
 }
 
 #[tokio::test]
-async fn rank_is_1_based_and_unknown_players_have_none() {
+async fn rank_is_1_based_follows_overwritten_scores_and_unknown_players_have_none() {
     let b = boards().await;
     b.set_scores(&entries(&[("first", 30), ("second", 20), ("third", 10)]))
         .await;
@@ -191,6 +191,22 @@ async fn rank_is_1_based_and_unknown_players_have_none() {
         b.rank("nobody").await,
         (None, None),
         "an unknown player has no rank (Postgres, Redis)"
+    );
+    // set_scores overwrites a known player's score (it does not add to it or keep the old one),
+    // and an empty batch changes nothing.
+    b.set_scores(&entries(&[("third", 40)])).await;
+    b.set_scores(&[]).await;
+    let want = entries(&[("third", 40), ("first", 30), ("second", 20)]);
+    let (pg, redis) = b.top(10).await;
+    assert_eq!(
+        (&pg, &redis),
+        (&want, &want),
+        "set_scores([third: 40]) must overwrite third's 10 with 40 (Postgres, Redis)"
+    );
+    assert_eq!(
+        b.rank("first").await,
+        (Some(2), Some(2)),
+        "after third's new score, first is rank 2 (Postgres, Redis)"
     );
 }
 
