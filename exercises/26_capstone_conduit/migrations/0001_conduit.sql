@@ -34,6 +34,8 @@ CREATE INDEX articles_newest ON articles (created_at DESC, id DESC);
 CREATE TABLE article_tags (
     article_id BIGINT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
     tag        TEXT NOT NULL,
+    -- `tagList` keeps the order the author gave: 0 for the first tag, 1 for the next ...
+    position   INT NOT NULL,
     PRIMARY KEY (article_id, tag)
 );
 CREATE INDEX article_tags_tag ON article_tags (tag);

@@ -46,25 +46,30 @@ pub async fn get_article(
     todo!("get an article")
 }
 
-/// `POST /api/articles`: 201 with the article; 422 for a blank title, description or body.
+/// `POST /api/articles`: 201 with the article; 422 naming every blank title, description or
+/// body.
 pub async fn create_article(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(body): ApiJson<ArticleBody<NewArticle>>,
 ) -> Result<(StatusCode, Json<ArticleBody<Article>>), ApiError> {
-    // TODO(stage 4): the article and its tags in ONE transaction (`11_transfer`); a slug
+    // TODO(stage 4): 422 naming every blank field; the article and its tags (trimmed, each
+    // once, with their `position`) in ONE transaction (`11_transfer`); a slug
     // from the title, made unique when taken; 201.
     todo!("create an article")
 }
 
-/// `PUT /api/articles/{slug}`: the author only (403 otherwise); a new title gives a new slug.
+/// `PUT /api/articles/{slug}`: the author only (403 otherwise); a new title gives a new slug;
+/// a `tagList` replaces the tags (`[]` removes them all, `null` is a 422); the article and
+/// its tags change in one transaction.
 pub async fn update_article(
     State(state): State<AppState>,
     user: AuthUser,
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<ArticleBody<UpdateArticle>>,
 ) -> Result<Json<ArticleBody<Article>>, ApiError> {
-    // TODO(stage 4): 404, then `ensure_author`, then the update.
+    // TODO(stage 4): 404, then `ensure_author("article", ..)`, then 422s, then the update:
+    // a new title gives a new slug, a `tagList` replaces the tags, in one transaction.
     todo!("update an article")
 }
 
@@ -74,7 +79,8 @@ pub async fn delete_article(
     user: AuthUser,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    // TODO(stage 4): 404, then `ensure_author`, then DELETE (the rest cascades); 204.
+    // TODO(stage 4): 404, then `ensure_author("article", ..)`, then DELETE (the rest
+    // cascades); 204.
     todo!("delete an article")
 }
 
@@ -84,7 +90,7 @@ pub async fn favorite(
     user: AuthUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleBody<Article>>, ApiError> {
-    // TODO(stage 6)
+    // TODO(stage 6): INSERT ... ON CONFLICT DO NOTHING: two at once count once.
     todo!("favorite")
 }
 

@@ -17,15 +17,15 @@ pub async fn list_comments(
     todo!("list comments")
 }
 
-/// `POST /api/articles/{slug}/comments`: 200 with the comment (as the spec says); 422 for a
-/// blank body.
+/// `POST /api/articles/{slug}/comments`: 201 with the comment; 422 for a blank body; 404 for
+/// an unknown article.
 pub async fn add_comment(
     State(state): State<AppState>,
     user: AuthUser,
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<CommentBody<NewComment>>,
-) -> Result<Json<CommentBody<Comment>>, ApiError> {
-    // TODO(stage 6): 200 (the spec says so, not 201).
+) -> Result<(StatusCode, Json<CommentBody<Comment>>), ApiError> {
+    // TODO(stage 6): 422 for a blank body, 404 for an unknown article; 201.
     todo!("add a comment")
 }
 
@@ -36,6 +36,7 @@ pub async fn delete_comment(
     user: AuthUser,
     Path((slug, comment_id)): Path<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    // TODO(stage 6): 404 unless the comment is on this article; `ensure_author`; 204.
+    // TODO(stage 6): 404 `article`, then 404 `comment` unless the comment is on this
+    // article; `ensure_author("comment", ..)`; 204.
     todo!("delete a comment")
 }

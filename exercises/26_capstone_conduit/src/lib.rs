@@ -1,9 +1,9 @@
 //! # Capstone: Conduit, the RealWorld API
 //!
 //! Read `README.md` first. The schema is in `migrations/0001_conduit.sql`. This file holds the
-//! router, the authentication (Argon2id passwords, JWTs in `Authorization: Token <jwt>`), the
-//! authorization rule and the one query that lists articles; the handlers are in
-//! `users.rs`, `articles.rs` and `comments.rs`. The router, the types and the errors are
+//! router, the shared state, the authentication (Argon2id passwords, JWTs in
+//! `Authorization: Token <jwt>`), the authorization rule and the one query that lists
+//! articles; the handlers are in `users.rs`, `articles.rs` and `comments.rs`. The router, the types and the errors are
 //! given; every `todo!()` is yours, stage by stage as the README says.
 
 // The stubs do not use their arguments yet.
@@ -16,7 +16,9 @@ pub mod model;
 pub mod users;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use argon2::Argon2;
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -38,11 +40,45 @@ pub const DEFAULT_LIMIT: i64 = 20;
 /// The largest `limit` honoured: a bigger one is lowered to this.
 pub const MAX_LIMIT: i64 = 100;
 
-/// What every handler can reach: the pool and the secret that signs the tokens.
+/// What every handler can reach: the pool, the secret that signs the tokens, and the
+/// password checker (given: the dummy hash and a count of the checks made).
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub jwt_secret: Arc<[u8]>,
+    /// The Argon2id hash of a random password, with the parameters [`hash_password`] gives
+    /// users' passwords (the crate's defaults): a login for an unknown email is checked
+    /// against it, so that it costs as much as a wrong password (the `19_login_flow` kata).
+    pub dummy_hash: Arc<str>,
+    password_checks: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// The state of one service: computes the dummy hash (given).
+    pub fn new(pool: PgPool, jwt_secret: &[u8]) -> Result<AppState, ApiError> {
+        let random = uuid::Uuid::new_v4().to_string();
+        let dummy = argon2::PasswordHasher::hash_password(&Argon2::default(), random.as_bytes())
+            .map_err(|e| ApiError::Internal(format!("hashing failed: {e}")))?;
+        Ok(AppState {
+            pool,
+            jwt_secret: Arc::from(jwt_secret),
+            dummy_hash: Arc::from(dummy.to_string()),
+            password_checks: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Checks `password` against the PHC string `stored` with [`verify_password`], on a
+    /// blocking thread (Argon2 takes tens of milliseconds of CPU), and counts the check
+    /// (given). Every login makes exactly one.
+    pub async fn check_password(&self, password: String, stored: String) -> Result<bool, ApiError> {
+        self.password_checks.fetch_add(1, Ordering::SeqCst);
+        users::blocking(move || verify_password(&password, &stored)).await
+    }
+
+    /// How many password checks this service made so far (the tests read it).
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::SeqCst)
+    }
 }
 
 impl FromRef<AppState> for PgPool {
@@ -52,11 +88,7 @@ impl FromRef<AppState> for PgPool {
 }
 
 /// The whole API under `/api`, as the RealWorld spec lists it.
-pub fn app(pool: PgPool, jwt_secret: &[u8]) -> Router {
-    let state = AppState {
-        pool,
-        jwt_secret: Arc::from(jwt_secret),
-    };
+pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/users", post(users::register))
         .route("/api/users/login", post(users::login))
@@ -128,11 +160,12 @@ pub fn issue_token(secret: &[u8], user_id: i64) -> Result<String, ApiError> {
 /// Verifies an HS256 token (signature, algorithm, expiry) and returns its claims.
 pub fn verify_token(secret: &[u8], token: &str) -> Result<Claims, ApiError> {
     // TODO(stage 2): pin HS256 and check the signature and `exp` (`16_jwt`); any failure
-    // is `ApiError::Unauthorized`.
+    // is `ApiError::InvalidToken`.
     todo!("verify a token")
 }
 
-/// A request with a valid `Authorization: Token <jwt>` header; anything else is a 401.
+/// A request with a valid `Authorization: Token <jwt>` header; anything else is a 401
+/// (`token: ["is missing"]` without the header, `token: ["is invalid"]` otherwise).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     /// `users.id` of the token's subject.
@@ -158,7 +191,7 @@ impl FromRequestParts<AppState> for MaybeUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         // TODO(stage 2): no `Authorization` header: `MaybeUser(None)`. `Token <jwt>` (the
-        // spec's scheme, not `Bearer`): verify it. Anything else: 401.
+        // spec's scheme, not `Bearer`): verify it. Anything else: `ApiError::InvalidToken`.
         todo!("read the optional Authorization header")
     }
 }
@@ -167,14 +200,19 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // TODO(stage 2): like `MaybeUser`, but no token at all is a 401 too.
+        // TODO(stage 2): like `MaybeUser`, but no header at all is `ApiError::MissingToken`.
         todo!("require a valid token")
     }
 }
 
-/// Only the author may change or delete what they wrote: 403 for anyone else.
-pub fn ensure_author(author_id: i64, user: &AuthUser) -> Result<(), ApiError> {
-    // TODO(stage 4): `Ok(())` for the author, `ApiError::Forbidden` for anyone else.
+/// Only the author may change or delete what they wrote: 403 `{"<resource>": ["forbidden"]}`
+/// for anyone else (`resource` is `"article"` or `"comment"`).
+pub fn ensure_author(
+    resource: &'static str,
+    author_id: i64,
+    user: &AuthUser,
+) -> Result<(), ApiError> {
+    // TODO(stage 4): `Ok(())` for the author, `ApiError::Forbidden(resource)` for anyone else.
     todo!("only the author")
 }
 
@@ -186,6 +224,8 @@ pub struct ArticleFilter {
     pub tag: Option<String>,
     pub author: Option<String>,
     pub favorited: Option<String>,
+    /// The one article of this slug, with its `body` (lists leave bodies out, as the spec's
+    /// `MultipleArticlesResponse` does).
     pub slug: Option<String>,
     /// Only articles by authors the viewer follows (the feed).
     pub feed: bool,
@@ -224,8 +264,9 @@ pub async fn load_articles(
     viewer: Option<i64>,
     filter: &ArticleFilter,
 ) -> Result<Vec<Article>, ApiError> {
-    // TODO(stage 5): ONE statement whatever the page size: JOIN the author, tags,
-    // favorites and follows as subqueries (`08_n_plus_one`). Newest first.
+    // TODO(stage 5): ONE statement whatever the page size: JOIN the author, tags (in their
+    // `position` order), favorites and follows as subqueries (`08_n_plus_one`). Newest
+    // first. `body` only when `filter.slug` is set.
     todo!("one page of articles")
 }
 

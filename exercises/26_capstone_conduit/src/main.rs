@@ -34,12 +34,13 @@ async fn main() -> anyhow::Result<()> {
         .run(&pool)
         .await
         .context("running the migrations")?;
+    let state = capstone_conduit::AppState::new(pool, secret.as_bytes())?;
 
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    axum::serve(listener, capstone_conduit::app(pool, secret.as_bytes())).await?;
+    axum::serve(listener, capstone_conduit::app(state)).await?;
     Ok(())
 }

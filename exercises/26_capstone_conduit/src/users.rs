@@ -8,14 +8,9 @@ use sqlx::PgPool;
 use crate::model::{ApiJson, LoginUser, NewUser, Profile, ProfileBody, UpdateUser, User, UserBody};
 use crate::{ApiError, AppState, AuthUser, MaybeUser};
 
-/// Rejects a blank required field with the spec's 422.
-pub fn required(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.trim().is_empty() {
-        Err(ApiError::Unprocessable(format!("{field} can't be blank")))
-    } else {
-        Ok(())
-    }
-}
+/// The shortest password accepted (NIST SP 800-63B: at least 8 characters, no composition
+/// rules; 64 and more must be accepted).
+pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Runs `work` (Argon2: tens of milliseconds of CPU) off the async worker threads.
 pub async fn blocking<T: Send + 'static>(
@@ -26,26 +21,28 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-/// `POST /api/users`: 201 with the new user and a token; 422 for a blank field or a taken
-/// username or email.
+/// `POST /api/users`: 201 with the new user and a token; 422 naming every blank field (or a
+/// password too short); 409 for a taken username or email.
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<UserBody<NewUser>>,
 ) -> Result<(StatusCode, Json<UserBody<User>>), ApiError> {
-    // TODO(stage 1): 422 for a blank field; hash with `blocking(|| hash_password(..))`;
-    // INSERT and let the UNIQUE constraints reject duplicates (see `From<sqlx::Error>`);
-    // 201 with the user and `issue_token(..)`.
+    // TODO(stage 1): 422 naming every blank field (`crate::error::Invalid` collects them);
+    // hash with `blocking(|| hash_password(..))`; INSERT and let the UNIQUE constraints
+    // reject duplicates (see `From<sqlx::Error>`: 409); 201 with the user and
+    // `issue_token(..)`.
     todo!("register")
 }
 
 /// `POST /api/users/login`: 200 with the user and a fresh token; 401 for an unknown email or
-/// a wrong password (the same answer for both).
+/// a wrong password: the same answer, and the same cost (one password check either way).
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<UserBody<LoginUser>>,
 ) -> Result<Json<UserBody<User>>, ApiError> {
-    // TODO(stage 1): find the user by email, `verify_password` off the async threads; the
-    // same 401 for an unknown email and a wrong password.
+    // TODO(stage 1): find the user by email; `state.check_password(..)` against their hash,
+    // or against `state.dummy_hash` when there is no such user (never skip the check); the
+    // same `ApiError::InvalidCredentials` for an unknown email and a wrong password.
     todo!("log in")
 }
 
@@ -65,7 +62,9 @@ pub async fn update_user(
     user: AuthUser,
     ApiJson(body): ApiJson<UserBody<UpdateUser>>,
 ) -> Result<Json<UserBody<User>>, ApiError> {
-    // TODO(stage 2): change only the fields present (COALESCE); hash a new password.
+    // TODO(stage 2): change only the fields present, in ONE statement; hash a new password;
+    // 422 for a null or blank email, username or password (or one too short); an empty or
+    // null bio/image is stored as NULL.
     todo!("update the current user")
 }
 

@@ -5,10 +5,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use sqlx::PgPool;
 
+use crate::error::Invalid;
 use crate::model::{
     ApiJson, Article, ArticleBody, ListQuery, MultipleArticles, NewArticle, Tags, UpdateArticle,
 };
-use crate::users::required;
 use crate::{ApiError, AppState, ArticleFilter, AuthUser, MaybeUser, ensure_author, list};
 
 /// `"How to train your dragon"` -> `"how-to-train-your-dragon"`: lowercase ASCII letters and
@@ -40,7 +40,7 @@ async fn one(pool: &PgPool, viewer: Option<i64>, slug: &str) -> Result<Article, 
     crate::load_articles(pool, viewer, &filter)
         .await?
         .pop()
-        .ok_or(ApiError::NotFound("no such article"))
+        .ok_or(ApiError::NotFound("article"))
 }
 
 /// `(id, author_id)` of the article `slug`, or 404.
@@ -49,7 +49,35 @@ async fn find(pool: &PgPool, slug: &str) -> Result<(i64, i64), ApiError> {
         .bind(slug)
         .fetch_optional(pool)
         .await?
-        .ok_or(ApiError::NotFound("no such article"))
+        .ok_or(ApiError::NotFound("article"))
+}
+
+/// The tags as stored: trimmed, blank ones dropped, each once, in the order given.
+fn clean_tags(tags: &[String]) -> Vec<&str> {
+    let mut clean: Vec<&str> = Vec::new();
+    for tag in tags.iter().map(|t| t.trim()) {
+        if !tag.is_empty() && !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    clean
+}
+
+/// Stores `tags` for the article `id`, each with its position (0 for the first).
+async fn insert_tags(
+    tx: &mut sqlx::PgConnection,
+    id: i64,
+    tags: &[String],
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO article_tags (article_id, tag, position)
+         SELECT $1, t.tag, t.n - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t(tag, n)",
+    )
+    .bind(id)
+    .bind(clean_tags(tags))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// `GET /api/articles?tag=&author=&favorited=&limit=&offset=`: newest first.
@@ -117,38 +145,31 @@ async fn insert_with_slug(
     }
 }
 
-/// `POST /api/articles`: 201 with the article; 422 for a blank title, description or body.
+/// `POST /api/articles`: 201 with the article; 422 naming every blank title, description or
+/// body.
 pub async fn create_article(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(body): ApiJson<ArticleBody<NewArticle>>,
 ) -> Result<(StatusCode, Json<ArticleBody<Article>>), ApiError> {
     let new = body.article;
-    required("title", &new.title)?;
-    required("description", &new.description)?;
-    required("body", &new.body)?;
+    let mut invalid = Invalid::default();
+    invalid.blank("title", &new.title);
+    invalid.blank("description", &new.description);
+    invalid.blank("body", &new.body);
+    invalid.check()?;
     // The article and its tags together or not at all (the `11_transfer` kata).
     let mut tx = state.pool.begin().await?;
     let (id, slug) = insert_with_slug(&mut tx, user.id, &new).await?;
-    let tags: Vec<&str> = new
-        .tag_list
-        .iter()
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty())
-        .collect();
-    sqlx::query(
-        "INSERT INTO article_tags (article_id, tag) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(&tags)
-    .execute(&mut *tx)
-    .await?;
+    insert_tags(&mut tx, id, &new.tag_list).await?;
     tx.commit().await?;
     let article = one(&state.pool, Some(user.id), &slug).await?;
     Ok((StatusCode::CREATED, Json(ArticleBody { article })))
 }
 
-/// `PUT /api/articles/{slug}`: the author only (403 otherwise); a new title gives a new slug.
+/// `PUT /api/articles/{slug}`: the author only (403 otherwise); a new title gives a new slug;
+/// a `tagList` replaces the tags (`[]` removes them all, `null` is a 422); the article and
+/// its tags change in one transaction.
 pub async fn update_article(
     State(state): State<AppState>,
     user: AuthUser,
@@ -157,17 +178,27 @@ pub async fn update_article(
 ) -> Result<Json<ArticleBody<Article>>, ApiError> {
     let update = body.article;
     let (id, author_id) = find(&state.pool, &slug).await?;
-    ensure_author(author_id, &user)?;
+    ensure_author("article", author_id, &user)?;
+    let mut invalid = Invalid::default();
     for (field, value) in [
         ("title", &update.title),
         ("description", &update.description),
         ("body", &update.body),
     ] {
         if let Some(value) = value {
-            required(field, value)?;
+            invalid.blank(field, value.as_deref().unwrap_or_default());
         }
     }
-    let new_slug = match &update.title {
+    if let Some(None) = update.tag_list {
+        invalid.add("tagList", "can't be null");
+    }
+    invalid.check()?;
+    let (title, description, text) = (
+        update.title.flatten(),
+        update.description.flatten(),
+        update.body.flatten(),
+    );
+    let new_slug = match &title {
         Some(title) if slugify(title) != slug => {
             let taken: bool =
                 sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM articles WHERE slug = $1)")
@@ -183,6 +214,7 @@ pub async fn update_article(
         }
         _ => slug,
     };
+    let mut tx = state.pool.begin().await?;
     sqlx::query(
         "UPDATE articles SET slug = $2, title = COALESCE($3, title),
                 description = COALESCE($4, description), body = COALESCE($5, body),
@@ -191,11 +223,19 @@ pub async fn update_article(
     )
     .bind(id)
     .bind(&new_slug)
-    .bind(&update.title)
-    .bind(&update.description)
-    .bind(&update.body)
-    .execute(&state.pool)
+    .bind(&title)
+    .bind(&description)
+    .bind(&text)
+    .execute(&mut *tx)
     .await?;
+    if let Some(Some(tags)) = &update.tag_list {
+        sqlx::query("DELETE FROM article_tags WHERE article_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_tags(&mut tx, id, tags).await?;
+    }
+    tx.commit().await?;
     let article = one(&state.pool, Some(user.id), &new_slug).await?;
     Ok(Json(ArticleBody { article }))
 }
@@ -207,7 +247,7 @@ pub async fn delete_article(
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let (id, author_id) = find(&state.pool, &slug).await?;
-    ensure_author(author_id, &user)?;
+    ensure_author("article", author_id, &user)?;
     // Tags, favorites and comments go with it: ON DELETE CASCADE.
     sqlx::query("DELETE FROM articles WHERE id = $1")
         .bind(id)

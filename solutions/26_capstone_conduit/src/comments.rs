@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use crate::error::Invalid;
 use crate::model::{ApiJson, Comment, CommentBody, MultipleComments, NewComment, Profile};
-use crate::users::required;
 use crate::{ApiError, AppState, AuthUser, MaybeUser, ensure_author, iso};
 
 type CommentRow = (
@@ -56,7 +56,7 @@ async fn article_id(state: &AppState, slug: &str) -> Result<i64, ApiError> {
         .bind(slug)
         .fetch_optional(&state.pool)
         .await?
-        .ok_or(ApiError::NotFound("no such article"))
+        .ok_or(ApiError::NotFound("article"))
 }
 
 /// `GET /api/articles/{slug}/comments`: oldest first, authors joined in (one statement).
@@ -81,15 +81,17 @@ pub async fn list_comments(
     }))
 }
 
-/// `POST /api/articles/{slug}/comments`: 200 with the comment (as the spec says); 422 for a
-/// blank body.
+/// `POST /api/articles/{slug}/comments`: 201 with the comment; 422 for a blank body; 404 for
+/// an unknown article.
 pub async fn add_comment(
     State(state): State<AppState>,
     user: AuthUser,
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<CommentBody<NewComment>>,
-) -> Result<Json<CommentBody<Comment>>, ApiError> {
-    required("body", &body.comment.body)?;
+) -> Result<(StatusCode, Json<CommentBody<Comment>>), ApiError> {
+    let mut invalid = Invalid::default();
+    invalid.blank("body", &body.comment.body);
+    invalid.check()?;
     let id = article_id(&state, &slug).await?;
     let row: CommentRow = sqlx::query_as(concat!(
         "WITH c AS (INSERT INTO comments (article_id, author_id, body) VALUES ($2, $1, $3)
@@ -103,13 +105,16 @@ pub async fn add_comment(
     .bind(&body.comment.body)
     .fetch_one(&state.pool)
     .await?;
-    Ok(Json(CommentBody {
-        comment: comment(row),
-    }))
+    Ok((
+        StatusCode::CREATED,
+        Json(CommentBody {
+            comment: comment(row),
+        }),
+    ))
 }
 
 /// `DELETE /api/articles/{slug}/comments/{id}`: the comment's author only (403 otherwise);
-/// 404 if the comment is not on this article; 204.
+/// 404 `article` for an unknown article, 404 `comment` if the comment is not on it; 204.
 pub async fn delete_comment(
     State(state): State<AppState>,
     user: AuthUser,
@@ -122,8 +127,8 @@ pub async fn delete_comment(
             .bind(id)
             .fetch_optional(&state.pool)
             .await?
-            .ok_or(ApiError::NotFound("no such comment"))?;
-    ensure_author(author_id, &user)?;
+            .ok_or(ApiError::NotFound("comment"))?;
+    ensure_author("comment", author_id, &user)?;
     sqlx::query("DELETE FROM comments WHERE id = $1")
         .bind(comment_id)
         .execute(&state.pool)

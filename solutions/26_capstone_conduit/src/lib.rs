@@ -1,9 +1,9 @@
 //! # Capstone: Conduit, the RealWorld API
 //!
 //! Read `README.md` first. The schema is in `migrations/0001_conduit.sql`. This file holds the
-//! router, the authentication (Argon2id passwords, JWTs in `Authorization: Token <jwt>`), the
-//! authorization rule and the one query that lists articles; the handlers are in
-//! `users.rs`, `articles.rs` and `comments.rs`.
+//! router, the shared state, the authentication (Argon2id passwords, JWTs in
+//! `Authorization: Token <jwt>`), the authorization rule and the one query that lists
+//! articles; the handlers are in `users.rs`, `articles.rs` and `comments.rs`.
 
 pub mod articles;
 pub mod comments;
@@ -12,6 +12,7 @@ pub mod model;
 pub mod users;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::password_hash::Error as PhcError;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -38,11 +39,45 @@ pub const DEFAULT_LIMIT: i64 = 20;
 /// The largest `limit` honoured: a bigger one is lowered to this.
 pub const MAX_LIMIT: i64 = 100;
 
-/// What every handler can reach: the pool and the secret that signs the tokens.
+/// What every handler can reach: the pool, the secret that signs the tokens, and the
+/// password checker (given: the dummy hash and a count of the checks made).
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub jwt_secret: Arc<[u8]>,
+    /// The Argon2id hash of a random password, with the parameters [`hash_password`] gives
+    /// users' passwords (the crate's defaults): a login for an unknown email is checked
+    /// against it, so that it costs as much as a wrong password (the `19_login_flow` kata).
+    pub dummy_hash: Arc<str>,
+    password_checks: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// The state of one service: computes the dummy hash (given).
+    pub fn new(pool: PgPool, jwt_secret: &[u8]) -> Result<AppState, ApiError> {
+        let random = uuid::Uuid::new_v4().to_string();
+        let dummy = argon2::PasswordHasher::hash_password(&Argon2::default(), random.as_bytes())
+            .map_err(|e| ApiError::Internal(format!("hashing failed: {e}")))?;
+        Ok(AppState {
+            pool,
+            jwt_secret: Arc::from(jwt_secret),
+            dummy_hash: Arc::from(dummy.to_string()),
+            password_checks: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Checks `password` against the PHC string `stored` with [`verify_password`], on a
+    /// blocking thread (Argon2 takes tens of milliseconds of CPU), and counts the check
+    /// (given). Every login makes exactly one.
+    pub async fn check_password(&self, password: String, stored: String) -> Result<bool, ApiError> {
+        self.password_checks.fetch_add(1, Ordering::SeqCst);
+        users::blocking(move || verify_password(&password, &stored)).await
+    }
+
+    /// How many password checks this service made so far (the tests read it).
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::SeqCst)
+    }
 }
 
 impl FromRef<AppState> for PgPool {
@@ -52,11 +87,7 @@ impl FromRef<AppState> for PgPool {
 }
 
 /// The whole API under `/api`, as the RealWorld spec lists it.
-pub fn app(pool: PgPool, jwt_secret: &[u8]) -> Router {
-    let state = AppState {
-        pool,
-        jwt_secret: Arc::from(jwt_secret),
-    };
+pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/users", post(users::register))
         .route("/api/users/login", post(users::login))
@@ -147,10 +178,11 @@ pub fn verify_token(secret: &[u8], token: &str) -> Result<Claims, ApiError> {
     let validation = Validation::new(Algorithm::HS256);
     jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
         .map(|data| data.claims)
-        .map_err(|_| ApiError::Unauthorized("the token is invalid or expired"))
+        .map_err(|_| ApiError::InvalidToken)
 }
 
-/// A request with a valid `Authorization: Token <jwt>` header; anything else is a 401.
+/// A request with a valid `Authorization: Token <jwt>` header; anything else is a 401
+/// (`token: ["is missing"]` without the header, `token: ["is invalid"]` otherwise).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     /// `users.id` of the token's subject.
@@ -184,9 +216,7 @@ impl FromRequestParts<AppState> for MaybeUser {
             .ok()
             .and_then(|value| value.strip_prefix("Token "))
             .map(str::trim)
-            .ok_or(ApiError::Unauthorized(
-                "expected `Authorization: Token <jwt>`",
-            ))?;
+            .ok_or(ApiError::InvalidToken)?;
         let claims = verify_token(&state.jwt_secret, token)?;
         Ok(MaybeUser(Some(AuthUser {
             id: claims.sub,
@@ -202,18 +232,21 @@ impl FromRequestParts<AppState> for AuthUser {
         MaybeUser::from_request_parts(parts, state)
             .await?
             .0
-            .ok_or(ApiError::Unauthorized(
-                "this request needs a logged-in user",
-            ))
+            .ok_or(ApiError::MissingToken)
     }
 }
 
-/// Only the author may change or delete what they wrote: 403 for anyone else.
-pub fn ensure_author(author_id: i64, user: &AuthUser) -> Result<(), ApiError> {
+/// Only the author may change or delete what they wrote: 403 `{"<resource>": ["forbidden"]}`
+/// for anyone else (`resource` is `"article"` or `"comment"`).
+pub fn ensure_author(
+    resource: &'static str,
+    author_id: i64,
+    user: &AuthUser,
+) -> Result<(), ApiError> {
     if author_id == user.id {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("only the author may do this"))
+        Err(ApiError::Forbidden(resource))
     }
 }
 
@@ -225,6 +258,8 @@ pub struct ArticleFilter {
     pub tag: Option<String>,
     pub author: Option<String>,
     pub favorited: Option<String>,
+    /// The one article of this slug, with its `body` (lists leave bodies out, as the spec's
+    /// `MultipleArticlesResponse` does).
     pub slug: Option<String>,
     /// Only articles by authors the viewer follows (the feed).
     pub feed: bool,
@@ -279,7 +314,7 @@ struct ArticleRow {
     slug: String,
     title: String,
     description: String,
-    body: String,
+    body: Option<String>,
     tag_list: Vec<String>,
     created_at: String,
     updated_at: String,
@@ -301,12 +336,13 @@ pub async fn load_articles(
     filter: &ArticleFilter,
 ) -> Result<Vec<Article>, ApiError> {
     let rows: Vec<ArticleRow> = sqlx::query_as(concat!(
-        "SELECT a.slug, a.title, a.description, a.body, ",
+        "SELECT a.slug, a.title, a.description,
+                CASE WHEN $5::text IS NULL THEN NULL ELSE a.body END AS body, ",
         iso!("a.created_at"),
         " AS created_at, ",
         iso!("a.updated_at"),
         " AS updated_at,
-           ARRAY(SELECT t.tag FROM article_tags t WHERE t.article_id = a.id ORDER BY t.tag) AS tag_list,
+           ARRAY(SELECT t.tag FROM article_tags t WHERE t.article_id = a.id ORDER BY t.position) AS tag_list,
            EXISTS (SELECT 1 FROM favorites f WHERE f.article_id = a.id AND f.user_id = $1) AS favorited,
            (SELECT count(*) FROM favorites f WHERE f.article_id = a.id) AS favorites_count,
            u.username, u.bio, u.image,

@@ -1,7 +1,7 @@
 //! The JSON bodies of the RealWorld API, as the spec names them (camelCase on the wire).
 
 use axum::extract::FromRequest;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
 
@@ -34,29 +34,47 @@ pub struct ProfileBody {
     pub profile: Profile,
 }
 
-/// `POST /api/users`.
-#[derive(Debug, Deserialize)]
+/// For the fields of an update: `None` when the field is absent (keep the value),
+/// `Some(None)` when it is `null`, `Some(Some(v))` when it is given. Use it as
+/// `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `POST /api/users`. A missing field reads as empty, so that it is reported as blank.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct NewUser {
     pub username: String,
     pub email: String,
     pub password: String,
 }
 
-/// `POST /api/users/login`.
-#[derive(Debug, Deserialize)]
+/// `POST /api/users/login`. A missing field reads as empty.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct LoginUser {
     pub email: String,
     pub password: String,
 }
 
-/// `PUT /api/user`: every field is optional; absent fields keep their value.
+/// `PUT /api/user`: absent fields keep their value (`None`); `null` is `Some(None)`.
 #[derive(Debug, Default, Deserialize)]
 pub struct UpdateUser {
-    pub email: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub bio: Option<String>,
-    pub image: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub image: Option<Option<String>>,
 }
 
 /// The authenticated user, with the token to use on the next requests.
@@ -78,34 +96,42 @@ pub struct Profile {
     pub following: bool,
 }
 
-/// `POST /api/articles`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `POST /api/articles`. A missing field reads as empty.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct NewArticle {
     pub title: String,
     pub description: String,
     pub body: String,
-    #[serde(default)]
     pub tag_list: Vec<String>,
 }
 
-/// `PUT /api/articles/{slug}`: absent fields keep their value; a new title gives a new slug.
+/// `PUT /api/articles/{slug}`: absent fields keep their value (`None`), `null` is
+/// `Some(None)`; a new title gives a new slug; a `tagList` replaces the tags.
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct UpdateArticle {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub body: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub body: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub tag_list: Option<Option<Vec<String>>>,
 }
 
 /// An article as the API returns it. Times are ISO 8601 in UTC with milliseconds
-/// (`2024-05-01T12:00:00.000Z`); `tagList` is sorted alphabetically.
+/// (`2024-05-01T12:00:00.000Z`); `tagList` keeps the author's order. `body` is there for a
+/// single article and left out of lists (`None` is not serialized).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Article {
     pub slug: String,
     pub title: String,
     pub description: String,
-    pub body: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
     pub tag_list: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -132,8 +158,9 @@ pub struct ListQuery {
     pub offset: Option<i64>,
 }
 
-/// `POST /api/articles/{slug}/comments`.
-#[derive(Debug, Deserialize)]
+/// `POST /api/articles/{slug}/comments`. A missing body reads as empty.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct NewComment {
     pub body: String,
 }

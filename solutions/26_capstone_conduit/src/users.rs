@@ -5,16 +5,27 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use sqlx::PgPool;
 
+use crate::error::Invalid;
 use crate::model::{ApiJson, LoginUser, NewUser, Profile, ProfileBody, UpdateUser, User, UserBody};
-use crate::{ApiError, AppState, AuthUser, MaybeUser, hash_password, issue_token, verify_password};
+use crate::{ApiError, AppState, AuthUser, MaybeUser, hash_password, issue_token};
 
-/// Rejects a blank required field with the spec's 422.
-pub fn required(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.trim().is_empty() {
-        Err(ApiError::Unprocessable(format!("{field} can't be blank")))
-    } else {
-        Ok(())
+/// The shortest password accepted (NIST SP 800-63B: at least 8 characters, no composition
+/// rules; 64 and more must be accepted).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Records what is wrong with a new password, if anything.
+fn check_password_rules(invalid: &mut Invalid, password: &str) {
+    if password.is_empty() {
+        invalid.add("password", "can't be blank");
+    } else if password.chars().count() < MIN_PASSWORD_CHARS {
+        invalid.add("password", "is too short (minimum is 8 characters)");
     }
+}
+
+/// An optional text as stored: an empty string is no value (`null`), as the spec says for
+/// `bio` and `image`.
+fn normalise(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
 }
 
 /// Runs `work` (Argon2: tens of milliseconds of CPU) off the async worker threads.
@@ -50,20 +61,22 @@ impl UserRow {
     }
 }
 
-/// `POST /api/users`: 201 with the new user and a token; 422 for a blank field or a taken
-/// username or email.
+/// `POST /api/users`: 201 with the new user and a token; 422 naming every blank field (or a
+/// password too short); 409 for a taken username or email.
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<UserBody<NewUser>>,
 ) -> Result<(StatusCode, Json<UserBody<User>>), ApiError> {
     let new = body.user;
-    required("username", &new.username)?;
-    required("email", &new.email)?;
-    required("password", &new.password)?;
+    let mut invalid = Invalid::default();
+    invalid.blank("username", &new.username);
+    invalid.blank("email", &new.email);
+    check_password_rules(&mut invalid, &new.password);
+    invalid.check()?;
     let password = new.password;
     let hash = blocking(move || hash_password(&password)).await?;
     // No "SELECT then INSERT": the UNIQUE constraints decide, and `From<sqlx::Error>` turns
-    // their violation into the 422.
+    // their violation into the 409.
     let row: UserRow = sqlx::query_as(
         "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3)
          RETURNING id, email, username, bio, image, password_hash",
@@ -78,31 +91,35 @@ pub async fn register(
 }
 
 /// `POST /api/users/login`: 200 with the user and a fresh token; 401 for an unknown email or
-/// a wrong password (the same answer for both).
+/// a wrong password: the same answer, and the same cost (one password check either way).
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<UserBody<LoginUser>>,
 ) -> Result<Json<UserBody<User>>, ApiError> {
     let login = body.user;
-    required("email", &login.email)?;
-    required("password", &login.password)?;
+    let mut invalid = Invalid::default();
+    invalid.blank("email", &login.email);
+    invalid.blank("password", &login.password);
+    invalid.check()?;
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT id, email, username, bio, image, password_hash FROM users WHERE email = $1",
     )
     .bind(&login.email)
     .fetch_optional(&state.pool)
     .await?;
-    let invalid = ApiError::Unauthorized("email or password is invalid");
-    let Some(row) = row else {
-        return Err(invalid);
-    };
-    let stored = row.password_hash.clone();
-    let password = login.password;
-    if !blocking(move || verify_password(&password, &stored)).await? {
-        return Err(invalid);
+    // An unknown email is checked against the dummy hash: skipping the check would answer it
+    // tens of milliseconds sooner, and the timing would tell which emails have an account.
+    let stored = row
+        .as_ref()
+        .map_or_else(|| state.dummy_hash.to_string(), |r| r.password_hash.clone());
+    let matches = state.check_password(login.password, stored).await?;
+    match row {
+        Some(row) if matches => {
+            let token = issue_token(&state.jwt_secret, row.id)?;
+            Ok(Json(row.into_user(token)))
+        }
+        _ => Err(ApiError::InvalidCredentials),
     }
-    let token = issue_token(&state.jwt_secret, row.id)?;
-    Ok(Json(row.into_user(token)))
 }
 
 /// `GET /api/user`: the token's user, with the token they sent.
@@ -116,46 +133,51 @@ pub async fn current_user(
     .bind(user.id)
     .fetch_optional(&state.pool)
     .await?
-    .ok_or(ApiError::Unauthorized("the token's user no longer exists"))?;
+    .ok_or(ApiError::InvalidToken)?;
     Ok(Json(row.into_user(user.token)))
 }
 
-/// `PUT /api/user`: changes the fields present (a new password is hashed); 422 for a blank
-/// email, username or password, or a taken one.
+/// `PUT /api/user`: changes the fields present, in one statement (a new password is hashed;
+/// an empty or null `bio`/`image` is stored as null); 422 for a blank or null email, username
+/// or password, or a password too short; 409 for a taken username or email, changing nothing.
 pub async fn update_user(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(body): ApiJson<UserBody<UpdateUser>>,
 ) -> Result<Json<UserBody<User>>, ApiError> {
     let update = body.user;
-    for (field, value) in [
-        ("email", &update.email),
-        ("username", &update.username),
-        ("password", &update.password),
-    ] {
+    let mut invalid = Invalid::default();
+    for (field, value) in [("email", &update.email), ("username", &update.username)] {
         if let Some(value) = value {
-            required(field, value)?;
+            invalid.blank(field, value.as_deref().unwrap_or_default());
         }
     }
-    let hash = match update.password {
+    if let Some(password) = &update.password {
+        check_password_rules(&mut invalid, password.as_deref().unwrap_or_default());
+    }
+    invalid.check()?;
+    let hash = match update.password.flatten() {
         Some(password) => Some(blocking(move || hash_password(&password)).await?),
         None => None,
     };
     let row: UserRow = sqlx::query_as(
         "UPDATE users SET email = COALESCE($2, email), username = COALESCE($3, username),
-                password_hash = COALESCE($4, password_hash), bio = COALESCE($5, bio),
-                image = COALESCE($6, image)
+                password_hash = COALESCE($4, password_hash),
+                bio = CASE WHEN $5 THEN $6 ELSE bio END,
+                image = CASE WHEN $7 THEN $8 ELSE image END
          WHERE id = $1 RETURNING id, email, username, bio, image, password_hash",
     )
     .bind(user.id)
-    .bind(&update.email)
-    .bind(&update.username)
+    .bind(update.email.flatten())
+    .bind(update.username.flatten())
     .bind(&hash)
-    .bind(&update.bio)
-    .bind(&update.image)
+    .bind(update.bio.is_some())
+    .bind(normalise(update.bio.flatten()))
+    .bind(update.image.is_some())
+    .bind(normalise(update.image.flatten()))
     .fetch_optional(&state.pool)
     .await?
-    .ok_or(ApiError::Unauthorized("the token's user no longer exists"))?;
+    .ok_or(ApiError::InvalidToken)?;
     Ok(Json(row.into_user(user.token)))
 }
 
@@ -196,7 +218,7 @@ pub async fn get_profile(
 ) -> Result<Json<ProfileBody>, ApiError> {
     let (_, profile) = profile_of(&state.pool, &username, viewer.id())
         .await?
-        .ok_or(ApiError::NotFound("no such profile"))?;
+        .ok_or(ApiError::NotFound("profile"))?;
     Ok(Json(ProfileBody { profile }))
 }
 
@@ -208,10 +230,7 @@ pub async fn follow(
 ) -> Result<Json<ProfileBody>, ApiError> {
     let (id, mut profile) = profile_of(&state.pool, &username, Some(user.id))
         .await?
-        .ok_or(ApiError::NotFound("no such profile"))?;
-    if id == user.id {
-        return Err(ApiError::Unprocessable("you cannot follow yourself".into()));
-    }
+        .ok_or(ApiError::NotFound("profile"))?;
     sqlx::query(
         "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -231,7 +250,7 @@ pub async fn unfollow(
 ) -> Result<Json<ProfileBody>, ApiError> {
     let (id, mut profile) = profile_of(&state.pool, &username, Some(user.id))
         .await?
-        .ok_or(ApiError::NotFound("no such profile"))?;
+        .ok_or(ApiError::NotFound("profile"))?;
     sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
         .bind(user.id)
         .bind(id)

@@ -1,9 +1,10 @@
 //! The test client: a fresh database per test, requests through the real router, and the
-//! RealWorld error shape checked in one place.
+//! RealWorld error shape (`{"errors": {"<key>": ["<message>"]}}`) checked in one place.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use capstone_conduit::AppState;
 use http_body_util::BodyExt;
 use kata_testkit::TestDb;
 use serde_json::{Value, json};
@@ -41,6 +42,8 @@ pub fn is_iso8601(value: &Value) -> bool {
 
 pub struct Api {
     pub db: TestDb,
+    /// The service's state, kept to read its count of password checks.
+    pub state: AppState,
     pub app: Router,
 }
 
@@ -62,19 +65,19 @@ impl Reply {
         self.body
     }
 
-    /// Asserts an error status with the spec's body `{"errors": {"body": ["..."]}}` and
-    /// returns the messages joined.
-    pub fn expect_error(self, status: StatusCode) -> String {
+    /// Asserts an error status with the spec's body `{"errors": {"<key>": ["..."]}}` and
+    /// returns the messages under `key`, joined with `; `.
+    pub fn expect_error(self, status: StatusCode, key: &str) -> String {
         let what = self.what.clone();
         let body = self.expect(status);
-        let messages = body["errors"]["body"].as_array().unwrap_or_else(|| {
+        let messages = body["errors"][key].as_array().unwrap_or_else(|| {
             panic!(
-                "{what}: expected the RealWorld error body {{\"errors\": {{\"body\": [\"...\"]}}}}, but got {body}"
+                "{what}: expected the RealWorld error body {{\"errors\": {{\"{key}\": [\"...\"]}}}}, but got {body}"
             )
         });
         assert!(
             !messages.is_empty() && messages.iter().all(Value::is_string),
-            "{what}: expected errors.body to hold at least one message string, but got {body}"
+            "{what}: expected errors.{key} to hold at least one message string, but got {body}"
         );
         messages
             .iter()
@@ -82,13 +85,26 @@ impl Reply {
             .collect::<Vec<_>>()
             .join("; ")
     }
+
+    /// Asserts an error status and the exact body `{"errors": {key: [message]}}`.
+    pub fn expect_exact_error(self, status: StatusCode, key: &str, message: &str) {
+        let what = self.what.clone();
+        let body = self.expect(status);
+        assert_eq!(
+            body,
+            serde_json::json!({"errors": {key: [message]}}),
+            "{what}: expected the body {{\"errors\": {{\"{key}\": [\"{message}\"]}}}}, but got {body}"
+        );
+    }
 }
 
 impl Api {
     pub async fn new() -> Api {
         let db = TestDb::new(crate::SCHEMA).await;
-        let app = capstone_conduit::app(db.pool().await, SECRET);
-        Api { db, app }
+        let state = AppState::new(db.pool().await, SECRET)
+            .unwrap_or_else(|e| panic!("AppState::new failed: {e}"));
+        let app = capstone_conduit::app(state.clone());
+        Api { db, state, app }
     }
 
     /// Sends one request through the router (with `Authorization: Token <token>` if given).
@@ -113,32 +129,25 @@ impl Api {
         self.send(request, format!("{method} {uri}")).await
     }
 
+    /// Starts one request on a task of its own (to run requests at once); returns its handle.
+    pub fn spawn(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+    ) -> tokio::task::JoinHandle<Reply> {
+        let mut request = Request::builder().method(method.clone()).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Token {token}"));
+        }
+        let request = request.body(Body::empty()).expect("a valid request");
+        let (app, what) = (self.app.clone(), format!("{method} {uri}"));
+        tokio::spawn(send_to(app, request, what))
+    }
+
     /// Sends a prepared request (for custom headers).
     pub async fn send(&self, request: Request<Body>, what: String) -> Reply {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|e| panic!("{what}: the router failed: {e}"));
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap_or_else(|e| panic!("{what}: could not read the body: {e}"))
-            .to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                panic!(
-                    "{what}: expected a JSON body, but got {:?}",
-                    String::from_utf8_lossy(&bytes)
-                )
-            })
-        };
-        Reply { status, body, what }
+        send_to(self.app.clone(), request, what).await
     }
 
     pub async fn get(&self, uri: &str, token: Option<&str>) -> Reply {
@@ -199,6 +208,32 @@ impl Api {
              `cargo xtask` start do)",
         )
     }
+}
+
+/// Sends `request` through `app` and reads the JSON answer.
+pub async fn send_to(app: Router, request: Request<Body>, what: String) -> Reply {
+    let response = app
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: the router failed: {e}"));
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: could not read the body: {e}"))
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{what}: expected a JSON body, but got {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    };
+    Reply { status, body, what }
 }
 
 /// The `slug` of an article object.

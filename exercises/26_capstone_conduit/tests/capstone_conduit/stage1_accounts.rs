@@ -1,5 +1,6 @@
 //! Stage 1: registration and login (15_password_hashing, 16_jwt, 02_status_codes).
 
+use argon2::{Params, PasswordHash};
 use axum::http::StatusCode;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
@@ -34,8 +35,8 @@ async fn stage1_registration_returns_201_and_a_user_with_a_token() {
     );
     for field in ["bio", "image"] {
         assert!(
-            user.get(field).is_some(),
-            "expected user.{field} to be present (null for a new user), but got {body}"
+            user.get(field).is_some_and(Value::is_null),
+            "expected user.{field} to be present and null for a new user, but got {body}"
         );
     }
     let token = user["token"]
@@ -126,7 +127,7 @@ async fn stage1_login_with_the_right_password_returns_the_user_with_a_token() {
 }
 
 #[tokio::test]
-async fn stage1_a_wrong_password_or_an_unknown_email_is_a_401_in_the_spec_shape() {
+async fn stage1_a_wrong_password_or_an_unknown_email_is_the_same_401() {
     let api = Api::new().await;
     api.register("dave").await;
 
@@ -136,47 +137,136 @@ async fn stage1_a_wrong_password_or_an_unknown_email_is_a_401_in_the_spec_shape(
             None,
             json!({"user": {"email": "dave@mail.test", "password": "password-of-carol"}}),
         )
-        .await
-        .expect_error(StatusCode::UNAUTHORIZED);
+        .await;
     let unknown = api
         .post(
             "/api/users/login",
             None,
             json!({"user": {"email": "nobody@mail.test", "password": "password-of-dave"}}),
         )
-        .await
-        .expect_error(StatusCode::UNAUTHORIZED);
+        .await;
 
     assert_eq!(
-        wrong, unknown,
-        "expected the same message for a wrong password and an unknown email (do not tell who has an account)"
+        (wrong.status, &wrong.body),
+        (unknown.status, &unknown.body),
+        "expected the same answer for a wrong password and an unknown email (do not tell who has an account)"
+    );
+    wrong.expect_exact_error(StatusCode::UNAUTHORIZED, "credentials", "invalid");
+}
+
+#[tokio::test]
+async fn stage1_an_unknown_email_costs_one_password_check_like_a_wrong_password() {
+    let api = Api::new().await;
+    api.register("erin").await;
+    let login = |email: &str| json!({"user": {"email": email, "password": "not-the-password"}});
+
+    let start = api.state.password_checks();
+    api.post("/api/users/login", None, login("nobody@mail.test"))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "credentials");
+    let after_unknown = api.state.password_checks();
+    api.post("/api/users/login", None, login("erin@mail.test"))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "credentials");
+    let after_wrong = api.state.password_checks();
+
+    assert_eq!(
+        (after_unknown - start, after_wrong - after_unknown),
+        (1, 1),
+        "expected exactly one password check (state.check_password) for an unknown email and one \
+         for a wrong password (unknown email, wrong password): skip it for unknown emails and the \
+         response time tells which emails have an account; check against state.dummy_hash"
     );
 }
 
 #[tokio::test]
-async fn stage1_a_blank_or_missing_field_is_a_422_in_the_spec_shape() {
+async fn stage1_users_hashes_cost_as_much_as_the_dummy_hash() {
+    let api = Api::new().await;
+    api.register("frank").await;
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("frank exists");
+    let params = |phc: &str| {
+        let parsed = PasswordHash::new(phc).map_err(|e| e.to_string())?;
+        let p = Params::try_from(&parsed).map_err(|e| e.to_string())?;
+        Ok::<_, String>((
+            parsed.algorithm.to_string(),
+            p.m_cost(),
+            p.t_cost(),
+            p.p_cost(),
+        ))
+    };
+
+    assert_eq!(
+        params(&stored),
+        params(&api.state.dummy_hash),
+        "expected a user's hash {stored:?} to have the algorithm and parameters (algorithm, m, \
+         t, p) of state.dummy_hash (Argon2id, the crate's defaults): with other ones, an \
+         unknown email and a wrong password take different times"
+    );
+}
+
+#[tokio::test]
+async fn stage1_a_blank_or_missing_field_is_a_422_keyed_by_the_field() {
     let api = Api::new().await;
 
     api.post("/api/users", None, new_user("", "e@mail.test", "password"))
         .await
-        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+        .expect_exact_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username",
+            "can't be blank",
+        );
     api.post("/api/users", None, new_user("erin", "e@mail.test", ""))
         .await
-        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+        .expect_exact_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password",
+            "can't be blank",
+        );
     api.post(
         "/api/users",
         None,
         json!({"user": {"username": "erin", "password": "password"}}),
     )
     .await
-    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    .expect_exact_error(StatusCode::UNPROCESSABLE_ENTITY, "email", "can't be blank");
+    api.post("/api/users", None, new_user("erin", "e@mail.test", "short"))
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "password");
+    let all = api
+        .post("/api/users", None, new_user(" ", "", ""))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["username", "email", "password"] {
+        assert_eq!(
+            all["errors"][field],
+            json!(["can't be blank"]),
+            "expected every blank field named at once, errors.{field} too, but got {all}"
+        );
+    }
     api.post(
         "/api/users/login",
         None,
-        json!({"email": "e@mail.test", "password": "password"}),
+        json!({"user": {"email": "", "password": "password"}}),
     )
     .await
-    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    .expect_exact_error(StatusCode::UNPROCESSABLE_ENTITY, "email", "can't be blank");
+    let unwrapped = api
+        .post(
+            "/api/users/login",
+            None,
+            json!({"email": "e@mail.test", "password": "password"}),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unwrapped["errors"]
+            .as_object()
+            .is_some_and(|e| !e.is_empty()),
+        "expected a body without the `user` wrapper to be a 422 with errors, but got {unwrapped}"
+    );
 
     let mut admin = api.db.admin().await;
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
@@ -190,7 +280,7 @@ async fn stage1_a_blank_or_missing_field_is_a_422_in_the_spec_shape() {
 }
 
 #[tokio::test]
-async fn stage1_a_taken_username_or_email_is_a_422_naming_the_field() {
+async fn stage1_a_taken_username_or_email_is_a_409_keyed_by_the_field() {
     let api = Api::new().await;
     api.register("frank").await;
 
@@ -201,7 +291,7 @@ async fn stage1_a_taken_username_or_email_is_a_422_naming_the_field() {
             new_user("frank", "other@mail.test", "password"),
         )
         .await
-        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+        .expect_error(StatusCode::CONFLICT, "username");
     let email = api
         .post(
             "/api/users",
@@ -209,14 +299,16 @@ async fn stage1_a_taken_username_or_email_is_a_422_naming_the_field() {
             new_user("other", "frank@mail.test", "password"),
         )
         .await
-        .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+        .expect_error(StatusCode::CONFLICT, "email");
 
-    assert!(
-        username.contains("username"),
-        "expected the error to name the username, but got {username:?}"
+    assert_eq!(
+        (username.as_str(), email.as_str()),
+        ("has already been taken", "has already been taken"),
+        "expected errors.username and errors.email to say \"has already been taken\""
     );
-    assert!(
-        email.contains("email"),
-        "expected the error to name the email, but got {email:?}"
-    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("the users table can be read");
+    assert_eq!(users, 1, "expected no second user, but found {users} users");
 }

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{Api, SECRET};
 
@@ -25,12 +25,14 @@ async fn stage2_the_current_user_needs_a_token_in_the_token_scheme() {
     let api = Api::new().await;
     let token = api.register("jake").await;
 
-    api.get("/api/user", None)
-        .await
-        .expect_error(StatusCode::UNAUTHORIZED);
+    api.get("/api/user", None).await.expect_exact_error(
+        StatusCode::UNAUTHORIZED,
+        "token",
+        "is missing",
+    );
     with_header(&api, &format!("Bearer {token}"))
         .await
-        .expect_error(StatusCode::UNAUTHORIZED);
+        .expect_exact_error(StatusCode::UNAUTHORIZED, "token", "is invalid");
     let body = with_header(&api, &format!("Token {token}"))
         .await
         .expect(StatusCode::OK);
@@ -76,11 +78,13 @@ async fn stage2_a_token_with_a_forged_signature_or_no_signature_is_a_401() {
     ] {
         let reply = with_header(&api, &format!("Token {token}")).await;
         assert_eq!(
-            reply.status,
-            StatusCode::UNAUTHORIZED,
-            "expected a 401 for a token {what}, but got {} with {}: the signature must be checked",
-            reply.status,
-            reply.body
+            (reply.status, &reply.body),
+            (
+                StatusCode::UNAUTHORIZED,
+                &json!({"errors": {"token": ["is invalid"]}})
+            ),
+            "expected a 401 {{\"errors\": {{\"token\": [\"is invalid\"]}}}} for a token {what}: \
+             the signature must be checked"
         );
     }
 }
@@ -102,7 +106,7 @@ async fn stage2_an_expired_token_is_a_401() {
 
     with_header(&api, &format!("Token {expired}"))
         .await
-        .expect_error(StatusCode::UNAUTHORIZED);
+        .expect_exact_error(StatusCode::UNAUTHORIZED, "token", "is invalid");
 }
 
 #[tokio::test]
@@ -164,7 +168,7 @@ async fn stage2_a_new_password_replaces_the_old_one() {
         json!({"user": {"email": "jake@mail.test", "password": "password-of-jake"}}),
     )
     .await
-    .expect_error(StatusCode::UNAUTHORIZED);
+    .expect_error(StatusCode::UNAUTHORIZED, "credentials");
     api.post(
         "/api/users/login",
         None,
@@ -183,7 +187,7 @@ async fn stage2_a_new_password_replaces_the_old_one() {
 }
 
 #[tokio::test]
-async fn stage2_updating_to_a_taken_email_is_a_422_and_changes_nothing() {
+async fn stage2_updating_to_a_taken_email_is_a_409_and_changes_nothing() {
     let api = Api::new().await;
     api.register("ann").await;
     let token = api.register("bob").await;
@@ -191,17 +195,127 @@ async fn stage2_updating_to_a_taken_email_is_a_422_and_changes_nothing() {
     api.put(
         "/api/user",
         Some(&token),
-        json!({"user": {"email": "ann@mail.test", "bio": "new"}}),
+        json!({"user": {"email": "ann@mail.test", "bio": "new", "password": "another-password"}}),
     )
     .await
-    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    .expect_exact_error(StatusCode::CONFLICT, "email", "has already been taken");
 
     let body = api
         .get("/api/user", Some(&token))
         .await
         .expect(StatusCode::OK);
     assert_eq!(
-        body["user"]["email"], "bob@mail.test",
-        "expected bob's email unchanged, but got {body}"
+        (&body["user"]["email"], &body["user"]["bio"]),
+        (&json!("bob@mail.test"), &Value::Null),
+        "expected a refused update to change nothing, neither the email nor the bio, but got {body}"
     );
+    api.post(
+        "/api/users/login",
+        None,
+        json!({"user": {"email": "bob@mail.test", "password": "password-of-bob"}}),
+    )
+    .await
+    .expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn stage2_an_empty_or_null_bio_or_image_is_stored_as_null() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+    let (api, token) = (&api, token.as_str());
+    let put = move |user: Value| api.put("/api/user", Some(token), json!({ "user": user }));
+
+    put(json!({"bio": "Skater", "image": "https://i.test/j.png"}))
+        .await
+        .expect(StatusCode::OK);
+    let empty = put(json!({"bio": ""})).await.expect(StatusCode::OK);
+    assert_eq!(
+        (&empty["user"]["bio"], &empty["user"]["image"]),
+        (&Value::Null, &json!("https://i.test/j.png")),
+        "expected an empty bio to be stored as null and the image kept, but got {empty}"
+    );
+    let null = put(json!({"image": null})).await.expect(StatusCode::OK);
+    assert_eq!(
+        null["user"]["image"],
+        Value::Null,
+        "expected a null image to be stored as null, but got {null}"
+    );
+    put(json!({"bio": "Back"})).await.expect(StatusCode::OK);
+    put(json!({"image": ""})).await.expect(StatusCode::OK);
+
+    let stored: (Option<String>, Option<String>) = sqlx::query_as("SELECT bio, image FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("jake exists");
+    assert_eq!(
+        stored,
+        (Some("Back".to_owned()), None),
+        "expected (bio, image) stored as (\"Back\", NULL): an empty string is stored as NULL"
+    );
+}
+
+#[tokio::test]
+async fn stage2_a_null_or_blank_email_username_or_password_is_a_422() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    for (field, value) in [
+        ("email", json!(null)),
+        ("email", json!("")),
+        ("username", json!(null)),
+        ("username", json!(" ")),
+        ("password", json!(null)),
+        ("password", json!("")),
+        ("password", json!("short7c")),
+    ] {
+        let reply = api
+            .put("/api/user", Some(&token), json!({"user": {field: value}}))
+            .await;
+        let what = format!("PUT /api/user with {field}: {value}");
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: expected 422, but got {} with {}",
+            reply.status,
+            reply.body
+        );
+        assert!(
+            reply.body["errors"][field].is_array(),
+            "{what}: expected errors.{field}, but got {}",
+            reply.body
+        );
+    }
+    let body = api
+        .get("/api/user", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        (&body["user"]["email"], &body["user"]["username"]),
+        (&json!("jake@mail.test"), &json!("jake")),
+        "expected refused updates to change nothing, but got {body}"
+    );
+}
+
+#[tokio::test]
+async fn stage2_a_new_password_needs_8_characters_and_64_are_accepted() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+    let long = "a".repeat(64);
+
+    for password in ["bonjour1", long.as_str()] {
+        api.put(
+            "/api/user",
+            Some(&token),
+            json!({"user": {"password": password}}),
+        )
+        .await
+        .expect(StatusCode::OK);
+        api.post(
+            "/api/users/login",
+            None,
+            json!({"user": {"email": "jake@mail.test", "password": password}}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    }
 }

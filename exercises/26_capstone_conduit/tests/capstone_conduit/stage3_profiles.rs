@@ -97,11 +97,14 @@ async fn stage3_following_needs_a_token_and_an_existing_user() {
 
     api.post("/api/profiles/celeb/follow", None, json!({}))
         .await
-        .expect_error(StatusCode::UNAUTHORIZED);
+        .expect_exact_error(StatusCode::UNAUTHORIZED, "token", "is missing");
     api.post("/api/profiles/nobody/follow", Some(&fan), json!({}))
         .await
-        .expect_error(StatusCode::NOT_FOUND);
+        .expect_exact_error(StatusCode::NOT_FOUND, "profile", "not found");
+    api.delete("/api/profiles/nobody/follow", Some(&fan))
+        .await
+        .expect_exact_error(StatusCode::NOT_FOUND, "profile", "not found");
     api.get("/api/profiles/nobody", None)
         .await
-        .expect_error(StatusCode::NOT_FOUND);
+        .expect_exact_error(StatusCode::NOT_FOUND, "profile", "not found");
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::common::{Api, is_iso8601, slug};
 
 #[tokio::test]
-async fn stage4_creating_an_article_returns_201_with_slug_sorted_tags_and_author() {
+async fn stage4_creating_an_article_returns_201_with_slug_tags_in_order_and_author() {
     let api = Api::new().await;
     let token = api.register("jake").await;
 
@@ -16,7 +16,7 @@ async fn stage4_creating_an_article_returns_201_with_slug_sorted_tags_and_author
             "/api/articles",
             Some(&token),
             json!({"article": {"title": "How to train your dragon", "description": "Ever wonder how?",
-                               "body": "Very carefully.", "tagList": ["training", "dragons"]}}),
+                               "body": "Very carefully.", "tagList": ["training", "dragons", " training "]}}),
         )
         .await
         .expect(StatusCode::CREATED);
@@ -28,8 +28,8 @@ async fn stage4_creating_an_article_returns_201_with_slug_sorted_tags_and_author
     );
     assert_eq!(
         article["tagList"],
-        json!(["dragons", "training"]),
-        "expected the tags sorted alphabetically, but got {body}"
+        json!(["training", "dragons"]),
+        "expected the tags in the order given, each once, but got {body}"
     );
     assert_eq!(
         article["body"], "Very carefully.",
@@ -60,8 +60,17 @@ async fn stage4_creating_an_article_returns_201_with_slug_sorted_tags_and_author
         .await
         .expect(StatusCode::OK);
     assert_eq!(
-        read["article"]["title"], "How to train your dragon",
-        "expected to read the article by its slug, but got {read}"
+        (&read["article"]["title"], &read["article"]["body"]),
+        (
+            &json!("How to train your dragon"),
+            &json!("Very carefully.")
+        ),
+        "expected to read the article, with its body, by its slug, but got {read}"
+    );
+    assert_eq!(
+        read["article"]["tagList"],
+        json!(["training", "dragons"]),
+        "expected the stored tags in the order given, but got {read}"
     );
 }
 
@@ -98,17 +107,40 @@ async fn stage4_creating_needs_a_token_and_a_title() {
         json!({"article": {"title": "t", "description": "d", "body": "b"}}),
     )
     .await
-    .expect_error(StatusCode::UNAUTHORIZED);
+    .expect_exact_error(StatusCode::UNAUTHORIZED, "token", "is missing");
     api.post(
         "/api/articles",
         Some(&token),
         json!({"article": {"title": " ", "description": "d", "body": "b"}}),
     )
     .await
-    .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+    .expect_exact_error(StatusCode::UNPROCESSABLE_ENTITY, "title", "can't be blank");
+    let all = api
+        .post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": "", "description": ""}}),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["title", "description", "body"] {
+        assert_eq!(
+            all["errors"][field],
+            json!(["can't be blank"]),
+            "expected every blank or missing field named at once, errors.{field} too, but got {all}"
+        );
+    }
     api.get("/api/articles/no-such-article", None)
         .await
-        .expect_error(StatusCode::NOT_FOUND);
+        .expect_exact_error(StatusCode::NOT_FOUND, "article", "not found");
+    let articles: i64 = sqlx::query_scalar("SELECT count(*) FROM articles")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("the articles table can be read");
+    assert_eq!(
+        articles, 0,
+        "expected no article from refused requests, but found {articles}"
+    );
 }
 
 #[tokio::test]
@@ -116,7 +148,8 @@ async fn stage4_only_the_author_may_update_an_article() {
     let api = Api::new().await;
     let author = api.register("author").await;
     let intruder = api.register("intruder").await;
-    let slug = slug(&api.article(&author, "Original title", &[]).await);
+    let original = api.article(&author, "Original title", &[]).await;
+    let slug = slug(&original);
 
     api.put(
         &format!("/api/articles/{slug}"),
@@ -124,7 +157,7 @@ async fn stage4_only_the_author_may_update_an_article() {
         json!({"article": {"body": "defaced"}}),
     )
     .await
-    .expect_error(StatusCode::FORBIDDEN);
+    .expect_exact_error(StatusCode::FORBIDDEN, "article", "forbidden");
     let unchanged = api
         .get(&format!("/api/articles/{slug}"), None)
         .await
@@ -154,9 +187,88 @@ async fn stage4_only_the_author_may_update_an_article() {
         updated["article"]["slug"], "a-better-title",
         "expected a new title to give a new slug, but got {updated}"
     );
+    assert_eq!(
+        updated["article"]["createdAt"], original["createdAt"],
+        "expected createdAt to stay, but got {updated}"
+    );
+    assert_ne!(
+        updated["article"]["updatedAt"], original["updatedAt"],
+        "expected updatedAt to change, but got {updated}"
+    );
     api.get("/api/articles/a-better-title", None)
         .await
         .expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn stage4_an_update_keeps_replaces_or_clears_the_tags() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+    let uri = format!(
+        "/api/articles/{}",
+        slug(&api.article(&token, "Tagged", &["a", "b"]).await)
+    );
+    let tags = |body: &serde_json::Value| body["article"]["tagList"].clone();
+
+    let kept = api
+        .put(&uri, Some(&token), json!({"article": {"body": "new body"}}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        tags(&kept),
+        json!(["a", "b"]),
+        "expected an update without tagList to keep the tags, but got {kept}"
+    );
+
+    let replaced = api
+        .put(
+            &uri,
+            Some(&token),
+            json!({"article": {"tagList": ["z", "a"]}}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        tags(&replaced),
+        json!(["z", "a"]),
+        "expected tagList to replace the tags, in its order, but got {replaced}"
+    );
+
+    api.put(
+        &uri,
+        Some(&token),
+        json!({"article": {"tagList": null, "body": "nulled"}}),
+    )
+    .await
+    .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "tagList");
+    let after_null = api.get(&uri, None).await.expect(StatusCode::OK);
+    assert_eq!(
+        (tags(&after_null), &after_null["article"]["body"]),
+        (json!(["z", "a"]), &json!("new body")),
+        "expected a refused update (tagList: null) to change nothing, but got {after_null}"
+    );
+
+    let cleared = api
+        .put(&uri, Some(&token), json!({"article": {"tagList": []}}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        tags(&cleared),
+        json!([]),
+        "expected tagList: [] to remove every tag, but got {cleared}"
+    );
+    let read = api.get(&uri, None).await.expect(StatusCode::OK);
+    assert_eq!(
+        tags(&read),
+        json!([]),
+        "expected the removal to be stored, but got {read}"
+    );
+    let listed = api.get("/api/tags", None).await.expect(StatusCode::OK);
+    assert_eq!(
+        listed,
+        json!({"tags": []}),
+        "expected no tag in use any more, but got {listed}"
+    );
 }
 
 #[tokio::test]
@@ -167,25 +279,30 @@ async fn stage4_only_the_author_may_delete_an_article() {
     let slug = slug(&api.article(&author, "Keep me", &["kept"]).await);
     let uri = format!("/api/articles/{slug}");
 
-    api.delete(&uri, None)
-        .await
-        .expect_error(StatusCode::UNAUTHORIZED);
-    api.delete(&uri, Some(&intruder))
-        .await
-        .expect_error(StatusCode::FORBIDDEN);
+    api.delete(&uri, None).await.expect_exact_error(
+        StatusCode::UNAUTHORIZED,
+        "token",
+        "is missing",
+    );
+    api.delete(&uri, Some(&intruder)).await.expect_exact_error(
+        StatusCode::FORBIDDEN,
+        "article",
+        "forbidden",
+    );
     api.get(&uri, None).await.expect(StatusCode::OK);
 
     let reply = api.delete(&uri, Some(&author)).await;
-    assert!(
-        reply.status == StatusCode::NO_CONTENT || reply.status == StatusCode::OK,
-        "expected the author's delete to answer 204 (or 200), but got {} with {}",
-        reply.status,
-        reply.body
+    assert_eq!(
+        (reply.status, &reply.body),
+        (StatusCode::NO_CONTENT, &serde_json::Value::Null),
+        "expected the author's delete to answer 204 with no body"
     );
     api.get(&uri, None)
         .await
-        .expect_error(StatusCode::NOT_FOUND);
-    api.delete(&uri, Some(&author))
-        .await
-        .expect_error(StatusCode::NOT_FOUND);
+        .expect_exact_error(StatusCode::NOT_FOUND, "article", "not found");
+    api.delete(&uri, Some(&author)).await.expect_exact_error(
+        StatusCode::NOT_FOUND,
+        "article",
+        "not found",
+    );
 }

@@ -60,7 +60,9 @@ async fn stage7_the_api_answers_over_a_real_socket() {
     let db = kata_testkit::TestDb::new(crate::SCHEMA).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr = listener.local_addr().expect("a bound address");
-    let app = capstone_conduit::app(db.pool().await, SECRET);
+    let state = capstone_conduit::AppState::new(db.pool().await, SECRET)
+        .unwrap_or_else(|e| panic!("AppState::new failed: {e}"));
+    let app = capstone_conduit::app(state);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let (status, body) = http(
