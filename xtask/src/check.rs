@@ -44,43 +44,44 @@ impl Tally {
         let problems = outcome.unwrap_or_else(|e| vec![format!("{e:#}")]);
         self.record(what, problems);
     }
-    /// One line for an external test run, whose assertions also count in the tally.
-    fn assertions(&mut self, what: &str, outcome: Result<realworld::Assertions>) {
-        match outcome {
-            Ok(run) => {
-                let mut problems: Vec<String> = run.failures.iter().take(30).cloned().collect();
-                let ran = run.passed + run.failed;
-                if ran != realworld::ASSERTIONS {
-                    problems.push(format!(
-                        "the collection ran {ran} assertions, realworld::ASSERTIONS says {}: grading scores against that number",
-                        realworld::ASSERTIONS
-                    ));
-                }
-                if run.failed > 0 || run.failed_requests > 0 {
-                    problems.insert(
-                        0,
-                        format!(
-                            "{} of {} assertions failed, {} of {} requests failed",
-                            run.failed,
-                            run.passed + run.failed,
-                            run.failed_requests,
-                            run.requests
-                        ),
-                    );
-                }
-                self.record(
-                    &format!(
-                        "{what} ({} assertions, {} requests)",
-                        run.passed + run.failed,
-                        run.requests
-                    ),
-                    problems,
-                );
-                self.passed += run.passed as usize;
-                self.failed += run.failed as usize;
-            }
-            Err(e) => self.record(what, vec![format!("{e:#}")]),
+    /// One line for the acceptance suite's run; its asserts also count in the tally.
+    fn suite(&mut self, what: &str, outcome: Result<realworld::SuiteRun>) {
+        let run = match outcome {
+            Ok(run) => run,
+            Err(e) => return self.record(what, vec![format!("{e:#}")]),
+        };
+        let (asserts, failed) = (
+            run.asserts_passed() + run.asserts_failed(),
+            run.asserts_failed(),
+        );
+        let mut problems = Vec::new();
+        for file in run.files.iter().filter(|f| f.passed < f.requests) {
+            problems.push(format!(
+                "{}: {} of {} requests pass",
+                file.file, file.passed, file.requests
+            ));
+            problems.extend(file.first_failure.clone());
         }
+        if run.requests() != realworld::REQUESTS || asserts != realworld::ASSERTS {
+            problems.push(format!(
+                "the suite ran {} requests and {asserts} asserts; realworld::REQUESTS and \
+                 ASSERTS say {} and {}: grading scores against them",
+                run.requests(),
+                realworld::REQUESTS,
+                realworld::ASSERTS
+            ));
+        }
+        self.record(
+            &format!(
+                "{what} ({} of {} requests, {} of {asserts} asserts)",
+                run.passed(),
+                run.requests(),
+                asserts - failed
+            ),
+            problems,
+        );
+        self.passed += asserts - failed;
+        self.failed += failed;
     }
 }
 
@@ -203,11 +204,12 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
                 vec![format!("{e:#}")],
             ),
         }
-        if topic.id.ends_with("capstone_conduit") {
-            tally.assertions(
+        if topic.acceptance.is_some() {
+            tally.suite(
                 &format!(
-                    "{}: the official RealWorld collection passes on the solution",
-                    topic.id
+                    "{}: the RealWorld suite (Hurl, commit {}) passes on the solution",
+                    topic.id,
+                    &realworld::COMMIT[..12]
                 ),
                 realworld::check_solution(topic, &run),
             );

@@ -102,6 +102,12 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         jobs: usize,
     },
+    /// Run the RealWorld acceptance suite (Hurl) against a server you started.
+    Realworld {
+        /// The server's origin, without `/api`.
+        #[arg(long, value_name = "http://HOST:PORT")]
+        url: String,
+    },
     /// Maintainers: print speed figures (servers, per-test database, learner loop).
     Bench {
         /// Also time the whole `cargo xtask check --no-lint`.

@@ -1,5 +1,5 @@
-//! The capstone's server (`conduit`) started for a run: the RealWorld collection (`check`,
-//! `grade`) and the capstone's benchmark (`bench`) talk to it over HTTP.
+//! The capstone's server (`conduit`) started for a run: the RealWorld suite (`check`,
+//! `verify`, `grade`) and the capstone's benchmark (`bench`) talk to it over HTTP.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -45,6 +45,10 @@ impl Conduit {
         )?;
         let database_url =
             kata_testkit::postgres::replace_credentials(admin_url, Some((&name, &password)), &name);
+        // The server's panics and logs are not the run's output (asserts report failures),
+        // but they say why a server did not start.
+        let log = std::env::temp_dir().join(format!("{name}.stderr"));
+        let stderr = std::fs::File::create(&log).map_or(Stdio::null(), Stdio::from);
         let spawned = Command::new(binary)
             .process_group(0)
             .env("DATABASE_URL", &database_url)
@@ -53,8 +57,7 @@ impl Conduit {
             .env("JWT_SECRET", format!("realworld-run-{nonce:x}"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            // The server's panics and logs are not the run's output: assertions report failures.
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()));
         let mut conduit = Conduit {
@@ -82,11 +85,17 @@ impl Conduit {
                 }
             }
         });
-        conduit.address = rx.recv_timeout(START_LIMIT).with_context(|| {
+        let started = rx.recv_timeout(START_LIMIT);
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        conduit.address = started.with_context(|| {
+            let lines: Vec<&str> = said.lines().take(12).collect();
             format!(
-                "{} did not print `listening on <address>` within {} s (does main print it, with PORT=0?)",
-                binary.display(),
-                START_LIMIT.as_secs()
+                "{} did not print `listening on <address>` within {} s (does main print it, \
+                 with PORT=0?); it said:\n{}",
+                binary.file_name().unwrap_or_default().to_string_lossy(),
+                START_LIMIT.as_secs(),
+                lines.join("\n")
             )
         })?;
         Ok(conduit)

@@ -28,7 +28,7 @@ pub fn run_topics(topics: &[&Topic], show_servers: bool) -> Result<Vec<TopicResu
     }
     topics
         .iter()
-        .map(|t| verify::run(t, t.name(), None, &servers))
+        .map(|t| verify::run_learner(t, &servers))
         .collect()
 }
 

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
             template::run(&dir, root.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Mutants { topics, jobs } => mutants::mutants(topics, jobs),
+        Command::Realworld { url } => realworld::cli(&url),
         Command::Bench { check, capstone } => {
             bench::bench(check, capstone).map(|()| ExitCode::SUCCESS)
         }

@@ -28,6 +28,10 @@ pub struct Topic {
     /// withholds their names, scores and messages until the due date has passed).
     #[serde(default)]
     pub visibility: Visibility,
+    /// An external acceptance suite the topic's server is also graded by (`acceptance =
+    /// "realworld"`: the capstone's `conduit` binary against the RealWorld Hurl suite).
+    #[serde(default)]
+    pub acceptance: Option<Acceptance>,
 }
 
 /// Gradescope's visibility of a test, as its autograder specification spells it.
@@ -47,6 +51,13 @@ impl Visibility {
     pub fn is_visible(&self) -> bool {
         *self == Visibility::Visible
     }
+}
+
+/// An external acceptance suite (`acceptance = "..."` in the manifest).
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Acceptance {
+    Realworld,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

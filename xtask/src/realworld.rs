@@ -1,175 +1,266 @@
-//! The official RealWorld API test collection (gothinkster/realworld, run with `newman`)
-//! against a `conduit` binary: the capstone's external yardstick.
+//! The RealWorld API acceptance suite (realworld-apps/realworld, formerly gothinkster/realworld:
+//! 13 Hurl files, 154 requests) run against a `conduit` server: the capstone's external
+//! yardstick, for `check`, `verify`, `grade` and `cargo xtask realworld --url`.
 //!
-//! The collection is third-party and never committed: it is read from
-//! `KATA_REALWORLD_COLLECTION` when set (machines without internet), else downloaded once
-//! from the pinned upstream commit into `.kata/cache/`; either way its SHA-256 is checked.
-//! `newman` comes from `.kata/tools/newman` (a project-local npm prefix) or the `PATH`.
+//! The suite is third-party and never committed: it is read from `KATA_REALWORLD_HURL_DIR`
+//! when set (machines without internet), else downloaded once from the pinned upstream commit
+//! into `.kata/cache/`; either way every file's SHA-256 is checked. `hurl` comes from
+//! `.kata/tools/hurl` (a project-local `cargo install --root`) or the `PATH`.
+
+mod hurl;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cargo;
 use crate::manifest::{self, Topic};
 use crate::servers::RunServers;
+use crate::ui;
 
-/// The upstream commit the collection is pinned to, and the file's SHA-256 there.
-pub const COMMIT: &str = "747190ecf0bb27d461cf1100f6cb3468c6c914ed";
-pub const SHA256: &str = "d6e9a7e5ea83e60afff7e1ed171995e268d9be1486d2616475c995f0cdfea8b1";
-/// The collection's assertions when every request gets the answer its scripts expect (the
-/// reference solution's run; `check` fails if it changes). A server that fails requests runs
-/// fewer, so `grade` scores against this number, not against what ran.
-pub const ASSERTIONS: u64 = 311;
-/// Where a local copy of the collection can be given instead of a download.
-pub const COLLECTION_VAR: &str = "KATA_REALWORLD_COLLECTION";
-/// The newman version installed by the command the errors suggest.
-const NEWMAN: &str = "newman@6.2.2";
+pub use hurl::{hurl, install_hint, install_hurl};
 
-fn url() -> String {
-    let file = "api/Conduit.postman_collection.json";
-    format!("https://raw.githubusercontent.com/gothinkster/realworld/{COMMIT}/{file}")
+/// The upstream commit the suite is pinned to, and each file's SHA-256 there.
+pub const COMMIT: &str = "5d510ce6ec41bb97723e92fbd8d3e3458a381c09";
+pub const FILES: [(&str, &str); 13] = [
+    (
+        "articles.hurl",
+        "9fd8dad11a38629dc33770ee34ad60eb1320e3e0f20b04da4f6b71b7778a8e3d",
+    ),
+    (
+        "auth.hurl",
+        "07f4fc200bc0b6fd05082f98a40731b6c65fce13836dd66920232f17a79ce480",
+    ),
+    (
+        "comments.hurl",
+        "327e73f67e0e13749db480087bfb690e9360c422bf9776f5ff80862055fd3cdd",
+    ),
+    (
+        "errors_articles.hurl",
+        "b04e73edf2219f3ffe482483ea34cba2486da478a1fe3e7ed2346116296047e4",
+    ),
+    (
+        "errors_auth.hurl",
+        "b96c9b7b486ef350b1ba7e2844227fb9ed50642274debbd16b8b85ccb9f73a6c",
+    ),
+    (
+        "errors_authorization.hurl",
+        "ee6e64b4bff8b253cc8e2189b7abf9f5b4cfe24c5cfdfc8c415567ea928bdb2f",
+    ),
+    (
+        "errors_comments.hurl",
+        "65872755780cc65bb8b9a6ec087ce2375bed42f4f86046d7714d8de02e87013a",
+    ),
+    (
+        "errors_profiles.hurl",
+        "1dcd3e85726472d1a118c2b85feb820130d954b2fa890d382e2b2729cb2ccf46",
+    ),
+    (
+        "favorites.hurl",
+        "ce1fa01173cd34e791610ea91fac465823610de35f8b67634a486d73798ffe68",
+    ),
+    (
+        "feed.hurl",
+        "d6139d2ae6515f5f55bf940272844b2e9c93c06a0c4995e6310c0c24aa75ce77",
+    ),
+    (
+        "pagination.hurl",
+        "98840a2bb0ea37a02625f05c8bd16b32bf574d2f81b6b2d170c76b67c3ac3b81",
+    ),
+    (
+        "profiles.hurl",
+        "8f23c34591c2ca5b643b040e4bf289838c5edf4f1d5cda153973d3cdfe2c2b9f",
+    ),
+    (
+        "tags.hurl",
+        "0fbefb82fedec23bcc5fda85d3d3dc1cfd3c1fe356df3f9beb3076b514056f89",
+    ),
+];
+/// The suite's requests, and its asserts when every request gets the answer it expects (the
+/// reference solution's run; `check` fails if either changes). A request whose status is
+/// wrong skips its other asserts, so `grade` scores requests, not asserts.
+pub const REQUESTS: usize = 154;
+pub const ASSERTS: usize = 692;
+/// The share of the capstone's points `grade` gives the suite (the README says half).
+pub const SUITE_SHARE: f64 = 0.5;
+/// Where a local copy of the suite's files can be given instead of a download.
+pub const DIR_VAR: &str = "KATA_REALWORLD_HURL_DIR";
+
+fn url(file: &str) -> String {
+    format!(
+        "https://raw.githubusercontent.com/realworld-apps/realworld/{COMMIT}/specs/api/hurl/{file}"
+    )
 }
 
-/// The outcome of one newman run, from its JSON report.
-#[derive(Debug, Default)]
-pub struct Assertions {
-    pub requests: u64,
-    pub failed_requests: u64,
-    pub passed: u64,
-    pub failed: u64,
-    /// One line per failed assertion or request: `request: assertion: message`.
-    pub failures: Vec<String>,
-    /// Every assertion in run order (`request: assertion`), which `grade` lists as tests.
-    pub results: Vec<AssertionResult>,
-    /// newman's own (cli reporter) output, for a human to read.
-    pub output: String,
+/// One file of the suite against one server.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileResult {
+    pub file: String,
+    pub requests: usize,
+    /// Requests whose every assert held.
+    pub passed: usize,
+    pub asserts_passed: usize,
+    pub asserts_failed: usize,
+    /// hurl's own message for the file's first failing request.
+    pub first_failure: Option<String>,
 }
 
-/// One assertion of the collection and, if it failed, why.
-#[derive(Debug)]
-pub struct AssertionResult {
-    pub name: String,
-    pub failure: Option<String>,
+/// The whole suite against one server.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct SuiteRun {
+    pub files: Vec<FileResult>,
 }
 
-/// The collection's path: `$KATA_REALWORLD_COLLECTION`, the cache, or a fresh download, its
-/// SHA-256 checked in every case.
-pub fn collection() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(COLLECTION_VAR).filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(path);
-        check_sha(&path).with_context(|| format!("{COLLECTION_VAR}={}", path.display()))?;
-        return Ok(path);
+impl SuiteRun {
+    pub fn requests(&self) -> usize {
+        self.files.iter().map(|f| f.requests).sum()
     }
-    let cache = manifest::root().join(".kata/cache");
-    let path = cache.join(format!("realworld-{COMMIT}.postman_collection.json"));
-    if path.exists() && check_sha(&path).is_ok() {
-        return Ok(path);
+    pub fn passed(&self) -> usize {
+        self.files.iter().map(|f| f.passed).sum()
     }
-    std::fs::create_dir_all(&cache)?;
-    let partial = path.with_extension("part");
-    let curl = "-fsSL --retry 2 --connect-timeout 10 --max-time 120 -o";
-    let status = Command::new("curl")
-        .args(curl.split(' '))
-        .arg(&partial)
-        .arg(url())
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        let _ = std::fs::remove_file(&partial);
-        bail!(
-            "could not download the RealWorld collection from {} (no internet, or no curl?).\n\
-             Download it elsewhere and point to it: {COLLECTION_VAR}=/path/to/Conduit.postman_collection.json",
-            url()
-        );
+    pub fn asserts_passed(&self) -> usize {
+        self.files.iter().map(|f| f.asserts_passed).sum()
     }
-    if let Err(e) = check_sha(&partial) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
+    pub fn asserts_failed(&self) -> usize {
+        self.files.iter().map(|f| f.asserts_failed).sum()
     }
-    std::fs::rename(&partial, &path)?;
-    Ok(path)
+    pub fn all_passed(&self) -> bool {
+        self.passed() == self.requests() && self.requests() > 0
+    }
 }
 
-fn check_sha(path: &Path) -> Result<()> {
+/// What `verify` says about the suite: its run, or why it did not run.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuiteOutcome {
+    Ran(SuiteRun),
+    /// hurl is not installed: the message says how to install it.
+    Skipped(String),
+    /// The server did not build or start, or the suite could not be read.
+    Failed(String),
+}
+
+/// The suite's directory: `$KATA_REALWORLD_HURL_DIR`, the cache, or a fresh download, every
+/// file's SHA-256 checked in every case.
+pub fn suite_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(DIR_VAR).filter(|v| !v.is_empty()) {
+        let dir = PathBuf::from(dir);
+        for (file, sha) in FILES {
+            check_sha(&dir.join(file), sha)
+                .with_context(|| format!("{DIR_VAR}={}", dir.display()))?;
+        }
+        return Ok(dir);
+    }
+    let dir = manifest::root()
+        .join(".kata/cache")
+        .join(format!("realworld-hurl-{COMMIT}"));
+    std::fs::create_dir_all(&dir)?;
+    for (file, sha) in FILES {
+        let path = dir.join(file);
+        if path.exists() && check_sha(&path, sha).is_ok() {
+            continue;
+        }
+        let partial = path.with_extension("part");
+        let status = Command::new("curl")
+            .args("-fsSL --retry 2 --connect-timeout 10 --max-time 60 -o".split(' '))
+            .arg(&partial)
+            .arg(url(file))
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            let _ = std::fs::remove_file(&partial);
+            bail!(
+                "could not download the RealWorld suite from {} (no internet, or no curl?).\n\
+                 Download the 13 files of specs/api/hurl/ at commit {COMMIT} elsewhere and point \
+                 to their directory: {DIR_VAR}=/path/to/hurl",
+                url(file)
+            );
+        }
+        if let Err(e) = check_sha(&partial, sha) {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        std::fs::rename(&partial, &path)?;
+    }
+    Ok(dir)
+}
+
+fn check_sha(path: &Path, expected: &str) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let found: String = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    if found != SHA256 {
+    if found != expected {
         bail!(
-            "{} has SHA-256 {found}, not {SHA256} (the collection at commit {COMMIT})",
+            "{} has SHA-256 {found}, not {expected} (the file at commit {COMMIT})",
             path.display()
         );
     }
     Ok(())
 }
 
-/// The `newman` executable: the project-local install, else one on the `PATH`, else the
-/// project-local install made now with npm.
-pub fn newman() -> Result<PathBuf> {
-    let prefix = manifest::root().join(".kata/tools/newman");
-    let local = prefix.join("node_modules/.bin/newman");
-    if local.exists() {
-        return Ok(local);
-    }
-    if let Some(found) = kata_testkit::install::which("newman") {
-        return Ok(found);
-    }
-    println!("     installing {NEWMAN} into .kata/tools/newman (npm)");
-    let installed = Command::new("npm")
-        .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-        .arg(&prefix)
-        .arg(NEWMAN)
-        .output();
-    match installed {
-        Ok(out) if out.status.success() && local.exists() => Ok(local),
-        outcome => {
-            let said = outcome
-                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
-                .unwrap_or_else(|e| format!("npm did not start: {e}"));
-            bail!(
-                "newman (the RealWorld collection's runner) is missing and npm could not install \
-                 it:\n{said}\nInstall Node.js and npm, then: npm install --prefix .kata/tools/newman {NEWMAN}"
-            )
-        }
-    }
+/// How many requests each file of the suite holds, in the order of [`FILES`].
+pub fn file_requests() -> Result<Vec<usize>> {
+    let dir = suite_dir()?;
+    FILES
+        .iter()
+        .map(|(file, _)| {
+            let text = std::fs::read_to_string(dir.join(file))?;
+            Ok(hurl::count_requests(&text))
+        })
+        .collect()
+}
+
+/// A `uid` no earlier run used: the suite's usernames and emails are built from it.
+fn fresh_uid() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}{:x}", nanos & 0xffff_ffff_ffff, std::process::id())
+}
+
+/// Runs the suite against the server at `origin` (`http://HOST:PORT`, without `/api`).
+pub fn run_against(hurl: &Path, origin: &str) -> Result<SuiteRun> {
+    let dir = suite_dir()?;
+    hurl::run(hurl, &dir, origin.trim_end_matches('/'), &fresh_uid())
 }
 
 /// For `cargo xtask check`: builds the solution's server (`conduit-solution`) and runs the
-/// collection against it on the run's Postgres.
-pub fn check_solution(topic: &Topic, run: &RunServers) -> Result<Assertions> {
+/// suite against it on the run's Postgres (installing hurl when missing).
+pub fn check_solution(topic: &Topic, run: &RunServers) -> Result<SuiteRun> {
+    suite_dir()?;
+    let hurl = install_hurl()?;
     let (root, target) = (manifest::root(), cargo::target_dir());
-    run_package(
-        &root,
-        &target,
+    let mut build = cargo::cargo();
+    build.current_dir(&root).env("CARGO_TARGET_DIR", &target);
+    let binary = build_binary(
+        build,
         &topic.solution_package(),
         "conduit-solution",
-        &run.env,
-    )
+        &target,
+    )?;
+    run_binary(&hurl, &binary, &run.env)
 }
 
-/// Builds `bin` of `package` in the workspace `root` (into `target_dir`) and runs the
-/// collection on it, on the Postgres of `env`'s `KATA_POSTGRES_URL`. For `grade`: the
-/// learner's `capstone_conduit` / `conduit` in the graded workspace.
-pub fn run_package(
-    root: &Path,
-    target_dir: &Path,
-    package: &str,
-    bin: &str,
-    env: &[(String, String)],
-) -> Result<Assertions> {
-    // Fail before the build when a tool is missing: the message says how to get it.
-    collection()?;
-    newman()?;
-    let mut build = cargo::cargo();
-    build.current_dir(root).env("CARGO_TARGET_DIR", target_dir);
-    let binary = build_binary(build, package, bin, target_dir)?;
-    println!("     running the RealWorld collection against {bin}");
-    run_binary(&binary, env)
+/// For `verify`: the learner's `conduit` against the suite, or why it did not run.
+pub fn verify_learner(topic: &Topic, run: &RunServers) -> SuiteOutcome {
+    let Some(hurl) = hurl() else {
+        return SuiteOutcome::Skipped(install_hint());
+    };
+    let outcome = suite_dir().and_then(|_| {
+        let (root, target) = (manifest::root(), cargo::target_dir());
+        let mut build = cargo::cargo();
+        build.current_dir(&root).env("CARGO_TARGET_DIR", &target);
+        let binary = build_binary(build, topic.name(), "conduit", &target)?;
+        run_binary(&hurl, &binary, &run.env)
+    });
+    match outcome {
+        Ok(run) => SuiteOutcome::Ran(run),
+        Err(e) => SuiteOutcome::Failed(cargo::clean_paths(&format!("{e:#}"))),
+    }
 }
 
 /// `cargo build -p package --bin bin` with `cmd` (a cargo command set up by the caller);
@@ -192,149 +283,77 @@ pub fn build_binary(
     Ok(target_dir.join("debug").join(bin))
 }
 
-/// Runs the collection against an already built `binary`, on the run's Postgres (`env`).
-pub fn run_binary(binary: &Path, env: &[(String, String)]) -> Result<Assertions> {
+/// Starts `binary` (a `conduit` server) on a fresh database of the run's Postgres (`env`),
+/// runs the suite against it with a fresh `uid`, stops it and drops the database.
+pub fn run_binary(hurl: &Path, binary: &Path, env: &[(String, String)]) -> Result<SuiteRun> {
     let admin_url = env
         .iter()
         .find(|(var, _)| var == "KATA_POSTGRES_URL")
         .map(|(_, url)| url.clone())
-        .context("the RealWorld collection needs Postgres, and this run started none")?;
-    run_collection(binary, &admin_url)
+        .context("the RealWorld suite needs Postgres, and this run started none")?;
+    let dir = suite_dir()?;
+    let conduit = crate::conduit::Conduit::start(binary, &admin_url)?;
+    let uid = format!("{}{}", &conduit.name[8..], fresh_uid());
+    hurl::run(hurl, &dir, &format!("http://{}", conduit.address), &uid)
 }
 
-/// Builds nothing: starts `binary` (a `conduit` server) on a fresh database of the Postgres
-/// server at `admin_url`, runs the collection against it, stops it and drops the database.
-pub fn run_collection(binary: &Path, admin_url: &str) -> Result<Assertions> {
-    let collection = collection()?;
-    let newman = newman()?;
-    let conduit = crate::conduit::Conduit::start(binary, admin_url)?;
-    let report = std::env::temp_dir().join(format!("realworld-report-{}.json", conduit.name));
-    let user = format!("u{}", &conduit.name[8..]);
-    let output = Command::new(newman.as_path())
-        .arg("run")
-        .arg(&collection)
-        // No `--delay-request 0`: newman 6 rejects 0 ("must be a positive integer"), and no
-        // delay is its default anyway.
-        .args(["--reporters", "cli,json"])
-        // A server that stops answering must not stall the run: 10 s per request, 5 min in all.
-        .args(["--timeout-request", "10000", "--timeout", "300000"])
-        .arg("--reporter-json-export")
-        .arg(&report)
-        .args([
-            "--global-var",
-            &format!("APIURL=http://{}/api", conduit.address),
-        ])
-        .args(["--global-var", &format!("USERNAME={user}")])
-        .args(["--global-var", &format!("EMAIL={user}@mail.com")])
-        .args(["--global-var", "PASSWORD=password"])
-        .output()
-        .with_context(|| format!("cannot run {}", newman.display()))?;
-    drop(conduit);
-    let text = std::fs::read_to_string(&report).with_context(|| {
-        format!(
-            "newman wrote no report:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
-    let _ = std::fs::remove_file(&report);
-    let mut assertions = parse_report(&text)?;
-    assertions.output = String::from_utf8_lossy(&output.stdout).into_owned();
-    Ok(assertions)
-}
-
-/// Reads newman's JSON report: `run.stats`, `run.executions[].assertions[]`, `run.failures`.
-pub fn parse_report(text: &str) -> Result<Assertions> {
-    let report: Value = serde_json::from_str(text).context("newman's JSON report")?;
-    let run = &report["run"];
-    let count = |what: &str, field: &str| {
-        run["stats"][what][field]
-            .as_u64()
-            .with_context(|| format!("newman's report has no run.stats.{what}.{field}"))
-    };
-    let (total, failed) = (
-        count("assertions", "total")?,
-        count("assertions", "failed")?,
+/// Per file: requests passed, and hurl's message for the first failing one.
+pub fn show(outcome: &SuiteOutcome) {
+    println!(
+        "{}",
+        ui::bold("The RealWorld acceptance suite (Hurl) against your `conduit`:")
     );
-    let list = |value: &Value| value.as_array().cloned().unwrap_or_default();
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    let mut results = Vec::new();
-    for execution in list(&run["executions"]) {
-        for assertion in list(&execution["assertions"]) {
-            results.push(AssertionResult {
-                name: format!(
-                    "{}: {}",
-                    text(&execution["item"]["name"]),
-                    text(&assertion["assertion"])
-                ),
-                failure: assertion.get("error").map(|e| text(&e["message"])),
-            });
+    let run = match outcome {
+        SuiteOutcome::Ran(run) => run,
+        SuiteOutcome::Skipped(why) => {
+            println!("  {} not run: {why}", ui::yellow("-"));
+            return;
+        }
+        SuiteOutcome::Failed(why) => {
+            println!("  {} did not run:", ui::red("✗"));
+            for line in why.lines() {
+                println!("      {line}");
+            }
+            return;
+        }
+    };
+    for file in &run.files {
+        let mark = if file.passed == file.requests {
+            ui::green("✓")
+        } else {
+            ui::red("✗")
+        };
+        println!(
+            "  {mark} {:<26} {:>3}/{:<3} requests",
+            file.file, file.passed, file.requests
+        );
+        if let Some(message) = &file.first_failure {
+            for line in message.lines() {
+                println!("      {line}");
+            }
         }
     }
-    let failures = list(&run["failures"])
-        .iter()
-        .map(|f| {
-            let (request, error) = (text(&f["source"]["name"]), &f["error"]);
-            match error["test"].as_str() {
-                Some(test) => format!("{request}: {test}: {}", text(&error["message"])),
-                None => format!("{request}: {}", text(&error["message"])),
-            }
-        })
-        .collect();
-    Ok(Assertions {
-        requests: count("requests", "total")?,
-        failed_requests: count("requests", "failed")?,
-        passed: total - failed,
-        failed,
-        failures,
-        results,
-        output: String::new(),
-    })
+    println!(
+        "{} of {} requests pass ({} of {} asserts).",
+        run.passed(),
+        run.requests(),
+        run.asserts_passed(),
+        run.asserts_passed() + run.asserts_failed()
+    );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_report_gives_the_assertion_counts_and_the_failures() {
-        let report = r#"{"run": {"stats": {"requests": {"total": 32, "failed": 0},
-            "assertions": {"total": 10, "failed": 1}},
-            "failures": [{"source": {"name": "Login"},
-                          "error": {"test": "User has \"token\" property", "message": "expected false"}}]}}"#;
-        let got = parse_report(report).expect("a valid report");
-        assert_eq!((got.requests, got.passed, got.failed), (32, 9, 1));
-        assert_eq!(
-            got.failures,
-            vec!["Login: User has \"token\" property: expected false"]
-        );
-    }
-
-    /// `cargo test -p xtask realworld -- --ignored --nocapture`: the path `cargo xtask check`
-    /// takes for the capstone (build, start, run newman, parse), on local Postgres.
-    #[test]
-    #[ignore = "needs newman, the collection and Postgres; builds the capstone's solution"]
-    fn the_solution_passes_the_collection() {
-        let run = crate::servers::start(
-            &[crate::manifest::Service::Postgres],
-            crate::servers::Prefer::Local,
-        )
-        .expect("a Postgres server");
-        let (root, target) = (crate::manifest::root(), crate::cargo::target_dir());
-        let package = "capstone_conduit_solution";
-        let got =
-            run_package(&root, &target, package, "conduit-solution", &run.env).expect("a run");
-        println!("{}", got.output);
-        assert_eq!(
-            (got.failed, got.failed_requests),
-            (0, 0),
-            "{:#?}",
-            got.failures
-        );
-        assert_eq!(
-            got.results.len() as u64,
-            got.passed,
-            "one result per assertion"
-        );
-    }
+/// `cargo xtask realworld --url http://HOST:PORT`: the suite against a server the user started.
+pub fn cli(url: &str) -> Result<std::process::ExitCode> {
+    let hurl = hurl().with_context(install_hint)?;
+    println!(
+        "Running the RealWorld suite (commit {}) against {url}",
+        &COMMIT[..12]
+    );
+    let run = run_against(&hurl, url)?;
+    show(&SuiteOutcome::Ran(run.clone()));
+    Ok(if run.all_passed() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
 }

@@ -61,6 +61,9 @@ pub fn show(topic: &Topic, result: &TopicResult, current: bool) {
             topic.id,
             topic.id
         );
+        if let Some(suite) = &result.suite {
+            crate::realworld::show(suite);
+        }
         return;
     }
     for test in &result.tests {
@@ -81,6 +84,9 @@ pub fn show(topic: &Topic, result: &TopicResult, current: bool) {
                 }
             }
         }
+    }
+    if let Some(suite) = &result.suite {
+        crate::realworld::show(suite);
     }
     let (passing, total) = (result.passing(), result.tests.len());
     let not_graded = result

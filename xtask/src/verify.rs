@@ -11,6 +11,7 @@ use crate::cargo::{self, Build};
 use crate::engine;
 use crate::libtest::{self, Status, TestOutcome};
 use crate::manifest::Topic;
+use crate::realworld::{self, SuiteOutcome};
 use crate::servers::RunServers;
 
 /// The limit for a single test (a learner's infinite loop must not stall the run).
@@ -22,12 +23,23 @@ pub struct TopicResult {
     /// The compiler's errors, when the code did not build.
     pub build_error: Option<String>,
     pub tests: Vec<TestOutcome>,
+    /// A topic with an external acceptance suite (the capstone's RealWorld suite): how the
+    /// learner's server did against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suite: Option<SuiteOutcome>,
 }
 
 impl TopicResult {
-    /// Every test that ran passed (engine tests that could not run here do not count).
+    /// Every test that ran passed (engine tests that could not run here do not count), and
+    /// the acceptance suite too when it ran.
     pub fn passed(&self) -> bool {
-        self.build_error.is_none()
+        let suite_ok = match &self.suite {
+            Some(SuiteOutcome::Ran(run)) => run.all_passed(),
+            Some(SuiteOutcome::Failed(_)) => false,
+            Some(SuiteOutcome::Skipped(_)) | None => true,
+        };
+        suite_ok
+            && self.build_error.is_none()
             && self.tests.iter().any(|t| t.status == Status::Pass)
             && self
                 .tests
@@ -73,6 +85,7 @@ pub fn run_only(
                 topic: topic.id.clone(),
                 build_error: Some(errors),
                 tests: Vec::new(),
+                suite: None,
             });
         }
     };
@@ -97,5 +110,17 @@ pub fn run_only(
         topic: topic.id.clone(),
         build_error: None,
         tests,
+        suite: None,
     })
+}
+
+/// The learner's run of a topic: its tests, then its acceptance suite if it has one (the
+/// capstone: the RealWorld suite against the learner's `conduit`), even when tests fail, so
+/// that both show how far the service has come.
+pub fn run_learner(topic: &Topic, servers: &RunServers) -> Result<TopicResult> {
+    let mut result = run(topic, topic.name(), None, servers)?;
+    if topic.acceptance.is_some() && result.build_error.is_none() {
+        result.suite = Some(realworld::verify_learner(topic, servers));
+    }
+    Ok(result)
 }

@@ -127,8 +127,9 @@ fn seed(conduit: &Conduit) -> Result<()> {
                     1 + i % {AUTHORS}, now() - make_interval(mins => i) \
              FROM generate_series(1, {ARTICLES}) i"
         ),
-        "INSERT INTO article_tags (article_id, tag) \
-         SELECT id, t FROM articles, unnest(ARRAY['tag' || id % 10, 'tag' || id % 7 + 10]) t"
+        "INSERT INTO article_tags (article_id, tag, position) \
+         SELECT id, t, n - 1 FROM articles, \
+                unnest(ARRAY['tag' || id % 10, 'tag' || id % 7 + 10]) WITH ORDINALITY AS x(t, n)"
             .to_string(),
         format!(
             "INSERT INTO favorites (user_id, article_id) \

@@ -36,7 +36,7 @@ pub type Built = std::result::Result<Executables, String>;
 
 pub struct Executables {
     tests: Vec<PathBuf>,
-    /// The `conduit` binary of a topic graded by the RealWorld collection too.
+    /// The `conduit` binary of a topic graded by the RealWorld suite too.
     server: Option<Result<PathBuf>>,
 }
 
@@ -66,7 +66,7 @@ pub fn build(ws: &Workspace, topic: &Topic) -> Built {
         Ok(Build::Failed(errors)) => return Err(ws.clean(&errors)),
         Err(e) => return Err(ws.clean(&format!("{e:#}"))),
     };
-    let server = topic.id.ends_with("_capstone_conduit").then(|| {
+    let server = topic.acceptance.is_some().then(|| {
         crate::realworld::build_binary(ws.cargo(), topic.name(), "conduit", &ws.target_dir)
     });
     Ok(Executables { tests, server })
@@ -99,76 +99,82 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64, built: Built) -> TopicR
         report.score = round(score);
         return report;
     };
-    // The capstone: half for the hidden tests, half for the official RealWorld collection.
-    let (mut tests, mut earned) = score(topic, weight / 2.0, outcomes);
-    let (collection, collection_earned) = realworld_tests(ws, server, weight / 2.0);
-    tests.extend(collection);
-    earned += collection_earned;
+    // The capstone: the RealWorld suite's share of the points, the hidden tests the rest.
+    let suite_weight = weight * crate::realworld::SUITE_SHARE;
+    let (mut tests, mut earned) = score(topic, weight - suite_weight, outcomes);
+    let (suite, suite_earned) = realworld_tests(ws, server, suite_weight);
+    tests.extend(suite);
+    earned += suite_earned;
     report.tests = tests;
     report.score = round(earned);
     report
 }
 
-/// The RealWorld collection run against the learner's `conduit` binary: one test per
-/// assertion, `weight` split over the collection's full count of assertions (a server whose
-/// requests fail runs fewer: those that never ran are one failed entry); a run that cannot
-/// happen is one error worth it all.
+/// The RealWorld suite run against the learner's `conduit` binary: one entry per file, worth
+/// its share of the suite's requests (`weight` split over all of them), a request earning
+/// its part when every assert of it holds. A run that cannot happen (no server, no hurl) is
+/// an error in every file.
 fn realworld_tests(ws: &Workspace, server: Result<PathBuf>, weight: f64) -> (Vec<TestReport>, f64) {
-    let run = server.and_then(|binary| crate::realworld::run_binary(&binary, &ws.env));
-    let results = match run {
-        Ok(run) if !run.results.is_empty() => run.results,
-        outcome => {
-            let message = match outcome {
-                Ok(_) => "the collection ran no assertion (did every request fail?)".to_string(),
-                Err(e) => ws.clean(&format!("{e:#}")),
-            };
-            let report = TestReport {
-                name: "realworld collection".into(),
-                target: "realworld".into(),
-                status: Status::Error,
-                points: 0.0,
-                max_points: round(weight),
-                message,
-                duration_ms: 0,
-            };
-            return (vec![report], 0.0);
+    use crate::realworld::{FILES, REQUESTS};
+    let run = server.and_then(|binary| {
+        let hurl = crate::realworld::install_hurl()?;
+        crate::realworld::run_binary(&hurl, &binary, &ws.env)
+    });
+    let each = weight / REQUESTS as f64;
+    let entry = |file: &str, requests: f64| TestReport {
+        name: format!("realworld: {file}"),
+        target: "realworld".into(),
+        status: Status::Error,
+        points: 0.0,
+        max_points: round(each * requests),
+        message: String::new(),
+        duration_ms: 0,
+    };
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            let message = format!("the suite did not run: {}", ws.clean(&format!("{e:#}")));
+            let counts = crate::realworld::file_requests();
+            let tests = FILES
+                .iter()
+                .enumerate()
+                .map(|(i, (file, _))| TestReport {
+                    message: message.clone(),
+                    // Without the suite's files, an even split.
+                    ..entry(
+                        file,
+                        counts
+                            .as_ref()
+                            .map_or(REQUESTS as f64 / FILES.len() as f64, |c| c[i] as f64),
+                    )
+                })
+                .collect();
+            return (tests, 0.0);
         }
     };
-    let expected = (crate::realworld::ASSERTIONS as usize).max(results.len());
-    let each = weight / expected as f64;
-    let missing = expected - results.len();
     let mut earned = 0.0;
-    let mut tests: Vec<TestReport> = results
+    let tests = run
+        .files
         .into_iter()
-        .map(|result| {
-            let passed = result.failure.is_none();
-            if passed {
-                earned += each;
+        .map(|file| {
+            let points = each * file.passed as f64;
+            earned += points;
+            let mut message = format!("{} of {} requests pass", file.passed, file.requests);
+            if let Some(failure) = &file.first_failure {
+                message = format!("{message}; the first failure:\n{failure}");
             }
             TestReport {
-                name: format!("realworld: {}", result.name),
-                target: "realworld".into(),
-                status: if passed { Status::Pass } else { Status::Fail },
-                points: if passed { round(each) } else { 0.0 },
-                max_points: round(each),
-                message: result.failure.unwrap_or_default(),
-                duration_ms: 0,
+                status: if file.passed == file.requests {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+                points: round(points),
+                message,
+                ..entry(&file.file, file.requests as f64)
             }
         })
         .collect();
-    if missing > 0 {
-        tests.push(TestReport {
-            name: "realworld: assertions that never ran".into(),
-            target: "realworld".into(),
-            status: Status::Fail,
-            points: 0.0,
-            max_points: round(each * missing as f64),
-            message: format!(
-                "{missing} of the collection's {expected} assertions never ran: their requests failed or their scripts stopped early"
-            ),
-            duration_ms: 0,
-        });
-    }
     (tests, earned)
 }
 
