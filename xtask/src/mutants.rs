@@ -118,9 +118,8 @@ fn run_topic(topic: &Topic, env: &[(String, String)], jobs: usize) -> Result<Tal
     let out = cargo::target_dir().join("mutants").join(&topic.id);
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)?;
-    // The copy cargo-mutants builds shares the runner's target directory: only the mutated
-    // crate (and the harness) rebuild, not the stack.
     let status = cargo::cargo()
+        .env("CARGO_TARGET_DIR", mutants_target()?)
         .args(["mutants", "--package", &topic.solution_package()])
         .arg("--output")
         .arg(&out)
@@ -157,6 +156,29 @@ fn run_topic(topic: &Topic, env: &[(String, String)], jobs: usize) -> Result<Tal
         unviable: read("unviable.txt").len(),
         timeout: read("timeout.txt").len(),
     })
+}
+
+/// The target directory the mutated copies build in. Not the runner's own: cargo names a path
+/// crate's outputs after its path inside the workspace, the same in cargo-mutants' copy, so a
+/// mutant's build would take the place of the real solution's (and pass for up to date there).
+/// Seeded once with a copy of the runner's, so only the path crates build.
+fn mutants_target() -> Result<std::path::PathBuf> {
+    let runner = cargo::target_dir();
+    let mut name = runner.file_name().unwrap_or_default().to_os_string();
+    name.push("-mutants");
+    let target = runner.with_file_name(name);
+    if !target.exists() {
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&runner)
+            .arg(&target)
+            .status()
+            .context("Failed to run cp")?;
+        if !copied.success() {
+            let _ = std::fs::remove_dir_all(&target);
+        }
+    }
+    Ok(target)
 }
 
 /// The mutants a topic accepts as missed, each with a reason (checked non-empty).
