@@ -27,11 +27,24 @@ fn local_root() -> PathBuf {
     manifest::root().join(".kata/tools/hurl")
 }
 
-/// The `hurl` executable: the project-local install, else one on the `PATH`.
+/// Where `check` and `grade` install it: cargo's own bin directory, shared by every checkout
+/// on the machine (a CI clone, a grading copy), not rebuilt for each.
+fn shared_root() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+}
+
+/// The `hurl` executable: the project-local install, cargo's bin directory, else the `PATH`.
 pub fn hurl() -> Option<PathBuf> {
     let local = local_root().join("bin/hurl");
     if local.exists() {
         return Some(local);
+    }
+    if let Some(shared) = shared_root().map(|r| r.join("bin/hurl"))
+        && shared.exists()
+    {
+        return Some(shared);
     }
     kata_testkit::install::which("hurl")
 }
@@ -61,6 +74,11 @@ pub fn install_hurl() -> Result<PathBuf> {
             "     installing {} (apt-get, for hurl's build)",
             BUILD_PACKAGES.join(" ")
         );
+        // A fresh machine's package lists may be missing or stale.
+        let _ = Command::new("apt-get")
+            .args(["update", "-q"])
+            .stdout(Stdio::null())
+            .status();
         let _ = Command::new("apt-get")
             .args(["install", "-y", "-q"])
             .args(BUILD_PACKAGES)
@@ -68,7 +86,11 @@ pub fn install_hurl() -> Result<PathBuf> {
             .stdout(Stdio::null())
             .status();
     }
-    println!("     installing hurl {VERSION} into .kata/tools/hurl (cargo install, a few minutes)");
+    let root = shared_root().unwrap_or_else(local_root);
+    println!(
+        "     installing hurl {VERSION} into {} (cargo install, a few minutes)",
+        root.display()
+    );
     let out = Command::new("cargo")
         .current_dir(manifest::root())
         .env_remove("CARGO_TARGET_DIR")
@@ -81,7 +103,7 @@ pub fn install_hurl() -> Result<PathBuf> {
             "--quiet",
             "--root",
         ])
-        .arg(local_root())
+        .arg(&root)
         .output()
         .context("Failed to run cargo install")?;
     match hurl() {
