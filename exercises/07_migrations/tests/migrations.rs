@@ -3,6 +3,14 @@
 //! The schema is read back from the catalog (`information_schema`, `pg_constraint`). The race
 //! between two migrators is forced, not hoped for: the test locks `schema_migrations`, waits
 //! until both are blocked inside Postgres, then lets them go.
+//!
+//! Rules -> tests: columns, types, NOT NULL and constraints from the catalog ->
+//! migrating_an_empty_database_...; 23505/23502/23503/23514, 200 characters of 'é' accepted (not
+//! bytes), published default, cascade -> the_schema_rejects_rows_...; up_to, backfill of 50 users
+//! -> a_later_migration_backfills_...; None/Some(3)/Some(1) again: [] and nothing rewritten ->
+//! migrating_twice_is_a_no_op; failure midway -> a_migration_that_fails_midway_...; bookkeeping
+//! failure -> a_migration_whose_bookkeeping_fails_...; two migrators, bookkeeping table created
+//! with no migrations -> two_migrators_at_once_...
 
 #[path = "migrations/catalog.rs"]
 mod catalog;
@@ -122,12 +130,12 @@ async fn the_schema_rejects_rows_that_break_its_constraints() {
         );
     }
     let published: bool = sqlx::query_scalar(
-        "INSERT INTO posts (author_id, title) VALUES ($1, repeat('x', 200)) RETURNING published",
+        "INSERT INTO posts (author_id, title) VALUES ($1, repeat('é', 200)) RETURNING published",
     )
     .bind(ann)
     .fetch_one(&pool)
     .await
-    .expect("a post with a 200-character title must insert");
+    .expect("a post with a 200-character title (of 'é': 400 bytes) must insert: the CHECK counts characters, not bytes");
     assert!(!published, "posts.published must default to false");
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(ann)
