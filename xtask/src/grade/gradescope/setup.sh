@@ -8,11 +8,13 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
 export DEBIAN_FRONTEND=noninteractive
 
-# git (the trusted commit below), a C toolchain for linking, curl for rustup, and the Postgres
-# and Redis servers (the runner starts them itself, on Unix sockets, for each submission).
+# git (the trusted commit below), a C toolchain for linking, curl for rustup, the Postgres
+# and Redis servers (the runner starts them itself, on Unix sockets, for each submission), and
+# what hurl's build needs (the capstone's acceptance suite; grading installs hurl itself).
 apt-get update
 apt-get install -y --no-install-recommends \
-    ca-certificates curl git build-essential pkg-config postgresql redis-server
+    ca-certificates curl git build-essential pkg-config postgresql redis-server \
+    libcurl4-openssl-dev libxml2-dev libclang-dev
 
 # Rust at the version rust-toolchain.toml pins.
 curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
