@@ -3,7 +3,22 @@
 //! Postgres itself counts the statements your code runs (`pg_stat_statements`, for the test's
 //! own database and role) and keeps their text with constants replaced by `$n`: a query with
 //! the ids bound as one array is one entry, an `IN (1, 2, 3)` list built into the SQL is a
-//! new entry for every length.
+//! new entry for every length. It also counts the rows they return (`rows`): a page is read
+//! with `LIMIT`, not cut out of every post in Rust.
+//!
+//! Rules (README, stub docs) -> tests:
+//! - with authors: latest `limit` (10, 30, 100 of 30), id descending, own author ->
+//!   `select_related_returns_the_latest_posts_with_their_authors_newest_first`
+//! - exactly 1 statement for 1, 50, 500 posts -> `select_related_runs_exactly_one_statement_whatever_the_number_of_posts`
+//! - with tags: latest `limit`, id descending, tags in name order (ids not in name order, rows
+//!   scrambled) -> `prefetch_related_returns_the_latest_posts_with_their_tags_in_name_order`
+//! - untagged post: empty list, every post once -> `posts_without_tags_come_back_with_an_empty_list`
+//! - exactly 2 statements for 1, 50, 500 posts -> `prefetch_related_runs_exactly_two_statements_whatever_the_number_of_posts`
+//! - only the page and its tags are read (rows); one tags statement `= ANY($1)`, no `IN`
+//!   list, run once per page -> `prefetch_related_reads_only_the_page_binding_its_ids_as_one_array`
+//!   (for authors: `select_related_returns_the_latest_posts_with_their_authors_newest_first`)
+//! - no posts, and `limit` 0 for both functions: empty, at most 2 statements ->
+//!   `an_empty_page_is_an_empty_list`
 
 use std::fmt::Debug;
 
@@ -187,6 +202,32 @@ async fn recorded_statements(db: &TestDb) -> Vec<(String, i64)> {
     .expect("reading pg_stat_statements")
 }
 
+/// An admin connection to the test's database that can read `pg_stat_statements` there.
+async fn stats_reader(db: &TestDb) -> sqlx::PgConnection {
+    statements_so_far(db).await; // fails with a clear message if the server lacks the extension
+    let mut admin = db.admin().await;
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut admin)
+        .await
+        .expect("installing pg_stat_statements in the test database");
+    admin
+}
+
+/// How many rows the learner role's statements in this database have returned so far
+/// (`pg_stat_statements.rows`).
+async fn rows_read_so_far(db: &TestDb, stats: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(s.rows), 0)::int8 FROM pg_stat_statements s \
+         JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
+         WHERE d.datname = $1 AND r.rolname = $2",
+    )
+    .bind(db.name())
+    .bind(db.role())
+    .fetch_one(stats)
+    .await
+    .expect("reading pg_stat_statements")
+}
+
 /// Compares two lists item by item, naming the first difference instead of dumping both.
 fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T]) {
     if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
@@ -210,14 +251,25 @@ async fn select_related_returns_the_latest_posts_with_their_authors_newest_first
     let blog = blog(30);
     let db = seeded(&blog).await;
     let pool = db.pool().await;
+    let mut stats = stats_reader(&db).await;
     for limit in [10, 30, 100] {
+        let before = rows_read_so_far(&db, &mut stats).await;
         let loaded = latest_posts_with_author(&pool, limit)
             .await
             .unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
+        let rows = rows_read_so_far(&db, &mut stats).await - before;
+        let expected = expected_with_author(&blog, limit as usize);
         assert_same_list(
             &format!("the latest {limit} of 30 posts, newest (highest id) first, with authors"),
             &loaded,
-            &expected_with_author(&blog, limit as usize),
+            &expected,
+        );
+        assert!(
+            rows <= expected.len() as i64,
+            "the latest {limit} of 30 posts with their authors must read at most {} rows from \
+             Postgres (LIMIT in the SQL, not every post cut down in Rust), but the statements \
+             returned {rows}",
+            expected.len()
         );
     }
 }
@@ -301,15 +353,28 @@ async fn prefetch_related_runs_exactly_two_statements_whatever_the_number_of_pos
 }
 
 #[tokio::test]
-async fn prefetch_related_binds_the_post_ids_as_one_array_parameter() {
+async fn prefetch_related_reads_only_the_page_binding_its_ids_as_one_array() {
     let blog = blog(40);
     let db = seeded(&blog).await;
     let pool = db.pool().await;
     let pages = [3, 7, 20];
+    let mut stats = stats_reader(&db).await;
     for limit in pages {
+        let before = rows_read_so_far(&db, &mut stats).await;
         latest_posts_with_tags(&pool, limit)
             .await
             .unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
+        let rows = rows_read_so_far(&db, &mut stats).await - before;
+        let page = expected_with_tags(&blog, limit as usize);
+        let tag_rows: usize = page.iter().map(|p| p.tags.len()).sum();
+        let most = (page.len() + tag_rows) as i64;
+        assert!(
+            rows <= most,
+            "the latest {limit} of 40 posts with their tags must read at most {most} rows ({} \
+             posts and their {tag_rows} tags: LIMIT in the SQL, the tags of the page only), but \
+             the statements returned {rows}",
+            page.len()
+        );
     }
     let statements = recorded_statements(&db).await;
     let tag_queries: Vec<&(String, i64)> = statements
@@ -373,5 +438,12 @@ async fn an_empty_page_is_an_empty_list() {
     assert!(
         with_tags.is_empty(),
         "with limit 0, expected no posts, got {with_tags:?}"
+    );
+    let with_author = latest_posts_with_author(&seeded_posts.pool().await, 0)
+        .await
+        .unwrap_or_else(|e| panic!("with limit 0, expected an empty list, got the error: {e}"));
+    assert!(
+        with_author.is_empty(),
+        "with limit 0, expected no posts with authors, got {with_author:?}"
     );
 }
