@@ -9,6 +9,16 @@
 //! for the values bound (a custom plan) or once for any value (a generic plan, which it may
 //! switch to after five runs). The index must be chosen either way: every query is explained
 //! with `plan_cache_mode = force_custom_plan` and with `force_generic_plan`.
+//!
+//! Rule (README) -> test:
+//! - `RECENT_ORDERS`: an index starting (customer_id, created_at), no Sort, no Seq Scan, in both
+//!   plans; the 20 latest of customer 42 -> `recent_orders_of_a_customer_are_read_from_one_composite_index`
+//! - `PENDING_ORDERS`: a partial index on status = 'pending', no Sort, no Seq Scan; the 50
+//!   oldest -> `pending_orders_are_read_from_a_partial_index`
+//! - `CUSTOMER_BY_EMAIL`: an index on lower(email), no Seq Scan; finds 42, not an unknown email
+//!   -> `an_email_lookup_ignores_case_and_uses_an_expression_index`
+//! - orders 1 or 2 indexes, customers exactly 1, each read by a plan
+//!   -> `every_index_serves_a_query_and_there_are_no_extra_ones`
 
 use indexes::{
     CUSTOMER_BY_EMAIL, Customer, PENDING_ORDERS, RECENT_ORDERS, create_indexes, customer_by_email,
