@@ -1,5 +1,22 @@
 //! Hidden tests for the MVT kata: pages rendered through axum's real stack from a real
 //! Postgres, checked as a browser would see them (status, content type, escaped HTML).
+//!
+//! Rule (README / stub) -> test:
+//! - every page (article, list, empty list, 404) extends `base.html`, fills `title`, is
+//!   `text/html; charset=utf-8` -> the page tests below, via `assert_html` / `assert_in_layout`
+//! - article page: title block, `<h1>`, byline, body div
+//!   -> `an_article_page_shows_its_title_author_and_body`
+//! - list: one link per article (all of them, 53), `title="..."`, newest first, ties on
+//!   `published_at` by id descending -> `the_list_shows_every_article_newest_first_with_links`
+//! - empty list: `<p>No articles yet.</p>`, no `<ul>` -> `an_empty_list_says_so`
+//! - 404 page for an unknown id, a non-number, an id past i64, any other path
+//!   -> `an_unknown_article_is_a_rendered_404_page`
+//! - markup in title, author, body escaped on the article page and in the list
+//!   -> `a_script_in_the_data_is_escaped_and_stays_inert`; `"` cannot leave `title="..."`
+//!   -> `a_quote_in_a_title_cannot_break_out_of_an_attribute`
+//! - database failure: 500 naming no table, SQL or error text (the word "articles" alone is
+//!   allowed: the layout links to /articles) -> `a_database_failure_is_a_500_that_leaks_nothing`
+//! - real socket -> `the_site_answers_a_browser_over_a_real_socket`
 
 use std::sync::Arc;
 
@@ -29,12 +46,14 @@ async fn site() -> (TestDb, AppState) {
     (db, state)
 }
 
-/// Inserts an article published `minutes_ago` and returns its id.
+/// Inserts an article published `minutes_ago` (before a fixed instant, so that two articles
+/// can tie) and returns its id.
 async fn publish(db: &TestDb, title: &str, author: &str, body: &str, minutes_ago: i32) -> i64 {
     let mut admin = db.admin().await;
     sqlx::query_scalar(
         "INSERT INTO articles (title, author, body, published_at) \
-         VALUES ($1, $2, $3, now() - make_interval(mins => $4)) RETURNING id",
+         VALUES ($1, $2, $3, '2026-01-31T12:00:00Z'::timestamptz - make_interval(mins => $4)) \
+         RETURNING id",
     )
     .bind(title)
     .bind(author)
@@ -151,6 +170,15 @@ async fn a_script_in_the_data_is_escaped_and_stays_inert() {
         "expected the title shown as text (&lt;script&gt;...), got:\n{}",
         page.body
     );
+
+    let list = get(&state, "/articles").await;
+
+    assert_eq!(list.status, StatusCode::OK, "GET /articles: {}", list.body);
+    assert!(
+        !list.body.contains("<script>") && list.body.contains("&lt;script&gt;"),
+        "the title {title:?} must be escaped in the list too (&lt;script&gt;...), got:\n{}",
+        list.body
+    );
 }
 
 #[tokio::test]
@@ -172,7 +200,16 @@ async fn a_quote_in_a_title_cannot_break_out_of_an_attribute() {
 #[tokio::test]
 async fn the_list_shows_every_article_newest_first_with_links() {
     let (db, state) = site().await;
-    // Inserted out of order: the page must sort, not trust the table's order.
+    // Inserted out of order: the page must sort, not trust the table's order. Fifty older
+    // articles too: the list has every article, not a first page.
+    sqlx::query(
+        "INSERT INTO articles (title, author, body, published_at) \
+         SELECT 'Filler ' || n, 'A', 'b', '2025-01-01T00:00:00Z'::timestamptz - make_interval(mins => n) \
+         FROM generate_series(1, 50) AS n",
+    )
+    .execute(&mut db.admin().await)
+    .await
+    .expect("the test could not insert the older articles");
     let middle = publish(&db, "Middle", "A", "b", 20).await;
     let newest = publish(&db, "Newest", "A", "b", 10).await;
     let oldest = publish(&db, "Oldest", "A", "b", 30).await;
@@ -198,6 +235,35 @@ async fn the_list_shows_every_article_newest_first_with_links() {
         "expected the articles newest first (Newest, Middle, Oldest), got:\n{}",
         page.body
     );
+    let count = page.body.matches(r#"<a href="/articles/"#).count();
+    assert_eq!(
+        count, 53,
+        "expected a link for each of the 53 articles (no page limit), got {count}"
+    );
+}
+
+#[tokio::test]
+async fn articles_published_at_the_same_instant_are_ordered_by_id_descending() {
+    let (db, state) = site().await;
+    let first = publish(&db, "Tie one", "A", "b", 10).await;
+    let second = publish(&db, "Tie two", "A", "b", 10).await;
+    let older = publish(&db, "Older", "A", "b", 20).await;
+    let third = publish(&db, "Tie three", "A", "b", 10).await;
+
+    let page = get(&state, "/articles").await;
+
+    assert_eq!(page.status, StatusCode::OK, "GET /articles: {}", page.body);
+    let order = [third, second, first, older];
+    let positions: Vec<Option<usize>> = order
+        .iter()
+        .map(|id| page.body.find(&format!(r#"href="/articles/{id}""#)))
+        .collect();
+    assert!(
+        positions.iter().all(Option::is_some) && positions.is_sorted(),
+        "expected three articles with the same published_at newest id first (Tie three, Tie \
+         two, Tie one), then Older; got:\n{}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -207,6 +273,8 @@ async fn an_empty_list_says_so() {
     let page = get(&state, "/articles").await;
 
     assert_eq!(page.status, StatusCode::OK, "GET /articles: {}", page.body);
+    assert_html(&page, "the empty list page");
+    assert_in_layout(&page, "the empty list page", "Articles");
     assert!(
         page.body.contains("<p>No articles yet.</p>") && !page.body.contains("<ul>"),
         "expected <p>No articles yet.</p> and no empty <ul> when there are no articles, got:\n{}",
@@ -222,6 +290,7 @@ async fn an_unknown_article_is_a_rendered_404_page() {
     for uri in [
         format!("/articles/{}", id + 1000),
         "/articles/not-a-number".to_string(),
+        "/articles/99999999999999999999".to_string(),
         "/no/such/page".to_string(),
     ] {
         let page = get(&state, &uri).await;
@@ -262,7 +331,18 @@ async fn a_database_failure_is_a_500_that_leaks_nothing() {
             page.status,
             page.body
         );
-        for secret in ["relation", "articles", "does not exist", "SELECT"] {
+        // Not the bare word "articles": a 500 page in the layout links to /articles.
+        let secrets = [
+            r#""articles""#,
+            "relation",
+            "does not exist",
+            "SELECT",
+            "FROM articles",
+            "error returned",
+            "42P01",
+            "sqlx",
+        ];
+        for secret in secrets {
             assert!(
                 !page.body.contains(secret),
                 "GET {uri}: the 500 page leaks internals ({secret:?}): {}",
