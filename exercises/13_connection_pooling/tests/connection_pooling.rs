@@ -3,6 +3,18 @@
 //! Nothing here waits and hopes: the test parks the calls where it wants them (behind a table
 //! lock inside Postgres, or inside the slow provider call behind a gate it controls), waits
 //! until every call has arrived, then looks at what the server and the pool see.
+//!
+//! Rule (README, stub docs) -> the test that fails when that rule alone is broken:
+//! - each invalid setting its error, checked in the README's order, before any connection;
+//!   `min == max` and a sub-millisecond timeout are valid -> an_invalid_config_is_rejected_with_a_typed_error
+//! - every setting carried (also `idle_timeout: None`), `min_connections` open -> the_pool_is_built_from_the_config
+//! - Payment, `paid` + reference stored, unknown order `OrderNotFound` without calling the
+//!   provider, any other database error `Database` -> paying_an_order_calls_the_provider_and_records_its_answer
+//! - `Exhausted` after the acquire timeout, not before, not 10x later -> an_exhausted_pool_fails_fast_with_a_typed_error
+//! - at most `max_connections` on the server; 5 paid, 95 `Exhausted` -> a_burst_of_100_calls_never_opens_more_than_max_connections
+//! - connections reused -> connections_are_reused_across_calls
+//! - no connection held (checked out, active, idle in transaction) while the provider runs ->
+//!   no_connection_is_held_while_the_slow_call_is_awaited
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -11,6 +23,7 @@ use std::time::{Duration, Instant};
 use connection_pooling::{ConfigError, Payment, PoolConfig, PoolError, build_pool, pay_order};
 use kata_testkit::TestDb;
 use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres};
 use tokio::sync::{Barrier, mpsc, watch};
 
@@ -47,7 +60,7 @@ fn config(max_connections: u32, acquire_timeout: Duration) -> PoolConfig {
 
 /// The learner's pool. On a loaded machine, opening a connection can take longer than the
 /// short acquire timeouts used here, so `Exhausted` while building is retried (up to 30 s).
-async fn pool(db: &TestDb, config: &PoolConfig) -> PgPool {
+async fn pool_of(db: &TestDb, config: &PoolConfig) -> PgPool {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match build_pool(db.options(), config).await {
@@ -99,7 +112,7 @@ async fn the_pool_is_built_from_the_config() {
         acquire_timeout: Duration::from_millis(4_321),
         idle_timeout: Some(Duration::from_secs(90)),
     };
-    let pool = pool(&db, &config).await;
+    let pool = pool_of(&db, &config).await;
     let options = pool.options();
     let applied = (
         options.get_max_connections(),
@@ -123,28 +136,65 @@ async fn the_pool_is_built_from_the_config() {
         "min_connections = 3: expected 3 connections open once build_pool returns, the server sees {open} and the pool {}",
         pool.size()
     );
+
+    let never = PoolConfig {
+        idle_timeout: None,
+        ..config
+    };
+    let never = pool_of(&db, &never).await;
+    let idle_timeout = never.options().get_idle_timeout();
+    assert_eq!(
+        idle_timeout, None,
+        "idle_timeout: None means idle connections are never closed, but the pool's idle_timeout is {idle_timeout:?} (sqlx's default is 10 minutes)"
+    );
 }
 
 #[tokio::test]
 async fn an_invalid_config_is_rejected_with_a_typed_error() {
-    let db = shop(1).await;
+    // No server listens there: an invalid config must be refused before any connection.
+    let nowhere: PgConnectOptions = "postgres://kata@127.0.0.1:9/nowhere"
+        .parse()
+        .expect("valid options");
     let second = Duration::from_secs(1);
+    let with_min = |min_connections, config: PoolConfig| PoolConfig {
+        min_connections,
+        ..config
+    };
     let cases = [
         (config(0, second), ConfigError::NoConnections),
         (config(5, Duration::ZERO), ConfigError::ZeroAcquireTimeout),
         (
-            PoolConfig {
-                min_connections: 6,
-                ..config(5, second)
-            },
+            with_min(6, config(5, second)),
             ConfigError::MinAboveMax { min: 6, max: 5 },
+        ),
+        // Several rules broken at once: the first one in the README's order is reported.
+        (
+            with_min(1, config(0, Duration::ZERO)),
+            ConfigError::NoConnections,
+        ),
+        (
+            with_min(6, config(5, Duration::ZERO)),
+            ConfigError::ZeroAcquireTimeout,
         ),
     ];
     for (config, expected) in cases {
-        let result = build_pool(db.options(), &config).await;
+        let result = build_pool(nowhere.clone(), &config).await;
         assert!(
             matches!(&result, Err(PoolError::InvalidConfig(e)) if *e == expected),
-            "build_pool({config:?}): expected InvalidConfig({expected:?}), got {result:?}"
+            "build_pool({config:?}): expected InvalidConfig({expected:?}) before connecting \
+             anywhere, got {result:?}"
+        );
+    }
+    for valid in [
+        with_min(5, config(5, second)),
+        config(1, Duration::from_micros(500)),
+    ] {
+        let result = valid.validate();
+        assert_eq!(
+            result,
+            Ok(()),
+            "{valid:?} is a valid config (min_connections may equal max_connections, and any \
+             acquire_timeout longer than zero is fine)"
         );
     }
 }
@@ -152,7 +202,7 @@ async fn an_invalid_config_is_rejected_with_a_typed_error() {
 #[tokio::test]
 async fn paying_an_order_calls_the_provider_and_records_its_answer() {
     let db = shop(3).await;
-    let pool = pool(&db, &config(2, Duration::from_secs(10))).await;
+    let pool = pool_of(&db, &config(2, Duration::from_secs(10))).await;
     let payment = pay_order(&pool, 2, instant_provider)
         .await
         .unwrap_or_else(|e| panic!("paying order 2 should succeed, got the error: {e}"));
@@ -189,13 +239,32 @@ async fn paying_an_order_calls_the_provider_and_records_its_answer() {
         !called.load(SeqCst),
         "the provider must not be charged for an order that does not exist"
     );
+
+    sqlx::raw_sql("DROP TABLE orders")
+        .execute(&mut db.admin().await)
+        .await
+        .expect("the test drops the table");
+    let result = pay_order(&pool, 1, |_| async {
+        called.store(true, SeqCst);
+        String::new()
+    })
+    .await;
+    assert!(
+        matches!(result, Err(PoolError::Database(_))),
+        "with the orders table gone, the read fails: expected Err(Database(..)) (not \
+         OrderNotFound, not Exhausted), got {result:?}"
+    );
+    assert!(
+        !called.load(SeqCst),
+        "the order could not be read, so the provider must not be charged"
+    );
 }
 
 #[tokio::test]
 async fn an_exhausted_pool_fails_fast_with_a_typed_error() {
     let db = shop(1).await;
     let timeout = Duration::from_millis(200);
-    let pool = pool(&db, &config(2, timeout)).await;
+    let pool = pool_of(&db, &config(2, timeout)).await;
     let held = take(&pool, 2).await;
 
     let called = AtomicBool::new(false);
@@ -237,7 +306,7 @@ async fn a_burst_of_100_calls_never_opens_more_than_max_connections() {
         .execute(&mut db.admin().await)
         .await
         .expect("raising lock_timeout");
-    let pool = pool(&db, &config(5, Duration::from_secs(3))).await;
+    let pool = pool_of(&db, &config(5, Duration::from_secs(3))).await;
     drop(take(&pool, 5).await); // 5 open connections, so nobody waits for a connect
     // The test locks the table: every call that gets a connection blocks on its first read.
     let mut lock = db.admin().await;
@@ -299,7 +368,7 @@ async fn a_burst_of_100_calls_never_opens_more_than_max_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connections_are_reused_across_calls() {
     let db = shop(100).await;
-    let pool = pool(&db, &config(5, Duration::from_secs(20))).await;
+    let pool = pool_of(&db, &config(5, Duration::from_secs(20))).await;
     let start = Arc::new(Barrier::new(100));
     let calls: Vec<_> = (1..=100)
         .map(|id| {
@@ -333,7 +402,7 @@ async fn connections_are_reused_across_calls() {
 async fn no_connection_is_held_while_the_slow_call_is_awaited() {
     const CALLS: usize = 50;
     let db = shop(CALLS as i64).await;
-    let pool = pool(&db, &config(5, Duration::from_secs(5))).await;
+    let pool = pool_of(&db, &config(5, Duration::from_secs(5))).await;
     drop(take(&pool, 5).await); // 5 open connections, so nobody waits for a connect
     let (entered_tx, mut entered) = mpsc::unbounded_channel::<i64>();
     let (open_gate, gate) = watch::channel(false);
