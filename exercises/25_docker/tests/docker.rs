@@ -7,6 +7,33 @@
 //! - The engine test (`#[ignore]`d): builds the image, runs it, waits for it to be healthy. It
 //!   needs a Docker engine that can build images; the runner runs it only where one can and
 //!   reports it as not graded elsewhere.
+//!
+//! Rule (README) -> test:
+//! - stages -> `the_dockerfile_has_a_named_build_stage_and_a_runtime_stage`
+//! - `cargo build --release --locked -p docker`
+//!   -> `the_build_stage_runs_a_locked_release_build_of_the_service`
+//! - small runtime image
+//!   -> `the_runtime_stage_starts_from_a_small_image_without_the_toolchain`
+//! - only the release binary copied
+//!   -> `the_runtime_stage_copies_only_the_binary_from_the_build_stage`
+//! - `USER` not root -> `the_service_runs_as_a_non_root_user`
+//! - exec-form `HEALTHCHECK` -> `a_healthcheck_runs_the_services_own_probe`
+//! - `EXPOSE 8080` -> `the_image_exposes_port_8080`
+//! - exec-form `ENTRYPOINT`/`CMD`
+//!   -> `the_service_starts_in_exec_form_so_it_receives_signals`
+//! - ignore file
+//!   -> `the_dockerignore_keeps_target_git_and_kata_out_of_the_build_context`
+//! - `port_from_env`: unset, 1..=65535 trimmed, everything else (blank, 0, junk)
+//!   -> `the_port_is_8080_when_port_is_not_set`, `a_port_from_1_to_65535_is_used_as_given`,
+//!   `junk_and_port_zero_are_rejected_with_a_clear_error`
+//! - `probe`: 200 only (status line, not body), nothing listening, bounded wait
+//!   -> `the_probe_is_true_when_healthz_answers_200`,
+//!   `the_probe_is_false_when_healthz_answers_anything_but_200`,
+//!   `the_probe_is_false_when_nothing_listens`,
+//!   `the_probe_gives_up_on_a_server_that_never_answers`
+//! - the binary -> `the_binary_serves_healthz_and_its_healthcheck_command_tells_up_from_down`
+//! - the image (engine only)
+//!   -> `the_image_builds_runs_healthy_as_non_root_and_stops_on_sigterm`
 
 #[path = "docker/dockerfile.rs"]
 mod dockerfile;
@@ -124,7 +151,9 @@ fn a_port_from_1_to_65535_is_used_as_given() {
 
 #[test]
 fn junk_and_port_zero_are_rejected_with_a_clear_error() {
-    for value in ["", "http", "80a", "-1", "65536", "70000", "0"] {
+    for value in [
+        "", " ", "\n", "http", "80a", "-1", "65536", "70000", "0", " 0 ",
+    ] {
         let got = port_from_env(Some(value));
         assert_eq!(
             got,
@@ -137,7 +166,8 @@ fn junk_and_port_zero_are_rejected_with_a_clear_error() {
 
 /// A real axum server on 127.0.0.1 whose `/healthz` answers `status`.
 async fn serve_healthz(status: StatusCode) -> SocketAddr {
-    let app = Router::new().route("/healthz", get(move || async move { (status, "health") }));
+    // The body says "200 OK" whatever the status: only the status line may decide.
+    let app = Router::new().route("/healthz", get(move || async move { (status, "200 OK") }));
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind a test port");
@@ -159,16 +189,24 @@ async fn the_probe_is_true_when_healthz_answers_200() {
 }
 
 #[tokio::test]
-async fn the_probe_is_false_when_healthz_answers_500() {
-    let addr = serve_healthz(StatusCode::INTERNAL_SERVER_ERROR).await;
+async fn the_probe_is_false_when_healthz_answers_anything_but_200() {
+    for status in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::NO_CONTENT,
+        StatusCode::ACCEPTED,
+        StatusCode::NOT_FOUND,
+    ] {
+        let addr = serve_healthz(status).await;
 
-    let healthy = probe(addr).await;
+        let healthy = probe(addr).await;
 
-    assert!(
-        !healthy,
-        "GET /healthz on {addr} answers 500: the service says it is broken, so probe must be \
-         false (any answer is not a healthy answer)"
-    );
+        assert!(
+            !healthy,
+            "GET /healthz on {addr} answers {status} (with the body \"200 OK\"): only a 200 \
+             status is healthy, so probe must be false"
+        );
+    }
 }
 
 #[tokio::test]
