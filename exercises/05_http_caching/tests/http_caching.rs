@@ -1,5 +1,34 @@
 //! Hidden tests for the HTTP caching kata: the headers a browser or CDN acts on, read from
 //! responses of axum's real stack.
+//!
+//! Rule (README) -> test:
+//! - fingerprint = first 16 lowercase hex of SHA-256, before the last extension ->
+//!   `a_fingerprint_follows_the_content_and_keeps_the_extension`,
+//!   `a_fingerprint_is_the_first_16_hex_digits_of_the_sha256_before_the_last_extension`
+//! - strong_etag = quoted lowercase hex SHA-256 -> `a_strong_etag_is_the_quoted_hex_sha256`
+//! - fingerprinted asset: bytes, content type, IMMUTABLE, for every asset ->
+//!   `a_fingerprinted_asset_is_cached_for_a_year_as_immutable`,
+//!   `every_asset_is_served_under_its_own_names_with_its_own_content_type`
+//! - plain name: bytes, no-cache, ETag, 304 -> `an_asset_under_its_plain_name_is_revalidated_not_kept`,
+//!   `an_asset_under_its_plain_name_answers_304_to_a_current_copy`
+//! - any other name is 404 (old, another asset's, upper case, unknown) ->
+//!   `an_old_fingerprint_is_not_found`, `a_name_that_is_not_exactly_a_current_fingerprint_is_not_found`
+//! - product JSON, ETag = strong_etag(body) on every instance, no-cache ->
+//!   `an_api_response_carries_a_strong_etag_of_its_body`
+//! - French only when Accept-Language starts with fr ->
+//!   `the_product_is_french_only_when_accept_language_starts_with_fr`
+//! - Vary: Accept-Language, another language's ETag does not match ->
+//!   `a_response_that_depends_on_accept_language_says_vary`
+//! - changed product, new ETag -> `a_changed_resource_gets_a_new_etag_and_a_full_response`
+//! - unknown id 404 -> `an_unknown_product_is_not_found`
+//! - 304: no body, ETag, Cache-Control, Vary -> `a_current_copy_gets_304_with_no_body`
+//! - If-None-Match `*`, lists, weak, no prefix/substring match ->
+//!   `if_none_match_accepts_lists_weak_tags_and_a_star`,
+//!   `if_none_match_refuses_tags_that_only_resemble_the_etag`,
+//!   `a_list_a_weak_tag_or_a_star_gets_304_over_http`
+//! - /api/me: 200 `{"user": name}` for a known Bearer token, else 401; private, no-store ->
+//!   `a_users_own_data_never_lands_in_a_shared_cache`, `only_a_known_bearer_token_gets_the_users_data`
+//! - 304 over a socket has no body -> `a_304_over_a_real_socket_has_no_body`
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,6 +43,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 const APP_JS: &[u8] = b"console.log('v1');";
+const STYLE_CSS: &[u8] = b"body { color: teal; }";
+/// SHA-256 of `b"abc"` (FIPS 180-2 test vector).
+const ABC_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
 fn state() -> AppState {
     let product = Product {
@@ -23,11 +55,18 @@ fn state() -> AppState {
         price_cents: 2999,
     };
     AppState {
-        assets: Arc::new(vec![Asset {
-            name: "app.js".into(),
-            content_type: "text/javascript",
-            bytes: APP_JS.to_vec(),
-        }]),
+        assets: Arc::new(vec![
+            Asset {
+                name: "app.js".into(),
+                content_type: "text/javascript",
+                bytes: APP_JS.to_vec(),
+            },
+            Asset {
+                name: "style.css".into(),
+                content_type: "text/css",
+                bytes: STYLE_CSS.to_vec(),
+            },
+        ]),
         products: Arc::new(RwLock::new(HashMap::from([(7, product)]))),
         sessions: Arc::new(HashMap::from([("t0k3n".to_string(), "ada".to_string())])),
     }
@@ -46,6 +85,26 @@ impl Reply {
             .map(|v| v.to_str().unwrap_or("(not text)").to_string())
             .unwrap_or_default()
     }
+}
+
+/// Does a `Vary` value list `name` (header names compare case-insensitively)?
+fn varies_on(vary: &str, name: &str) -> bool {
+    vary.split(',').any(|v| v.trim().eq_ignore_ascii_case(name))
+}
+
+/// The media type of a `Content-Type`, without parameters such as `charset`.
+fn media_type(content_type: &str) -> String {
+    let essence = content_type.split(';').next().unwrap_or_default();
+    essence.trim().to_ascii_lowercase()
+}
+
+fn json(reply: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&reply.body).unwrap_or_else(|e| {
+        panic!(
+            "expected a JSON body ({e}), got {:?}",
+            String::from_utf8_lossy(&reply.body)
+        )
+    })
 }
 
 async fn send(state: &AppState, uri: &str, headers: &[(header::HeaderName, &str)]) -> Reply {
@@ -163,7 +222,17 @@ async fn an_api_response_carries_a_strong_etag_of_its_body() {
          balancer, anything else breaks revalidation)"
     );
     assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache");
-    assert_eq!(reply.header(header::CONTENT_TYPE), "application/json");
+    let content_type = reply.header(header::CONTENT_TYPE);
+    assert_eq!(
+        media_type(&content_type),
+        "application/json",
+        "a product is JSON, got Content-Type {content_type:?}"
+    );
+    let body = json(&reply);
+    assert!(
+        body["id"] == 7 && body["price_cents"] == 2999,
+        "expected product 7 at 2999 cents, got {body}"
+    );
 }
 
 #[tokio::test]
@@ -190,6 +259,12 @@ async fn a_current_copy_gets_304_with_no_body() {
         reply.header(header::CACHE_CONTROL),
         "no-cache",
         "and Cache-Control"
+    );
+    assert!(
+        varies_on(&reply.header(header::VARY), "Accept-Language"),
+        "a 304 repeats Vary: Accept-Language (a cache refreshing its copy with the 304 would \
+         otherwise forget it), got Vary {:?}",
+        reply.header(header::VARY)
     );
 }
 
@@ -237,7 +312,7 @@ async fn a_changed_resource_gets_a_new_etag_and_a_full_response() {
         "the price changed: the old ETag must not get a 304 (the client would keep the old price)"
     );
     assert_ne!(reply.header(header::ETAG), old, "new content, new ETag");
-    let body: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON body");
+    let body = json(&reply);
     assert_eq!(body["price_cents"], 2499, "body: {body}");
 }
 
@@ -268,11 +343,11 @@ async fn a_response_that_depends_on_accept_language_says_vary() {
     )
     .await;
 
-    let body: serde_json::Value = serde_json::from_slice(&french.body).expect("JSON body");
+    let body = json(&french);
     assert_eq!(body["name"], "Bouilloire", "Accept-Language: fr-FR: {body}");
     for reply in [&english, &french] {
         assert!(
-            reply.header(header::VARY).contains("Accept-Language"),
+            varies_on(&reply.header(header::VARY), "Accept-Language"),
             "the body depends on Accept-Language: without Vary: Accept-Language a CDN serves \
              French to everyone; got Vary {:?}",
             reply.header(header::VARY)
@@ -308,6 +383,8 @@ async fn a_users_own_data_never_lands_in_a_shared_cache() {
         StatusCode::UNAUTHORIZED,
         "GET /api/me without a token"
     );
+    let body = json(&mine);
+    assert_eq!(body["user"], "ada", "GET /api/me as ada: {body}");
     for (what, reply) in [("the user's data", &mine), ("the 401", &refused)] {
         let cache_control = reply.header(header::CACHE_CONTROL);
         assert!(
@@ -346,4 +423,226 @@ async fn a_304_over_a_real_socket_has_no_body() {
     );
     let (_, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     assert!(body.is_empty(), "a 304 must not carry a body, got {body:?}");
+}
+
+#[test]
+fn a_fingerprint_is_the_first_16_hex_digits_of_the_sha256_before_the_last_extension() {
+    let hash = &ABC_SHA256[..16];
+
+    for (name, expected) in [
+        ("app.js", format!("app.{hash}.js")),
+        ("app.min.js", format!("app.min.{hash}.js")),
+        ("style.css", format!("style.{hash}.css")),
+    ] {
+        assert_eq!(
+            fingerprinted_name(name, b"abc"),
+            expected,
+            "fingerprinted_name({name:?}, b\"abc\"): the first 16 lowercase hex digits of \
+             SHA-256(\"abc\") = {ABC_SHA256}, before the last extension"
+        );
+    }
+}
+
+#[test]
+fn a_strong_etag_is_the_quoted_hex_sha256() {
+    assert_eq!(
+        strong_etag(b"abc"),
+        format!("\"{ABC_SHA256}\""),
+        "strong_etag(b\"abc\"): the lowercase hex SHA-256 in double quotes, no W/ (that is weak)"
+    );
+    assert_eq!(
+        strong_etag(b""),
+        "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"",
+        "strong_etag of an empty body"
+    );
+}
+
+#[tokio::test]
+async fn every_asset_is_served_under_its_own_names_with_its_own_content_type() {
+    let state = state();
+    let name = fingerprinted_name("style.css", STYLE_CSS);
+
+    let fingerprinted = send(&state, &format!("/static/{name}"), &[]).await;
+    let plain = send(&state, "/static/style.css", &[]).await;
+
+    assert_eq!(fingerprinted.status, StatusCode::OK, "GET /static/{name}");
+    assert_eq!(
+        fingerprinted.body, STYLE_CSS,
+        "GET /static/{name} must serve style.css, not another asset"
+    );
+    assert_eq!(
+        fingerprinted.header(header::CONTENT_TYPE),
+        "text/css",
+        "each asset keeps its own content type"
+    );
+    assert_eq!(
+        fingerprinted.header(header::CACHE_CONTROL),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(plain.status, StatusCode::OK, "GET /static/style.css");
+    assert_eq!(plain.body, STYLE_CSS, "GET /static/style.css");
+    assert_eq!(plain.header(header::CONTENT_TYPE), "text/css");
+    assert_eq!(plain.header(header::CACHE_CONTROL), "no-cache");
+    assert_eq!(plain.header(header::ETAG), strong_etag(STYLE_CSS));
+}
+
+#[tokio::test]
+async fn an_asset_under_its_plain_name_answers_304_to_a_current_copy() {
+    let state = state();
+    let etag = strong_etag(APP_JS);
+
+    let reply = send(&state, "/static/app.js", &[(header::IF_NONE_MATCH, &etag)]).await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_MODIFIED,
+        "GET /static/app.js with If-None-Match: {etag} (its current ETag): a revalidated \
+         asset answers 304, or the browser downloads it again on every page"
+    );
+    assert!(reply.body.is_empty(), "a 304 has no body");
+    assert_eq!(reply.header(header::ETAG), etag, "a 304 repeats the ETag");
+    assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache");
+}
+
+#[tokio::test]
+async fn a_name_that_is_not_exactly_a_current_fingerprint_is_not_found() {
+    let state = state();
+    let current = fingerprinted_name("app.js", APP_JS);
+    let full_hash = strong_etag(APP_JS).trim_matches('"').to_string();
+    let css_hash = fingerprinted_name("style.css", STYLE_CSS)
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    for name in [
+        current
+            .to_uppercase()
+            .replace(".JS", ".js")
+            .replace("APP.", "app."),
+        format!("app.{css_hash}.js"),
+        format!("app.{full_hash}.js"),
+        format!("{current}.map"),
+        "missing.js".to_string(),
+    ] {
+        let reply = send(&state, &format!("/static/{name}"), &[]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "GET /static/{name}: only app.js and its exact current fingerprint {current} \
+             exist; anything else is 404"
+        );
+    }
+}
+
+#[test]
+fn if_none_match_refuses_tags_that_only_resemble_the_etag() {
+    let etag = strong_etag(b"{}");
+    let hex = etag.trim_matches('"');
+
+    for header_value in [
+        String::new(),
+        "W/\"other\"".to_string(),
+        format!("\"{hex}0\""),
+        format!("\"0{hex}\""),
+        format!("\"{}\"", &hex[..63]),
+        format!("\"a\", \"{}\"", &hex[1..]),
+    ] {
+        assert!(
+            !if_none_match_matches(&header_value, &etag),
+            "If-None-Match: {header_value:?} against ETag {etag}: a tag matches only when it \
+             is equal (ignoring W/), expected false"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_list_a_weak_tag_or_a_star_gets_304_over_http() {
+    let state = state();
+    let etag = send(&state, "/api/products/7", &[])
+        .await
+        .header(header::ETAG);
+
+    for header_value in [format!("\"other\", W/{etag}"), "*".to_string()] {
+        let reply = send(
+            &state,
+            "/api/products/7",
+            &[(header::IF_NONE_MATCH, &header_value)],
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_MODIFIED,
+            "GET /api/products/7 with If-None-Match: {header_value} (current ETag {etag}): \
+             the handler must compare as if_none_match_matches does"
+        );
+        assert!(reply.body.is_empty(), "a 304 has no body");
+    }
+}
+
+#[tokio::test]
+async fn the_product_is_french_only_when_accept_language_starts_with_fr() {
+    let state = state();
+
+    for (accept_language, expected) in [
+        (None, "Kettle"),
+        (Some("en"), "Kettle"),
+        (Some("de-DE"), "Kettle"),
+        (Some("en-US,en;q=0.9,fr;q=0.5"), "Kettle"),
+        (Some("fr"), "Bouilloire"),
+        (Some("fr-CA,en;q=0.5"), "Bouilloire"),
+    ] {
+        let headers: Vec<(header::HeaderName, &str)> = accept_language
+            .map(|v| (header::ACCEPT_LANGUAGE, v))
+            .into_iter()
+            .collect();
+        let reply = send(&state, "/api/products/7", &headers).await;
+        assert_eq!(reply.status, StatusCode::OK, "GET /api/products/7");
+        let body = json(&reply);
+        assert_eq!(
+            body["name"], expected,
+            "Accept-Language: {accept_language:?}: French only when it starts with fr, else \
+             English; got {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_product_is_not_found() {
+    let state = state();
+
+    let reply = send(&state, "/api/products/8", &[]).await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_FOUND,
+        "GET /api/products/8: no such product"
+    );
+}
+
+#[tokio::test]
+async fn only_a_known_bearer_token_gets_the_users_data() {
+    let state = state();
+
+    for authorization in [
+        "Bearer nope",
+        "Bearer t0k3n2",
+        "Bearer ",
+        "Basic t0k3n",
+        "t0k3n",
+    ] {
+        let reply = send(&state, "/api/me", &[(header::AUTHORIZATION, authorization)]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "GET /api/me with Authorization: {authorization:?}: only `Bearer <known token>` \
+             is let in"
+        );
+        let cache_control = reply.header(header::CACHE_CONTROL);
+        assert!(
+            cache_control.contains("private") && cache_control.contains("no-store"),
+            "the 401 for Authorization: {authorization:?} must be private, no-store too, got \
+             {cache_control:?}"
+        );
+    }
 }
