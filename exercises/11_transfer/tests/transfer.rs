@@ -506,7 +506,9 @@ async fn concurrent_retries_of_one_key_move_the_money_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_key_sent_at_once_for_different_transfers_applies_exactly_one() {
-    let db = bank(&[(1, 1_000), (2, 0), (3, 1_000), (4, 0), (5, 0), (6, 0)]).await;
+    // Every sender can cover its transfer, so whichever call takes the key first applies (a
+    // refused first call would rightly leave the key unused).
+    let db = bank(&[(1, 1_000), (2, 0), (3, 1_000), (4, 1_000), (5, 0), (6, 0)]).await;
     // The test's own pending (then rolled back) ledger row holds key k: every call that looks
     // the key up before it can insert it is held up here, so all of them race for it.
     let pending = gate(
@@ -555,7 +557,7 @@ async fn one_key_sent_at_once_for_different_transfers_applies_exactly_one() {
          IdempotencyKeyReused(\"k\"); got {results:?}"
     );
     let (from, to, amount) = applied[0];
-    let mut expected = vec![(1, 1_000), (2, 0), (3, 1_000), (4, 0), (5, 0), (6, 0)];
+    let mut expected = vec![(1, 1_000), (2, 0), (3, 1_000), (4, 1_000), (5, 0), (6, 0)];
     expected[from as usize - 1].1 -= amount;
     expected[to as usize - 1].1 += amount;
     assert_eq!(
