@@ -314,7 +314,7 @@ fn databases(rows: &mut Vec<Row>) -> Result<()> {
         "Per-test database (TestDb::new, transfer schema)",
         rest.to_vec(),
         Some(Target {
-            limit_ms: 30.0,
+            limit_ms: 20.0,
             inclusive: false,
         }),
     ));
