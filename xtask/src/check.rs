@@ -409,12 +409,7 @@ fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<Strin
             not_graded.len()
         );
     }
-    let mut problems: Vec<String> = result
-        .tests
-        .iter()
-        .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
-        .map(|t| format!("{} ({:?}): {}", t.name, t.status, t.message))
-        .collect();
+    let mut problems = failing_tests(&result);
     // A weight for a test that does not exist would cost every learner its points in `grade`.
     for name in topic.test_weights.keys() {
         if !result.tests.iter().any(|t| &t.name == name) {
@@ -473,12 +468,18 @@ fn alternative_passes(
     if result.tests.is_empty() {
         return Ok(vec!["no tests ran".into()]);
     }
-    Ok(result
+    Ok(failing_tests(&result))
+}
+
+/// Every test that neither passed nor was left ungraded (engine tests), with its message:
+/// what the solution and each alternative must not have.
+fn failing_tests(result: &verify::TopicResult) -> Vec<String> {
+    result
         .tests
         .iter()
         .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
         .map(|t| format!("{} ({:?}): {}", t.name, t.status, t.message))
-        .collect())
+        .collect()
 }
 
 /// testcontainers is the path learners' laptops and GitHub Actions take: where an engine
