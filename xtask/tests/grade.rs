@@ -3,39 +3,13 @@
 //! directory and grading directory under the system's temporary directory (outside this
 //! repository, whose cargo configuration would otherwise apply), graded by the real binary.
 
+mod common;
+
+use common::{CORRECT, TESTS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-const TESTS: &str = r#"use mini::*;
-
-#[test]
-fn adds() {
-    assert_eq!(add(2, 3), 5);
-}
-
-#[test]
-fn doubles() {
-    assert_eq!(double(4), 8);
-}
-
-#[test]
-fn greets() {
-    assert_eq!(greet("Ann"), "Hello, Ann!");
-}
-"#;
-
-const CORRECT: &str = r#"pub fn add(a: i32, b: i32) -> i32 {
-    a + b
-}
-pub fn double(x: i32) -> i32 {
-    x * 2
-}
-pub fn greet(name: &str) -> String {
-    format!("Hello, {name}!")
-}
-"#;
 
 struct Submission {
     root: PathBuf,

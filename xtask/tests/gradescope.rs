@@ -5,30 +5,15 @@
 //! this build's runner as `KATA_XTASK`) and `results.json` is checked field by field against
 //! Gradescope's documented format.
 
+mod common;
+
+use common::{CORRECT, Scratch, TESTS, write};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-
-const TESTS: &str = r#"use mini::*;
-
-#[test]
-fn adds() {
-    assert_eq!(add(2, 3), 5);
-}
-
-#[test]
-fn doubles() {
-    assert_eq!(double(4), 8);
-}
-
-#[test]
-fn greets() {
-    assert_eq!(greet("Ann"), "Hello, Ann!");
-}
-"#;
 
 const STUB: &str = r#"pub fn add(_a: i32, _b: i32) -> i32 {
     todo!()
@@ -41,28 +26,9 @@ pub fn greet(_name: &str) -> String {
 }
 "#;
 
-const CORRECT: &str = r#"pub fn add(a: i32, b: i32) -> i32 {
-    a + b
-}
-pub fn double(x: i32) -> i32 {
-    x * 2
-}
-pub fn greet(name: &str) -> String {
-    format!("Hello, {name}!")
-}
-"#;
-
 const LATE_TESTS: &str = "#[test]\nfn answers() {\n    assert_eq!(late::answer(), 42, \"\\u{1b}[31mred\\u{1b}[0m <b>bold</b>\");\n}\n";
 
 /// A test's scratch directory, outside the kata repository; removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn scratch(case: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!(
         "kata-gradescope-tests-{}-{case}",
@@ -71,12 +37,6 @@ fn scratch(case: &str) -> Scratch {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     Scratch(dir)
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dir");
-    std::fs::write(path, text).expect("write");
 }
 
 fn git(root: &Path, args: &[&str]) {

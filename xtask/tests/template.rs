@@ -2,22 +2,11 @@
 //! clone has no solutions and none of the maintainers' or instructors' machinery, calls the
 //! instructor's grading workflow, is one commit, and is a workspace cargo can load.
 
+mod common;
+
+use common::{Scratch, write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dir");
-    std::fs::write(path, text).expect("write");
-}
 
 fn git(root: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
