@@ -4,6 +4,7 @@
 //! harness's own tests, and the container path where a Docker engine answers.
 //! Ends with one line: `N passed, N failed`.
 
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::Result;
@@ -85,7 +86,7 @@ impl Tally {
     }
 }
 
-pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
+pub fn check(only: Vec<String>, no_lint: bool, repeat: u32) -> Result<ExitCode> {
     let all = manifest::load()?;
     let whole = only.is_empty();
     let topics: Vec<&Topic> = if whole {
@@ -165,7 +166,7 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
         );
         tally.result(
             &format!("{}: every test passes on the solution", topic.id),
-            solution_passes(topic, &run),
+            repeated(repeat, || solution_passes(topic, &run)),
         );
         match wrong_answers::load(topic) {
             Ok(wrongs) => {
@@ -182,7 +183,10 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
                         "{}: wrong answer `{}` is caught ({})",
                         topic.id, wrong.name, wrong.mistake
                     );
-                    tally.result(&what, wrong_answer_caught(topic, &wrong, &run));
+                    tally.result(
+                        &what,
+                        repeated(repeat, || wrong_answer_caught(topic, &wrong, &run)),
+                    );
                 }
             }
             Err(e) => tally.record(
@@ -197,7 +201,10 @@ pub fn check(only: Vec<String>, no_lint: bool) -> Result<ExitCode> {
                         "{}: alternative `{}` passes every test ({})",
                         topic.id, alternative.name, alternative.mistake
                     );
-                    tally.result(&what, alternative_passes(topic, &alternative, &run));
+                    tally.result(
+                        &what,
+                        repeated(repeat, || alternative_passes(topic, &alternative, &run)),
+                    );
                 }
             }
             Err(e) => tally.record(
@@ -421,12 +428,33 @@ fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<Strin
     Ok(problems)
 }
 
+/// Runs a verdict `times` times (`check --repeat`): a verdict that holds only on some runs is
+/// luck, so every run's problems count (each said once, with the run it first appeared in).
+fn repeated(times: u32, mut verdict: impl FnMut() -> Result<Vec<String>>) -> Result<Vec<String>> {
+    let mut problems: Vec<String> = Vec::new();
+    for run in 1..=times {
+        for problem in verdict()? {
+            if !problems.iter().any(|p| p.ends_with(&problem)) {
+                problems.push(if times > 1 {
+                    format!("run {run} of {times}: {problem}")
+                } else {
+                    problem
+                });
+            }
+        }
+    }
+    Ok(problems)
+}
+
 fn wrong_answer_caught(
     topic: &Topic,
     wrong: &wrong_answers::WrongAnswer,
     run: &servers::RunServers,
 ) -> Result<Vec<String>> {
     let manifest_path = wrong_answers::workspace(topic, wrong)?;
+    if wrong.must_fail.is_empty() {
+        return unnamed_wrong_answer(topic, &manifest_path, run);
+    }
     let result = verify::run_only(
         topic,
         &topic.solution_package(),
@@ -453,6 +481,33 @@ fn wrong_answer_caught(
         }
     }
     Ok(problems)
+}
+
+/// A new wrong answer (`# Must fail: ?`): run every test and say which ones to name, or that
+/// none catches it. Always a problem, so an unnamed wrong answer never lands.
+fn unnamed_wrong_answer(
+    topic: &Topic,
+    manifest_path: &Path,
+    run: &servers::RunServers,
+) -> Result<Vec<String>> {
+    let result = verify::run(topic, &topic.solution_package(), Some(manifest_path), run)?;
+    if let Some(problems) = failed_build(&result) {
+        return Ok(problems);
+    }
+    let failing: Vec<&str> = result
+        .tests
+        .iter()
+        .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
+        .map(|t| t.name.as_str())
+        .collect();
+    Ok(vec![if failing.is_empty() {
+        "no test fails on it: the tests miss this mistake".to_string()
+    } else {
+        format!(
+            "name the tests it must fail: `# Must fail: {}`",
+            failing.join(", ")
+        )
+    }])
 }
 
 fn alternative_passes(

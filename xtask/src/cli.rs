@@ -66,6 +66,9 @@ pub enum Command {
         /// Skip cargo fmt and clippy.
         #[arg(long)]
         no_lint: bool,
+        /// Run every verdict this many times (a verdict that changes between runs is luck).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        repeat: u32,
     },
     /// Instructors and CI: score the hidden tests with partial credit and write a report.
     Grade(Box<GradeCommand>),

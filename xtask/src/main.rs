@@ -57,7 +57,11 @@ fn main() -> ExitCode {
         }
         .map(|()| ExitCode::SUCCESS),
         Command::Doctor => doctor::doctor().map(|()| ExitCode::SUCCESS),
-        Command::Check { topics, no_lint } => check::check(topics, no_lint),
+        Command::Check {
+            topics,
+            no_lint,
+            repeat,
+        } => check::check(topics, no_lint, repeat),
         Command::Grade(command) => grade::grade(*command),
         Command::GradescopeBundle {
             assignment,
