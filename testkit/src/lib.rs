@@ -4,14 +4,19 @@
 //! let db = kata_testkit::TestDb::new(include_str!("schema.sql")).await; // a database of its own
 //! let redis = kata_testkit::TestRedis::new().await;                     // a key namespace of its own
 //! ```
-//! Where the servers come from is decided in [`services`].
+//! Where the servers come from is decided in [`services`]. What tests share beyond the servers:
+//! [`http`] (requests through a topic's router), [`race`] (races forced with held locks or
+//! paused writes), [`stats`] (statements and rows counted by Postgres).
 
 pub mod cleanup;
+pub mod http;
 pub mod install;
 pub mod local;
 pub mod postgres;
+pub mod race;
 pub mod redis;
 pub mod services;
+pub mod stats;
 
 pub use postgres::TestDb;
 pub use redis::TestRedis;

@@ -26,7 +26,7 @@ pub struct TestDb {
     name: String,
     role: String,
     url: String,
-    admin_url: String,
+    pub(crate) admin_url: String,
     /// The server's admin URL, where this database and role must be dropped at the end
     /// (servers the run does not own; see `cleanup`).
     drop_on: Option<String>,
@@ -214,6 +214,15 @@ impl TestDb {
         .await
         .ok()
     }
+}
+
+/// A pool whose every connection is refused (`127.0.0.1:9`, where nothing listens), for code
+/// that must answer before any query: a query fails after at most 1 s.
+pub fn unreachable_pool() -> PgPool {
+    PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy("postgres://kata@127.0.0.1:9/no_database_here")
+        .expect("a valid database URL")
 }
 
 /// Per server URL, once per process: what this process already knows of each server (its

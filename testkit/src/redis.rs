@@ -104,6 +104,44 @@ impl TestRedis {
             .await
             .unwrap_or_else(|e| panic!("could not open the admin Redis connection: {e}"))
     }
+
+    /// The time to live of `key` (a whole key, see [`key`](Self::key)) in milliseconds: -1 when
+    /// it has no expiry, -2 when there is no such key.
+    pub async fn pttl(&self, key: &str) -> i64 {
+        let got = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut self.admin().await)
+            .await;
+        got.unwrap_or_else(|e| panic!("could not PTTL {key}: {e}"))
+    }
+
+    /// Redis's clock, in milliseconds since the Unix epoch (`TIME`): the clock its expiries
+    /// count on.
+    pub async fn clock_ms(&self) -> i64 {
+        let got: redis::RedisResult<(i64, i64)> = redis::cmd("TIME")
+            .query_async(&mut self.admin().await)
+            .await;
+        let (secs, micros) = got.unwrap_or_else(|e| panic!("could not read Redis's TIME: {e}"));
+        secs * 1000 + micros / 1000
+    }
+
+    /// When `key` expires on Redis's clock ([`clock_ms`](Self::clock_ms)), read with its PTTL
+    /// in one `MULTI`; `Err` holds the PTTL when there is no expiry (-1) or no key (-2).
+    pub async fn expiry_ms(&self, key: &str) -> Result<i64, i64> {
+        let got: redis::RedisResult<((i64, i64), i64)> = redis::pipe()
+            .atomic()
+            .cmd("TIME")
+            .cmd("PTTL")
+            .arg(key)
+            .query_async(&mut self.admin().await)
+            .await;
+        let ((secs, micros), pttl) =
+            got.unwrap_or_else(|e| panic!("could not read TIME and PTTL {key}: {e}"));
+        if pttl < 0 {
+            return Err(pttl);
+        }
+        Ok(secs * 1000 + micros / 1000 + pttl)
+    }
 }
 
 /// redis >= 1.0 fails a response after 500 ms by default: far too tight for a loaded 2-core CI machine.
