@@ -20,41 +20,16 @@
 //! - over a real socket -> the_api_works_over_a_real_socket
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Method, Request, StatusCode, header};
 use kata_testkit::TestDb;
+use kata_testkit::http::{self, Reply};
 use rest_resources::app;
 use serde_json::{Value, json};
-use sqlx::postgres::PgPoolOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
 
 const SCHEMA: &str = include_str!("../schema.sql");
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            let text = String::from_utf8_lossy(&self.body);
-            panic!("expected a JSON body, but got {text:?} ({e})")
-        })
-    }
-
-    fn header(&self, name: header::HeaderName) -> &str {
-        let value = self.headers.get(&name).map(|v| v.to_str());
-        value.map_or("(none)", |v| v.expect("an ASCII header value"))
-    }
-}
 
 /// Sends `method uri` (with `body` as JSON, if any) through the router.
 async fn send(app: &Router, method: Method, uri: &str, body: Option<Value>) -> Reply {
@@ -66,16 +41,7 @@ async fn send(app: &Router, method: Method, uri: &str, body: Option<Value>) -> R
         }
         None => Body::empty(),
     };
-    let request = request.body(body).expect("a valid request");
-    let response = app.clone().oneshot(request).await;
-    let response = response.expect("the router is infallible");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("a readable body").to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.to_vec(),
-    }
+    http::send(app, request.body(body).expect("a valid request")).await
 }
 
 async fn setup() -> (TestDb, Router) {
@@ -87,11 +53,7 @@ async fn setup() -> (TestDb, Router) {
 /// The app for requests that must be answered before any query: its pool never connects (a
 /// query would fail, and the answer be a 500).
 fn setup_without_database() -> Router {
-    let pool = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy("postgres://kata@127.0.0.1:9/no_database_here")
-        .expect("a valid database URL");
-    app(pool)
+    app(kata_testkit::postgres::unreachable_pool())
 }
 
 /// Inserts a book behind the API's back and returns its id.
@@ -126,7 +88,7 @@ async fn creating_a_book_answers_201_with_its_location_and_representation() {
         reply.status,
         StatusCode::CREATED,
         "expected POST /books to answer 201 Created, body: {:?}",
-        String::from_utf8_lossy(&reply.body)
+        reply.text()
     );
     let book = reply.json();
     let id = book["id"].as_i64();
@@ -175,7 +137,7 @@ async fn books_are_read_back_one_by_one_and_listed_in_id_order() {
         empty.status == StatusCode::OK && empty.json() == json!([]),
         "expected GET /books on an empty table to answer 200 with [], but got {} with {:?}",
         empty.status,
-        String::from_utf8_lossy(&empty.body)
+        empty.text()
     );
     // 300 books with ids past i32, stored out of id order, titles and years in other orders.
     sqlx::raw_sql(
@@ -271,7 +233,7 @@ async fn deleting_a_book_answers_204_with_an_empty_body_and_it_is_gone() {
 
     let reply = send(&app, Method::DELETE, &format!("/books/{id}"), None).await;
 
-    let body = String::from_utf8_lossy(&reply.body);
+    let body = reply.text();
     assert!(
         reply.status == StatusCode::NO_CONTENT && reply.body.is_empty(),
         "expected DELETE to answer 204 No Content with an empty body, but got {} with {body:?}",
@@ -304,7 +266,7 @@ async fn an_unknown_id_is_404_for_get_put_and_delete() {
         ] {
             let reply = send(&app, method.clone(), &format!("/books/{id}"), body).await;
 
-            let body = String::from_utf8_lossy(&reply.body);
+            let body = reply.text();
             assert_eq!(
                 reply.status,
                 StatusCode::NOT_FOUND,
@@ -385,8 +347,9 @@ async fn an_incomplete_or_untyped_body_is_refused_and_changes_nothing() {
         let incomplete = send(&app, method.clone(), uri, Some(json!({"title": "Dune"}))).await;
         let request = Request::builder().method(method.clone()).uri(uri);
         let request = request.body(Body::from(dune().to_string()));
-        let untyped = app.clone().oneshot(request.expect("a valid request")).await;
-        let untyped = untyped.expect("the router is infallible").status();
+        let untyped = http::send(&app, request.expect("a valid request"))
+            .await
+            .status;
 
         assert_eq!(
             incomplete.status,
@@ -444,7 +407,7 @@ async fn two_app_instances_over_one_database_share_the_books() {
         "expected a second app instance to see the book the first one created ({created}), \
          but it answered {} with {:?}",
         seen_by_two.status,
-        String::from_utf8_lossy(&seen_by_two.body)
+        seen_by_two.text()
     );
     let title = seen_by_one.json()["title"].clone();
     assert_eq!(
@@ -482,7 +445,7 @@ async fn a_database_failure_is_500_without_its_details() {
     ] {
         let reply = send(&app, method.clone(), uri, body).await;
 
-        let body = String::from_utf8_lossy(&reply.body).to_lowercase();
+        let body = reply.text().to_lowercase();
         let leaks: Vec<&str> = ["relation", "does not exist", "sqlx", "error returned"]
             .into_iter()
             .filter(|internal| body.contains(internal))
@@ -498,29 +461,15 @@ async fn a_database_failure_is_500_without_its_details() {
 
 /// One HTTP/1.1 exchange over TCP; returns the whole response (the server closes the connection).
 async fn raw(addr: SocketAddr, method: &str, path: &str, body: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = String::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        stream.read_to_string(&mut response),
-    );
-    let read = read.await.expect("expected an answer within 30 s");
-    read.expect("expected a readable response");
-    response
+    let head = format!("{method} {path} HTTP/1.1\r\nContent-Type: application/json");
+    http::raw(addr, &head, body).await
 }
 
 #[tokio::test]
 async fn the_api_works_over_a_real_socket() {
     let (_db, app) = setup().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("a local address");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = http::serve(app).await;
+    let addr = server.addr;
 
     let created = raw(addr, "POST", "/books", &dune().to_string()).await;
     let location = created.lines().find_map(|line| {
@@ -541,5 +490,4 @@ async fn the_api_works_over_a_real_socket() {
         fetched.starts_with("HTTP/1.1 200") && book["title"] == "Dune",
         "expected GET {location} to answer 200 with the book, but got {fetched:?}"
     );
-    server.abort();
 }
