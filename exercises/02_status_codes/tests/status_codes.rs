@@ -34,10 +34,9 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
+use kata_testkit::http;
 use serde_json::json;
 use status_codes::ApiError;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use support::*;
 
@@ -57,10 +56,10 @@ async fn a_valid_user_is_created_with_201_and_read_back() {
     };
     let expected = json!({"id": id, "username": username, "email": email});
     assert!(
-        reply.status == StatusCode::CREATED && reply.json() == expected,
+        reply.status == StatusCode::CREATED && json_or_null(&reply) == expected,
         "expected 201 with the stored user {expected}, but got {} with {:?}",
         reply.status,
-        reply.body
+        reply.text()
     );
     let get = send(
         &app,
@@ -72,10 +71,10 @@ async fn a_valid_user_is_created_with_201_and_read_back() {
     )
     .await;
     assert!(
-        get.status == StatusCode::OK && get.json() == expected,
+        get.status == StatusCode::OK && json_or_null(&get) == expected,
         "expected GET /users/{id} to answer 200 with {expected}, but got {} with {:?}",
         get.status,
-        get.body
+        get.text()
     );
 }
 
@@ -88,7 +87,7 @@ async fn invalid_fields_are_400_with_one_error_per_field() {
         fields,
         ["email", "username"],
         "expected one entry per invalid field in \"errors\", body: {:?}",
-        both.body
+        both.text()
     );
     let bad_usernames = [
         "",
@@ -125,7 +124,7 @@ async fn invalid_fields_are_400_with_one_error_per_field() {
             error_fields(&reply, &what),
             [field],
             "expected {what} to have one invalid field, {field:?}, body: {:?}",
-            reply.body
+            reply.text()
         );
     }
     assert_eq!(user_count(&db).await, 0, "expected nothing stored");
@@ -155,7 +154,7 @@ async fn usernames_and_emails_at_the_limits_are_accepted() {
             "expected the username {username:?} ({} characters) with the email {email:?} \
              accepted, body: {:?}",
             username.len(),
-            reply.body
+            reply.text()
         );
     }
     let expected = (usernames.len() + emails.len()) as i64;
@@ -218,7 +217,7 @@ async fn a_json_content_type_is_read_a_missing_or_other_one_is_415() {
         reply.status,
         StatusCode::CREATED,
         "expected a body sent as `application/json; charset=utf-8` (JSON) to be read, body: {:?}",
-        reply.body
+        reply.text()
     );
 }
 
@@ -266,7 +265,7 @@ async fn a_member_may_not_delete_a_user_but_an_admin_may() {
         admin.status,
         StatusCode::NO_CONTENT,
         "expected an admin's DELETE to answer 204, body: {:?}",
-        admin.body
+        admin.text()
     );
     assert_eq!(
         user_count(&db).await,
@@ -417,7 +416,7 @@ async fn too_many_requests_are_429_with_retry_after() {
         StatusCode::NOT_FOUND,
         "expected the limit to count per token: another token's first request is allowed, \
          body: {:?}",
-        admin.body
+        admin.text()
     );
 }
 
@@ -426,7 +425,7 @@ async fn retry_after_is_the_wait_rounded_up_to_whole_seconds() {
     for (millis, expected) in [(1, "1"), (1_200, "2"), (2_000, "2"), (59_001, "60")] {
         let retry_after = Duration::from_millis(millis);
         let response = ApiError::RateLimited { retry_after }.into_response();
-        let reply = Reply::of(response).await;
+        let reply = Reply::read(response).await;
 
         let what = format!("RateLimited {{ retry_after: {retry_after:?} }}");
         assert_problem(&reply, StatusCode::TOO_MANY_REQUESTS, &what);
@@ -466,7 +465,7 @@ async fn a_database_failure_is_500_and_leaks_nothing() {
     ] {
         let what = format!("a {what} on a dropped table");
         assert_problem(&reply, StatusCode::INTERNAL_SERVER_ERROR, &what);
-        let body = reply.body.to_lowercase();
+        let body = reply.text().to_lowercase();
         let leaks: Vec<&str> = [
             "relation",
             "\\\"users\\\"",
@@ -481,7 +480,7 @@ async fn a_database_failure_is_500_and_leaks_nothing() {
             leaks.is_empty(),
             "expected {what} to get a generic 500 body, but it leaks the internal error \
              ({leaks:?}): {:?}",
-            reply.body
+            reply.text()
         );
     }
 }
@@ -489,21 +488,9 @@ async fn a_database_failure_is_500_and_leaks_nothing() {
 #[tokio::test]
 async fn errors_over_a_real_socket_are_problem_json() {
     let app = setup_without_database();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("a local address");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = http::serve(app).await;
 
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET /users/1 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = String::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        stream.read_to_string(&mut response),
-    );
-    read.await
-        .expect("expected an answer within 30 s")
-        .expect("a readable response");
+    let response = http::raw(server.addr, "GET /users/1 HTTP/1.1", "").await;
 
     let lower = response.to_ascii_lowercase();
     assert!(
@@ -513,5 +500,4 @@ async fn errors_over_a_real_socket_are_problem_json() {
         "expected `HTTP/1.1 401` with `WWW-Authenticate: Bearer` and an application/problem+json \
          body, but got {response:?}"
     );
-    server.abort();
 }

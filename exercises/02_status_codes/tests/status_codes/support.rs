@@ -7,15 +7,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use axum::response::Response;
-use http_body_util::BodyExt;
+use axum::http::{Method, Request, StatusCode, header};
 use kata_testkit::TestDb;
+pub use kata_testkit::http::Reply;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use status_codes::{AppState, RateLimiter, Role, app};
-use tower::ServiceExt;
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 pub const MEMBER: &str = "member-token";
@@ -47,11 +44,7 @@ pub async fn setup() -> (TestDb, Router) {
 /// The app for requests that must be answered before any query: its pool never connects (a
 /// query would fail, and the answer be a 500).
 pub fn setup_without_database() -> Router {
-    let pool = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy("postgres://kata@127.0.0.1:9/no_database_here")
-        .expect("a valid database URL");
-    app_on(pool, 1_000)
+    app_on(kata_testkit::postgres::unreachable_pool(), 1_000)
 }
 
 pub async fn seed_user(db: &TestDb, username: &str) -> i64 {
@@ -70,31 +63,9 @@ pub async fn user_count(db: &TestDb) -> i64 {
         .expect("counting users")
 }
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub async fn of(response: Response) -> Reply {
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("a readable body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    }
-
-    pub fn header(&self, name: header::HeaderName) -> &str {
-        let value = self.headers.get(&name).map(|v| v.to_str());
-        value.map_or("(none)", |v| v.expect("an ASCII header value"))
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
+/// The body as JSON, `null` when it is not JSON: the problem checks show the body themselves.
+pub fn json_or_null(reply: &Reply) -> Value {
+    serde_json::from_slice(&reply.body).unwrap_or(Value::Null)
 }
 
 /// Sends a request with a raw `Authorization` value, an optional content type and a body.
@@ -116,8 +87,7 @@ pub async fn send_raw(
     let request = request
         .body(Body::from(body.to_owned()))
         .expect("a valid request");
-    let response = app.clone().oneshot(request).await;
-    Reply::of(response.expect("the router is infallible")).await
+    kata_testkit::http::send(app, request).await
 }
 
 /// Sends a request with an optional bearer token, content type and body.
@@ -159,18 +129,19 @@ pub async fn create_user(app: &Router, username: &str, email: &str) -> Reply {
 /// Asserts an RFC 9457 answer with `status` and returns its JSON body.
 pub fn assert_problem(reply: &Reply, status: StatusCode, what: &str) -> Value {
     assert_eq!(
-        reply.status, status,
+        reply.status,
+        status,
         "expected {what} to answer {status}, body: {:?}",
-        reply.body
+        reply.text()
     );
     let content_type = reply.header(header::CONTENT_TYPE).to_ascii_lowercase();
     assert!(
         content_type.starts_with("application/problem+json"),
         "expected {what} to have Content-Type application/problem+json (RFC 9457), but got \
          {content_type:?} with the body {:?}",
-        reply.body
+        reply.text()
     );
-    let problem = reply.json();
+    let problem = json_or_null(reply);
     let strings =
         ["type", "title", "detail"].map(|k| problem[k].as_str().is_some_and(|s| !s.is_empty()));
     assert!(
@@ -178,7 +149,7 @@ pub fn assert_problem(reply: &Reply, status: StatusCode, what: &str) -> Value {
         "expected {what} to send a problem object with non-empty string type, title and \
          detail and \"status\": {}, but got {:?}",
         status.as_u16(),
-        reply.body
+        reply.text()
     );
     let reason = status.canonical_reason().unwrap_or_default();
     assert!(
