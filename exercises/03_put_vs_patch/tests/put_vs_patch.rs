@@ -32,17 +32,10 @@
 #[path = "put_vs_patch/helpers.rs"]
 mod helpers;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use axum::http::{Method, StatusCode};
-use helpers::{
-    JSON, MERGE, assert_note, hold_a_write, not_rfc3339_utc, seeded, send, setup, stored,
-    wait_until_all_blocked, wait_until_blocked,
-};
+use axum::http::{Method, StatusCode, header};
+use helpers::{JSON, MERGE, assert_note, not_rfc3339_utc, seeded, send, setup, stored};
 use put_vs_patch::merge_patch;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 #[tokio::test]
 async fn get_returns_the_note_with_its_etag() {
     let (db, app, uri) = setup().await;
@@ -171,7 +164,7 @@ async fn an_invalid_body_is_400_and_changes_nothing() {
             reply.status,
             StatusCode::BAD_REQUEST,
             "expected {method} {body} to answer 400, body: {:?}",
-            reply.body
+            reply.text()
         );
     }
     assert_eq!(stored(&db).await, seeded(), "expected the note unchanged");
@@ -347,7 +340,7 @@ async fn if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_thr
     assert_eq!(stored(&db).await, seeded(), "expected the note unchanged");
     let etag = send(&app, Method::GET, &uri, None, None, "")
         .await
-        .etag()
+        .header(header::ETAG)
         .to_owned();
 
     let first = send(
@@ -436,11 +429,11 @@ async fn if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_thr
             n + 3
         );
         assert_eq!(
-            (reply.status, reply.etag()),
+            (reply.status, reply.header(header::ETAG)),
             (StatusCode::OK, format!("\"{version}\"").as_str()),
             "expected {what} to go through (200, ETag \"{version}\"): no If-Match, or `*`, is \
              an unconditional write; body: {:?}",
-            reply.body
+            reply.text()
         );
     }
     let want = json!({"title": "D", "body": "E", "tags": ["d"],
@@ -457,11 +450,10 @@ async fn if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_thr
 #[tokio::test]
 async fn a_write_overtaken_by_another_is_412_with_if_match_and_merged_without() {
     let (db, app, uri) = setup().await;
-    let mut other = hold_a_write(
-        &db,
-        "UPDATE notes SET body = 'from another client', version = version + 1",
-    )
-    .await;
+    // "Another client" whose write lands while the requests are between their read and write.
+    let other = db
+        .hold_locks("UPDATE notes SET body = 'from another client', version = version + 1")
+        .await;
 
     let put = tokio::spawn({
         let (app, uri) = (app.clone(), uri.clone());
@@ -477,11 +469,12 @@ async fn a_write_overtaken_by_another_is_412_with_if_match_and_merged_without() 
             send(&app, Method::PATCH, &uri, Some(MERGE), None, body).await
         }
     });
-    wait_until_blocked(&db, &[&put, &patch]).await;
-    sqlx::raw_sql("COMMIT")
-        .execute(&mut other)
-        .await
-        .expect("committing the other write");
+    db.wait_until_blocked(
+        "every request to wait for the row lock the test holds (or to finish)",
+        &[&put, &patch],
+    )
+    .await;
+    other.commit().await;
     let (put, patch) = (put.await, patch.await);
     let (put, patch) = (
         put.expect("the PUT panicked"),
@@ -493,7 +486,7 @@ async fn a_write_overtaken_by_another_is_412_with_if_match_and_merged_without() 
         StatusCode::PRECONDITION_FAILED,
         "expected a PUT with If-Match \"1\" to answer 412 when another write to version 1 \
          committed while it ran (compare the version in the UPDATE itself), body: {:?}",
-        put.body
+        put.text()
     );
     let mut want = seeded()["fields"].clone();
     want["title"] = json!("from this PATCH");
@@ -546,15 +539,10 @@ async fn an_unknown_note_is_404() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_concurrent_patches_with_one_etag_let_exactly_one_through() {
     let (db, app, uri) = setup().await;
-    let mut lock = db.admin().await;
-    sqlx::raw_sql("BEGIN; SELECT id FROM notes FOR UPDATE")
-        .execute(&mut lock)
-        .await
-        .expect("locking the note");
-    let done = Arc::new(AtomicUsize::new(0));
+    let lock = db.hold_locks("SELECT id FROM notes FOR UPDATE").await;
     let calls: Vec<_> = (0..10)
         .map(|i| {
-            let (app, uri, done) = (app.clone(), uri.clone(), done.clone());
+            let (app, uri) = (app.clone(), uri.clone());
             tokio::spawn(async move {
                 let patch = format!(r#"{{"title": "writer {i}"}}"#);
                 let reply = send(
@@ -566,16 +554,16 @@ async fn ten_concurrent_patches_with_one_etag_let_exactly_one_through() {
                     &patch,
                 )
                 .await;
-                done.fetch_add(1, Ordering::SeqCst);
                 reply.status
             })
         })
         .collect();
-    wait_until_all_blocked(&db, 10, || done.load(Ordering::SeqCst)).await;
-    sqlx::raw_sql("COMMIT")
-        .execute(&mut lock)
-        .await
-        .expect("releasing the lock");
+    db.wait_until_blocked(
+        "every PATCH to wait for the row lock the test holds (or to finish)",
+        &calls,
+    )
+    .await;
+    lock.commit().await;
 
     let mut statuses = Vec::new();
     for call in calls {
@@ -603,12 +591,10 @@ async fn ten_concurrent_patches_with_one_etag_let_exactly_one_through() {
 #[tokio::test]
 async fn patch_works_over_a_real_socket() {
     let (_db, app, uri) = setup().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("a local address");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = kata_testkit::http::serve(app).await;
     let body = r#"{"tags": null}"#;
 
-    let response = helpers::raw_patch(addr, &uri, "\"1\"", body).await;
+    let response = helpers::raw_patch(server.addr, &uri, "\"1\"", body).await;
 
     let lower = response.to_ascii_lowercase();
     let note: Value = serde_json::from_str(response.split_once("\r\n\r\n").map_or("", |p| p.1))
@@ -619,5 +605,4 @@ async fn patch_works_over_a_real_socket() {
             && note["tags"] == json!([]),
         "expected `HTTP/1.1 200` with `ETag: \"2\"` and the tags cleared, but got {response:?}"
     );
-    server.abort();
 }

@@ -1,42 +1,18 @@
 //! Helpers for the put_vs_patch tests: a request sender, a seeded database, assertions.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Method, Request, StatusCode, header};
 use kata_testkit::TestDb;
+use kata_testkit::http::{self, Reply};
 use put_vs_patch::app;
 use serde_json::{Value, json};
-use sqlx::PgConnection;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
-use tower::ServiceExt;
 
 const SCHEMA: &str = include_str!("../../schema.sql");
 pub const MERGE: &str = "application/merge-patch+json";
 pub const JSON: &str = "application/json";
-
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("expected a JSON body, but got {:?} ({e})", self.body))
-    }
-
-    pub fn etag(&self) -> &str {
-        let value = self.headers.get(header::ETAG).map(|v| v.to_str());
-        value.map_or("(none)", |v| v.expect("an ASCII ETag"))
-    }
-}
 
 /// Sends `method uri` with a body of `content_type` (if any) and an `If-Match` (if any).
 pub async fn send(
@@ -57,15 +33,7 @@ pub async fn send(
     let request = request
         .body(Body::from(body.to_owned()))
         .expect("a valid request");
-    let response = app.clone().oneshot(request).await;
-    let (parts, body) = response.expect("the router is infallible").into_parts();
-    let body = body.collect().await.expect("a readable body").to_bytes();
-    let body = String::from_utf8_lossy(&body).into_owned();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    http::send(app, request).await
 }
 
 /// A database with one note (version 1); returns it, the app and the note's URI.
@@ -108,7 +76,7 @@ pub fn assert_note(reply: &Reply, fields: Value, version: i64, what: &str) {
         reply.status,
         StatusCode::OK,
         "expected {what} to answer 200, body: {:?}",
-        reply.body
+        reply.text()
     );
     let note = reply.json();
     let got = json!({"title": note["title"], "body": note["body"], "tags": note["tags"],
@@ -117,31 +85,11 @@ pub fn assert_note(reply: &Reply, fields: Value, version: i64, what: &str) {
     want["version"] = json!(version);
     assert_eq!(got, want, "expected {what} to answer this note");
     let etag = format!("\"{version}\"");
-    assert_eq!(reply.etag(), etag, "expected {what} to send `ETag: {etag}`");
-}
-
-/// Starts, on a connection of the test's own, a transaction that runs `write` on the note and
-/// holds its row lock until the caller sends `COMMIT` on the returned connection: "another
-/// client" whose write lands while a request is between its read and its write.
-pub async fn hold_a_write(db: &TestDb, write: &'static str) -> PgConnection {
-    let mut other = db.admin().await;
-    for sql in ["BEGIN", write] {
-        let done = sqlx::raw_sql(sql).execute(&mut other).await;
-        done.expect("the test's own write to the note");
-    }
-    other
-}
-
-/// Waits until each of `requests` waits for a lock inside Postgres (or has finished).
-pub async fn wait_until_blocked<T>(db: &TestDb, requests: &[&JoinHandle<T>]) {
-    db.wait_for_lock_waiters(
-        "every request to wait for the row lock the test holds (or to finish)",
-        |waiting| {
-            let finished = requests.iter().filter(|r| r.is_finished()).count();
-            waiting + finished >= requests.len()
-        },
-    )
-    .await;
+    assert_eq!(
+        reply.header(header::ETAG),
+        etag,
+        "expected {what} to send `ETag: {etag}`"
+    );
 }
 
 /// Checks that `created_at` is RFC 3339 in UTC (`2026-01-31T12:00:00.000000Z`, any fraction,
@@ -165,15 +113,6 @@ pub fn not_rfc3339_utc(created_at: &str) -> Option<&'static str> {
         return Some("its fraction of a second is not digits");
     }
     None
-}
-
-/// Waits until `total` PATCHes have finished or wait for a lock inside Postgres.
-pub async fn wait_until_all_blocked(db: &TestDb, total: usize, finished: impl Fn() -> usize) {
-    db.wait_for_lock_waiters(
-        "every PATCH to wait for the row lock the test holds (or to finish)",
-        |waiting| waiting + finished() >= total,
-    )
-    .await;
 }
 
 /// RFC 7396 Appendix A: (target, patch, result).
@@ -227,19 +166,6 @@ pub fn rfc_7396_appendix_a() -> Vec<(Value, Value, Value)> {
 
 /// A raw HTTP/1.1 merge-patch PATCH over TCP; returns the whole response.
 pub async fn raw_patch(addr: SocketAddr, uri: &str, if_match: &str, body: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "PATCH {uri} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {MERGE}\r\nIf-Match: {if_match}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = String::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        stream.read_to_string(&mut response),
-    );
-    let read = read.await.expect("expected an answer within 30 s");
-    read.expect("expected a readable response");
-    response
+    let head = format!("PATCH {uri} HTTP/1.1\r\nContent-Type: {MERGE}\r\nIf-Match: {if_match}");
+    http::raw(addr, &head, body).await
 }
