@@ -35,12 +35,10 @@ use std::sync::{Arc, RwLock};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use http_caching::{
     AppState, Asset, Product, app, fingerprinted_name, if_none_match_matches, strong_etag,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
+use kata_testkit::http::{self, Reply};
 
 const APP_JS: &[u8] = b"console.log('v1');";
 const STYLE_CSS: &[u8] = b"body { color: teal; }";
@@ -72,21 +70,6 @@ fn state() -> AppState {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: header::HeaderName) -> String {
-        self.headers
-            .get(&name)
-            .map(|v| v.to_str().unwrap_or("(not text)").to_string())
-            .unwrap_or_default()
-    }
-}
-
 /// Does a `Vary` value list `name` (header names compare case-insensitively)?
 fn varies_on(vary: &str, name: &str) -> bool {
     vary.split(',').any(|v| v.trim().eq_ignore_ascii_case(name))
@@ -98,38 +81,13 @@ fn media_type(content_type: &str) -> String {
     essence.trim().to_ascii_lowercase()
 }
 
-fn json(reply: &Reply) -> serde_json::Value {
-    serde_json::from_slice(&reply.body).unwrap_or_else(|e| {
-        panic!(
-            "expected a JSON body ({e}), got {:?}",
-            String::from_utf8_lossy(&reply.body)
-        )
-    })
-}
-
 async fn send(state: &AppState, uri: &str, headers: &[(header::HeaderName, &str)]) -> Reply {
     let mut request = Request::get(uri);
     for (name, value) in headers {
         request = request.header(name, *value);
     }
-    let response = app(state.clone())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .expect("the router never fails");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    let request = request.body(Body::empty()).expect("a valid request");
+    http::send(&app(state.clone()), request).await
 }
 
 #[test]
@@ -224,11 +182,11 @@ async fn an_api_response_carries_a_strong_etag_of_its_body() {
     assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache");
     let content_type = reply.header(header::CONTENT_TYPE);
     assert_eq!(
-        media_type(&content_type),
+        media_type(content_type),
         "application/json",
         "a product is JSON, got Content-Type {content_type:?}"
     );
-    let body = json(&reply);
+    let body = reply.json();
     assert!(
         body["id"] == 7 && body["price_cents"] == 2999,
         "expected product 7 at 2999 cents, got {body}"
@@ -240,7 +198,8 @@ async fn a_current_copy_gets_304_with_no_body() {
     let state = state();
     let etag = send(&state, "/api/products/7", &[])
         .await
-        .header(header::ETAG);
+        .header(header::ETAG)
+        .to_owned();
 
     let reply = send(&state, "/api/products/7", &[(header::IF_NONE_MATCH, &etag)]).await;
 
@@ -261,7 +220,7 @@ async fn a_current_copy_gets_304_with_no_body() {
         "and Cache-Control"
     );
     assert!(
-        varies_on(&reply.header(header::VARY), "Accept-Language"),
+        varies_on(reply.header(header::VARY), "Accept-Language"),
         "a 304 repeats Vary: Accept-Language (a cache refreshing its copy with the 304 would \
          otherwise forget it), got Vary {:?}",
         reply.header(header::VARY)
@@ -295,7 +254,8 @@ async fn a_changed_resource_gets_a_new_etag_and_a_full_response() {
     let state = state();
     let old = send(&state, "/api/products/7", &[])
         .await
-        .header(header::ETAG);
+        .header(header::ETAG)
+        .to_owned();
     state
         .products
         .write()
@@ -312,7 +272,7 @@ async fn a_changed_resource_gets_a_new_etag_and_a_full_response() {
         "the price changed: the old ETag must not get a 304 (the client would keep the old price)"
     );
     assert_ne!(reply.header(header::ETAG), old, "new content, new ETag");
-    let body = json(&reply);
+    let body = reply.json();
     assert_eq!(body["price_cents"], 2499, "body: {body}");
 }
 
@@ -338,16 +298,16 @@ async fn a_response_that_depends_on_accept_language_says_vary() {
         "/api/products/7",
         &[
             (header::ACCEPT_LANGUAGE, "fr"),
-            (header::IF_NONE_MATCH, &english_tag),
+            (header::IF_NONE_MATCH, english_tag),
         ],
     )
     .await;
 
-    let body = json(&french);
+    let body = french.json();
     assert_eq!(body["name"], "Bouilloire", "Accept-Language: fr-FR: {body}");
     for reply in [&english, &french] {
         assert!(
-            varies_on(&reply.header(header::VARY), "Accept-Language"),
+            varies_on(reply.header(header::VARY), "Accept-Language"),
             "the body depends on Accept-Language: without Vary: Accept-Language a CDN serves \
              French to everyone; got Vary {:?}",
             reply.header(header::VARY)
@@ -383,7 +343,7 @@ async fn a_users_own_data_never_lands_in_a_shared_cache() {
         StatusCode::UNAUTHORIZED,
         "GET /api/me without a token"
     );
-    let body = json(&mine);
+    let body = mine.json();
     assert_eq!(body["user"], "ada", "GET /api/me as ada: {body}");
     for (what, reply) in [("the user's data", &mine), ("the 401", &refused)] {
         let cache_control = reply.header(header::CACHE_CONTROL);
@@ -402,20 +362,12 @@ async fn a_304_over_a_real_socket_has_no_body() {
     let state = state();
     let etag = send(&state, "/api/products/7", &[])
         .await
-        .header(header::ETAG);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, app(state)).into_future());
+        .header(header::ETAG)
+        .to_owned();
+    let server = http::serve(app(state)).await;
 
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET /api/products/7 HTTP/1.1\r\nHost: {addr}\r\nIf-None-Match: {etag}\r\n\
-         Connection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    server.abort();
+    let head = format!("GET /api/products/7 HTTP/1.1\r\nIf-None-Match: {etag}");
+    let response = http::raw(server.addr, &head, "").await;
 
     assert!(
         response.starts_with("HTTP/1.1 304 Not Modified\r\n"),
@@ -561,7 +513,8 @@ async fn a_list_a_weak_tag_or_a_star_gets_304_over_http() {
     let state = state();
     let etag = send(&state, "/api/products/7", &[])
         .await
-        .header(header::ETAG);
+        .header(header::ETAG)
+        .to_owned();
 
     for header_value in [format!("\"other\", W/{etag}"), "*".to_string()] {
         let reply = send(
@@ -598,7 +551,7 @@ async fn the_product_is_french_only_when_accept_language_starts_with_fr() {
             .collect();
         let reply = send(&state, "/api/products/7", &headers).await;
         assert_eq!(reply.status, StatusCode::OK, "GET /api/products/7");
-        let body = json(&reply);
+        let body = reply.json();
         assert_eq!(
             body["name"], expected,
             "Accept-Language: {accept_language:?}: French only when it starts with fr, else \
