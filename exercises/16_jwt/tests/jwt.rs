@@ -32,13 +32,10 @@ use axum::body::Body;
 use axum::extract::FromRef;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
-use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use jwt::{AuthError, AuthUser, JwtConfig, JwtError, LEEWAY_SECS, issue, verify};
+use kata_testkit::http::{self, Reply};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
 
 const NOW: u64 = 1_700_000_000;
 const TTL: u64 = 900;
@@ -362,36 +359,17 @@ fn wall_clock() -> u64 {
     since_epoch.expect("a clock after 1970").as_secs()
 }
 
-struct Reply {
-    status: StatusCode,
-    challenge: String,
-    body: String,
-}
-
 /// Sends GET `path` through the router, with `Authorization: <authorization>` if given.
 async fn call(path: &str, authorization: Option<&str>) -> Reply {
     let mut request = Request::get(path);
     if let Some(value) = authorization {
         request = request.header(header::AUTHORIZATION, value);
     }
-    let request = request.body(Body::empty()).expect("a valid request");
-    let response = app().oneshot(request).await.expect("an infallible router");
-    let status = response.status();
-    let challenge = (response.headers().get(header::WWW_AUTHENTICATE))
-        .map_or("(none)", |v| v.to_str().expect("an ASCII header"))
-        .to_owned();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    let body = String::from_utf8_lossy(&body).into_owned();
-    Reply {
-        status,
-        challenge,
-        body,
-    }
+    http::send(
+        &app(),
+        request.body(Body::empty()).expect("a valid request"),
+    )
+    .await
 }
 
 fn bearer(token: &str) -> Option<String> {
@@ -409,7 +387,7 @@ async fn a_request_without_a_token_gets_401_and_a_bearer_challenge() {
     for authorization in cases {
         let reply = call("/me", authorization).await;
 
-        let (status, challenge) = (reply.status, reply.challenge.as_str());
+        let (status, challenge) = (reply.status, reply.header(header::WWW_AUTHENTICATE));
         assert!(
             status == StatusCode::UNAUTHORIZED && challenge == "Bearer",
             "expected 401 with `WWW-Authenticate: Bearer` and no error code (RFC 6750 §3.1) for \
@@ -442,7 +420,7 @@ async fn an_invalid_token_gets_401_with_error_invalid_token() {
     for token in tokens {
         let reply = call("/me", bearer(token).as_deref()).await;
 
-        let (status, challenge) = (reply.status, reply.challenge.as_str());
+        let (status, challenge) = (reply.status, reply.header(header::WWW_AUTHENTICATE));
         assert!(
             status == StatusCode::UNAUTHORIZED && challenge == r#"Bearer error="invalid_token""#,
             "expected 401 with `WWW-Authenticate: Bearer error=\"invalid_token\"` for the token \
@@ -458,7 +436,7 @@ async fn a_valid_token_reaches_the_handler_with_its_claims() {
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let reply = call("/me", Some(&format!("{scheme} {token}"))).await;
 
-        let got = (reply.status, reply.body.as_str());
+        let got = (reply.status, &*reply.text());
         let want = (StatusCode::OK, "alice");
         assert_eq!(
             got, want,
@@ -472,7 +450,7 @@ async fn a_valid_token_without_the_required_role_gets_403_and_with_it_200() {
     let admin = issue_at(&config(), &["reader", "admin"], wall_clock());
     let allowed = call("/admin", bearer(&admin).as_deref()).await;
     assert_eq!(
-        (allowed.status, allowed.body.as_str()),
+        (allowed.status, &*allowed.text()),
         (StatusCode::OK, "welcome, admin alice"),
         "expected the roles [\"reader\", \"admin\"] to reach the admin handler"
     );
@@ -493,25 +471,14 @@ async fn a_valid_token_without_the_required_role_gets_403_and_with_it_200() {
 
 /// A raw HTTP/1.1 GET over TCP; returns the whole response (the server closes the connection).
 async fn raw_get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = String::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        stream.read_to_string(&mut response),
-    );
-    let read = read.await.expect("expected an answer within 30 s");
-    read.expect("expected a readable response");
-    response
+    let auth = token.map_or(String::new(), |t| format!("\r\nAuthorization: Bearer {t}"));
+    http::raw(addr, &format!("GET {path} HTTP/1.1{auth}"), "").await
 }
 
 #[tokio::test]
 async fn the_guard_works_over_a_real_socket() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("a local address");
-    let server = tokio::spawn(async move { axum::serve(listener, app()).await });
+    let server = http::serve(app()).await;
+    let addr = server.addr;
     let token = issue_at(&config(), &[], wall_clock());
 
     let allowed = raw_get(addr, "/me", Some(&token)).await;
@@ -525,5 +492,4 @@ async fn the_guard_works_over_a_real_socket() {
         denied.starts_with("http/1.1 401") && denied.contains("\r\nwww-authenticate: bearer"),
         "expected `HTTP/1.1 401` with `WWW-Authenticate: Bearer`, but got {denied:?}"
     );
-    server.abort();
 }
