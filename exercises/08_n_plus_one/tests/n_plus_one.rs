@@ -10,8 +10,8 @@
 //! - authors_with_posts: the same -> loading_authors_with_posts_takes_at_most_two_...
 //! - every post once, in posts.id order (rows inserted scrambled), with its own author; bigint
 //!   ids past 2^32 -> posts_come_back_with_their_authors_in_post_id_order
-//! - every author once, in authors.id order, posts in posts.id order; bigint ids
-//!   -> authors_come_back_with_their_posts_in_id_order
+//! - every author once, in authors.id order (names do not sort like ids), posts in posts.id
+//!   order; bigint ids -> authors_come_back_with_their_posts_in_id_order
 //! - authors without posts listed with an empty list -> authors_without_posts_are_listed_...
 //! - no posts at all: empty list / every author with an empty list -> an_empty_blog_loads_...
 
@@ -44,12 +44,16 @@ fn blog(posts: usize, authors: usize) -> Blog {
     blog_from(1, posts, authors)
 }
 
+/// First names for the authors, not in alphabetical order: sorted by name, the authors are
+/// not in id order.
+const NAMES: [&str; 7] = ["Maria", "Chen", "Zoe", "Ade", "Olga", "Bruno", "Ines"];
+
 /// Like `blog`, with every id (authors' and posts') starting at `first_id`.
 fn blog_from(first_id: i64, posts: usize, authors: usize) -> Blog {
     let authors: Vec<Author> = (first_id..first_id + authors as i64)
         .map(|id| Author {
             id,
-            name: format!("author {id}"),
+            name: format!("{} ({id})", NAMES[(id % NAMES.len() as i64) as usize]),
         })
         .collect();
     let writers: Vec<i64> = authors
