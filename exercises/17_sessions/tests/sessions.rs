@@ -75,11 +75,6 @@ fn index_key(r: &TestRedis, user: &str) -> String {
     r.key(&format!("user:{user}:sessions"))
 }
 
-async fn pttl(r: &TestRedis, key: &str) -> i64 {
-    let got = r.admin().await.pttl(key).await;
-    got.unwrap_or_else(|e| panic!("could not PTTL {key}: {e}"))
-}
-
 async fn exists(r: &TestRedis, key: &str) -> bool {
     let got = r.admin().await.exists(key).await;
     got.unwrap_or_else(|e| panic!("could not EXISTS {key}: {e}"))
@@ -194,7 +189,7 @@ async fn a_login_stores_the_session_and_its_index_entry_with_the_ttl() {
         "expected the user id under {key:?}"
     );
     for key in [key, index_key(&r, "alice")] {
-        let ttl = pttl(&r, &key).await;
+        let ttl = r.pttl(&key).await;
         assert!(
             ttl > 0 && ttl <= TTL_MS,
             "expected PTTL of {key:?} between 1 and {TTL_MS} ms, but got {ttl} (-1: never expires, -2: missing)"
@@ -246,7 +241,7 @@ async fn every_lookup_resets_the_ttl() {
         "expected the anonymous session to resolve, with no user"
     );
     for target in [key, index_key(&r, "alice"), anonymous_key] {
-        let ttl = pttl(&r, &target).await;
+        let ttl = r.pttl(&target).await;
         assert!(
             ttl > TTL_MS / 2 && ttl <= TTL_MS,
             "expected a lookup to reset the PTTL of {target:?} to the store's TTL ({TTL_MS} ms, \
@@ -335,7 +330,7 @@ async fn an_expired_session_resolves_to_nothing() {
     let id = login(&store, "alice", None).await;
     let key = session_key(&r, &id);
     for target in [&key, &index_key(&r, "alice")] {
-        let ttl = pttl(&r, target).await;
+        let ttl = r.pttl(target).await;
         assert!(
             ttl == -2 || (0..=50).contains(&ttl),
             "expected a 50 ms TTL to give {target:?} a PTTL of at most 50 ms (or to have expired \
@@ -349,7 +344,7 @@ async fn an_expired_session_resolves_to_nothing() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "expected the session to expire 50 ms after login, but {key:?} still exists after 20 s (PTTL {})",
-            pttl(&r, &key).await
+            r.pttl(&key).await
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

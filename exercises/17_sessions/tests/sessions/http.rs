@@ -2,43 +2,15 @@
 //! `Router` with `oneshot`, and once over a real TCP socket.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use kata_testkit::TestRedis;
+use kata_testkit::http::{self, Reply};
 use sessions::{SessionStore, app};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
-
-struct Reply {
-    status: StatusCode,
-    set_cookie: Option<String>,
-    body: String,
-}
 
 async fn send(store: &Arc<SessionStore>, request: Request<Body>) -> Reply {
-    let response = app(store.clone())
-        .oneshot(request)
-        .await
-        .expect("an infallible router");
-    let status = response.status();
-    let set_cookie = (response.headers().get(header::SET_COOKIE))
-        .map(|value| value.to_str().expect("an ASCII Set-Cookie").to_owned());
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    let body = String::from_utf8_lossy(&body).into_owned();
-    Reply {
-        status,
-        set_cookie,
-        body,
-    }
+    http::send(&app(store.clone()), request).await
 }
 
 async fn post_login(store: &Arc<SessionStore>, user: &str, cookie: Option<&str>) -> Reply {
@@ -64,7 +36,7 @@ async fn get_me(store: &Arc<SessionStore>, cookie: Option<&str>) -> Reply {
 
 /// The session id from a login reply's `Set-Cookie`, after checking its attributes.
 fn session_id(reply: &Reply) -> String {
-    let header = reply.set_cookie.as_deref();
+    let header = reply.header_value(header::SET_COOKIE);
     let header = header.unwrap_or_else(|| {
         panic!(
             "expected a Set-Cookie header from POST /login (status {})",
@@ -111,7 +83,7 @@ async fn login_sets_the_session_cookie_and_me_reads_it() {
         "expected 204 from POST /login"
     );
     assert_eq!(
-        (me.status, me.body.as_str()),
+        (me.status, &*me.text()),
         (StatusCode::OK, "alice"),
         "expected GET /me to answer 200 with the user id"
     );
@@ -158,31 +130,19 @@ async fn logging_in_over_http_with_a_session_cookie_rotates_it() {
     );
 }
 
-/// A raw HTTP/1.1 request over TCP; returns the whole response (the server closes the connection).
-async fn raw(addr: std::net::SocketAddr, request: String) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = String::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        stream.read_to_string(&mut response),
-    );
-    read.await
-        .expect("expected an answer within 30 s")
-        .expect("expected a readable response");
-    response
-}
-
 #[tokio::test]
 async fn the_cookie_round_trips_over_a_real_socket() {
     let r = TestRedis::new().await;
     let store = Arc::new(crate::store(&r).await);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("a local address");
-    let server = tokio::spawn(axum::serve(listener, app(store)).into_future());
+    let server = http::serve(app(store)).await;
     let body = r#"{"user_id":"alice"}"#;
 
-    let login = raw(addr, format!("POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())).await;
+    let login = http::raw(
+        server.addr,
+        "POST /login HTTP/1.1\r\nContent-Type: application/json",
+        body,
+    )
+    .await;
     let set_cookie = login.lines().find_map(|line| {
         line.split_once(':')
             .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
@@ -191,14 +151,12 @@ async fn the_cookie_round_trips_over_a_real_socket() {
         .map(|(_, value)| value.trim())
         .and_then(|value| value.split(';').next())
         .unwrap_or_default();
-    let me = raw(
-        addr,
-        format!(
-            "GET /me HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-        ),
+    let me = http::raw(
+        server.addr,
+        &format!("GET /me HTTP/1.1\r\nCookie: {cookie}"),
+        "",
     )
     .await;
-    server.abort();
 
     assert!(
         login.starts_with("HTTP/1.1 204") && cookie.starts_with("session="),

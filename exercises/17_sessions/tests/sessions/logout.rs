@@ -49,47 +49,6 @@ async fn a_dead_index_entry_is_pruned_listed_nowhere_and_not_counted() {
     );
 }
 
-/// The number of the named connections whose command Redis is holding (`CLIENT PAUSE WRITE`).
-async fn held(admin: &mut redis::aio::MultiplexedConnection, names: &[&str]) -> usize {
-    let clients: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(admin)
-        .await
-        .expect("CLIENT LIST");
-    clients
-        .lines()
-        .filter(|line| {
-            let field = |key: &str| {
-                line.split(' ')
-                    .find_map(|kv| kv.strip_prefix(key))
-                    .unwrap_or_default()
-            };
-            names.contains(&field("name=")) && field("flags=").contains('b')
-        })
-        .count()
-}
-
-/// Waits until `ready(held)` holds; fails after 30 s, saying `expected`.
-async fn wait_until_held(
-    admin: &mut redis::aio::MultiplexedConnection,
-    names: &[&str],
-    expected: &str,
-    mut ready: impl FnMut(usize) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let held = held(admin, names).await;
-        if ready(held) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {expected}, but after 30 s Redis holds {held} of the calls"
-        );
-        tokio::task::yield_now().await;
-    }
-}
-
 /// A store on a connection of its own, named `name` in `CLIENT LIST` (another app server).
 async fn named_store(r: &TestRedis, name: &str) -> Arc<SessionStore> {
     let redis = ConnectionManager::new_with_config(r.client(), config()).await;
@@ -113,45 +72,30 @@ async fn a_lookup_held_behind_logout_everywhere_on_another_server_revives_nothin
     let logout_server = named_store(&r, &names[0]).await;
     let lookup_server = named_store(&r, &names[1]).await;
     let id = login(&logout_server, "alice", None).await;
-    let mut admin = r.admin().await;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
 
     // Redis holds every write (reads still run, for at most 5 s): the logout's delete is held
     // first, then the lookup, which has read the still-live session, has its refresh held.
-    let () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(5_000)
-        .arg("WRITE")
-        .query_async(&mut admin)
-        .await
-        .expect("CLIENT PAUSE");
+    let mut paused = r.pause_writes(Duration::from_millis(5_000)).await;
     let logout = tokio::spawn({
         let store = logout_server.clone();
         async move { store.logout_everywhere("alice").await }
     });
-    wait_until_held(
-        &mut admin,
-        &names,
-        "the logout's delete to be held",
-        |held| held >= 1 || logout.is_finished(),
-    )
-    .await;
+    paused
+        .wait_until_held(&names, "the logout's delete to be held", |held| {
+            held >= 1 || logout.is_finished()
+        })
+        .await;
     let racing_lookup = tokio::spawn({
         let (store, id) = (lookup_server.clone(), id.clone());
         async move { store.lookup(&id).await }
     });
-    wait_until_held(
-        &mut admin,
-        &names,
-        "the lookup's refresh to be held",
-        |held| held >= 2 || racing_lookup.is_finished(),
-    )
-    .await;
-    let () = redis::cmd("CLIENT")
-        .arg("UNPAUSE")
-        .query_async(&mut admin)
-        .await
-        .expect("CLIENT UNPAUSE");
+    paused
+        .wait_until_held(&names, "the lookup's refresh to be held", |held| {
+            held >= 2 || racing_lookup.is_finished()
+        })
+        .await;
+    paused.unpause().await;
     let destroyed = logout.await.expect("logout_everywhere panicked");
     let looked_up = racing_lookup.await.expect("lookup panicked");
 
