@@ -11,6 +11,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -29,8 +30,7 @@ use tower::ServiceExt;
 /// in a fraction of it).
 pub const RAW_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A response read to its end: what a test asserts on.
-#[derive(Debug)]
+/// A response read to its end: what a test asserts on (`{:?}` shows the body as text).
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -76,6 +76,16 @@ impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("expected a JSON body, but got {:?} ({e})", self.text()))
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.text())
+            .finish()
     }
 }
 
@@ -166,6 +176,8 @@ mod tests {
         let reply = reply(&[], br#"{"id": 1}"#);
         assert_eq!(reply.text(), r#"{"id": 1}"#);
         assert_eq!(reply.json(), serde_json::json!({"id": 1}));
+        let shown = format!("{reply:?}");
+        assert!(shown.ends_with(r#"body: "{\"id\": 1}" }"#), "{shown}");
     }
 
     #[tokio::test]
