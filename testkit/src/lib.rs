@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod race;
 pub mod redis;
 pub mod services;
+pub mod spares;
 pub mod stats;
 
 pub use postgres::TestDb;

@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use crate::services::{self, Service};
 
-/// Owner of every template's objects; the per-test role takes them over in its clone.
+/// Owner of every template's objects; each per-test role is a member, so it may alter them.
 const TEMPLATE_OWNER: &str = "kata_template_owner";
 /// Serialises role and template creation among all test processes sharing a server.
 const SETUP_LOCK: i64 = 0x6b61_7461;
@@ -78,34 +78,40 @@ impl TestDb {
 
         let id = crate::cleanup::new_name();
         let password = format!("{:032x}", rand::random::<u128>());
-        let file_copy = if server_version(&mut admin, &server.url).await? >= 150_000 {
-            "STRATEGY FILE_COPY"
-        } else {
-            ""
-        };
-        // Three round trips: CREATE DATABASE must be a statement of its own.
-        for sql in [
-            format!(
-                "CREATE ROLE {id} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
-                 -- A wrong answer that blocks should fail with a message, not hang the run.
-                 ALTER ROLE {id} SET statement_timeout = '30s';
-                 ALTER ROLE {id} SET lock_timeout = '10s';
-                 ALTER ROLE {id} SET idle_in_transaction_session_timeout = '30s';"
-            ),
-            format!("CREATE DATABASE {id} TEMPLATE {template} OWNER {id} {file_copy}"),
-            format!("REVOKE ALL ON DATABASE {id} FROM PUBLIC; GRANT ALL ON DATABASE {id} TO {id};"),
-        ] {
-            sqlx::raw_sql(AssertSqlSafe(sql))
-                .execute(&mut admin)
-                .await?;
-        }
-        let admin_url = replace_credentials(&server.url, None, &id);
-        let mut in_clone = PgConnection::connect(&admin_url).await?;
+        // A member of the templates' owner: the clone's objects are the test role's to alter
+        // and drop without `REASSIGN OWNED` (a connection to the clone and a catalog rewrite).
+        // Other tests' databases stay closed to it: CONNECT is only their own role's.
         sqlx::raw_sql(AssertSqlSafe(format!(
-            "REASSIGN OWNED BY {TEMPLATE_OWNER} TO {id}"
+            "CREATE ROLE {id} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE \
+                 IN ROLE {TEMPLATE_OWNER};
+             -- A wrong answer that blocks should fail with a message, not hang the run.
+             ALTER ROLE {id} SET statement_timeout = '30s';
+             ALTER ROLE {id} SET lock_timeout = '10s';
+             ALTER ROLE {id} SET idle_in_transaction_session_timeout = '30s';"
         )))
-        .execute(&mut in_clone)
+        .execute(&mut admin)
         .await?;
+        // Warm servers hold spare clones (see `spares`); a run's own servers never do.
+        if server.ephemeral || !crate::spares::claim(&mut admin, &template, &id).await? {
+            let file_copy = if server_version(&mut admin, &server.url).await? >= 150_000 {
+                "STRATEGY FILE_COPY"
+            } else {
+                ""
+            };
+            // A statement of its own: CREATE DATABASE cannot run in a transaction.
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "CREATE DATABASE {id} TEMPLATE {template} {file_copy}"
+            )))
+            .execute(&mut admin)
+            .await?;
+        }
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER DATABASE {id} OWNER TO {id};
+             REVOKE ALL ON DATABASE {id} FROM PUBLIC; GRANT ALL ON DATABASE {id} TO {id};"
+        )))
+        .execute(&mut admin)
+        .await?;
+        let admin_url = replace_credentials(&server.url, None, &id);
         let url = replace_credentials(&server.url, Some((&id, &password)), &id);
         Ok(TestDb {
             name: id.clone(),
@@ -330,9 +336,8 @@ async fn create_template(
     }
     for sql in [
         format!("ALTER DATABASE {building} RENAME TO {template}"),
-        // The template owner must own no shared object: each clone's `REASSIGN OWNED` would
-        // otherwise change the template database's owner too, concurrently from parallel
-        // tests ("tuple concurrently updated").
+        // The template owner owns no shared object: its members (every test's role) must not
+        // be able to alter the template database itself.
         format!("ALTER DATABASE {template} OWNER TO CURRENT_USER"),
         format!("REVOKE ALL ON DATABASE {template} FROM PUBLIC"),
         format!("ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),

@@ -26,6 +26,8 @@ mod learner;
 const SERVER_RUNS: usize = 5;
 /// Databases created for the per-test figure.
 const DATABASES: usize = 30;
+/// The same on warm servers: fewer than the spares a holder keeps per template.
+const WARM_DATABASES: usize = 20;
 /// Edit-and-verify rounds per topic.
 const LOOP_RUNS: usize = 5;
 /// Set on the child process that times `TestDb::new`: it holds the number of databases.
@@ -282,15 +284,53 @@ fn servers(rows: &mut Vec<Row>) -> Result<()> {
 fn databases(rows: &mut Vec<Row>) -> Result<()> {
     eprintln!("bench: creating {DATABASES} test databases");
     let server = local::start_postgres(&kit::state_dir().join("cache"))?;
-    let out = Command::new(std::env::current_exe()?)
+    // The servers a run starts itself (check, CI): each test's `CREATE DATABASE`.
+    let samples = testdb_times(&server.url, DATABASES, true)?;
+    let Some((&first, rest)) = samples.split_first() else {
+        bail!("The per-test database child printed no timings");
+    };
+    rows.push(Row::new(
+        "Per-test database, first (builds the template)",
+        vec![first],
+        None,
+    ));
+    rows.push(Row::new(
+        "Per-test database, a run's own servers (CREATE DATABASE)",
+        rest.to_vec(),
+        None,
+    ));
+    // The learner's loop: servers kept warm, whose holder makes spares between runs.
+    kata_testkit::spares::keep(server.url.clone());
+    let samples = testdb_times(&server.url, WARM_DATABASES, false)?;
+    rows.push(Row::new(
+        "Per-test database, warm servers (TestDb::new, transfer schema)",
+        samples,
+        Some(Target {
+            limit_ms: 20.0,
+            inclusive: false,
+        }),
+    ));
+    drop(server);
+    Ok(())
+}
+
+/// Runs the child that times `count + 1` `TestDb::new` calls (in milliseconds) on `url`; on
+/// a server the run started itself (`ephemeral`), or on warm ones once their spares are made.
+fn testdb_times(url: &str, count: usize, ephemeral: bool) -> Result<Vec<f64>> {
+    let mut child = Command::new(std::env::current_exe()?);
+    child
         .arg("bench")
-        .env(CHILD_VAR, DATABASES.to_string())
-        .env("KATA_POSTGRES_URL", &server.url)
+        .env(CHILD_VAR, count.to_string())
+        .env("KATA_POSTGRES_URL", url)
+        .env_remove(kit::EPHEMERAL_VAR)
         .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    if ephemeral {
+        child.env(kit::EPHEMERAL_VAR, "postgres");
+    }
+    let out = child
         .output()
         .context("Failed to start the per-test database child process")?;
-    drop(server);
     if !out.status.success() {
         bail!(
             "The per-test database child process failed ({})",
@@ -302,35 +342,33 @@ fn databases(rows: &mut Vec<Row>) -> Result<()> {
         .map(|micros| micros.parse::<f64>().map(|m| m / 1000.0))
         .collect::<Result<_, _>>()
         .context("The per-test database child printed something else than timings")?;
-    let Some((&first, rest)) = samples.split_first() else {
-        bail!("The per-test database child printed no timings");
-    };
-    rows.push(Row::new(
-        "Per-test database, first (builds the template)",
-        vec![first],
-        None,
-    ));
-    rows.push(Row::new(
-        "Per-test database (TestDb::new, transfer schema)",
-        rest.to_vec(),
-        Some(Target {
-            limit_ms: 20.0,
-            inclusive: false,
-        }),
-    ));
-    Ok(())
+    if samples.len() != count + 1 {
+        bail!(
+            "The per-test database child printed {} timings",
+            samples.len()
+        );
+    }
+    Ok(samples)
 }
 
-/// The child side of [`databases`]: prints `count + 1` creation times in microseconds, the
-/// first of which also builds the schema's template database.
+/// The child side of [`testdb_times`]: prints `count + 1` creation times in microseconds, the
+/// first of which also builds the schema's template database. On warm servers it first waits
+/// for the holder's spares (polling with short connections: the holder makes spares only
+/// while nothing else is connected).
 fn testdb_child(count: usize) -> Result<()> {
     let path = manifest::root().join(SCHEMA);
     let schema = std::fs::read_to_string(&path)
         .with_context(|| format!("Failed to read {}", path.display()))?;
+    let warm = std::env::var_os(kit::EPHEMERAL_VAR).is_none();
+    let url = std::env::var("KATA_POSTGRES_URL").context("KATA_POSTGRES_URL is not set")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let times: Vec<String> = runtime.block_on(async {
+        if warm {
+            drop(kata_testkit::TestDb::new(&schema).await);
+            wait_for_spares(&url, count + 1).await?;
+        }
         let mut times = Vec::new();
         let mut keep = Vec::new();
         for _ in 0..=count {
@@ -339,10 +377,31 @@ fn testdb_child(count: usize) -> Result<()> {
             times.push(started.elapsed().as_micros().to_string());
             keep.push(db);
         }
-        times
-    });
+        anyhow::Ok(times)
+    })?;
     println!("{}", times.join(" "));
     Ok(())
+}
+
+async fn wait_for_spares(url: &str, count: usize) -> Result<()> {
+    use sqlx::Connection;
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        let spares: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'kata\\_tpl\\_%\\_s\\_%'",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        conn.close().await?;
+        if spares as usize >= count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("The warm servers made {spares} of {count} spare databases in 2 min");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// 4. The maintainers' whole check, without fmt and clippy.

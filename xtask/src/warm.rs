@@ -118,6 +118,11 @@ pub fn hold(prefer: Prefer, idle: Option<Duration>) -> Result<()> {
     let temporary = path.with_extension("json.tmp");
     std::fs::write(&temporary, serde_json::to_string_pretty(&file)?)?;
     std::fs::rename(&temporary, &path)?;
+    // Servers of its own (not a configured one): spare test databases make each test's instant.
+    let own = url(kit::EPHEMERAL_VAR).unwrap_or_default();
+    if let Some(postgres) = file.postgres.clone().filter(|_| own.contains("postgres")) {
+        kata_testkit::spares::keep(postgres);
+    }
     println!("ready");
     std::io::stdout().flush()?;
     let Some(idle) = idle else {

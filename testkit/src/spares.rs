@@ -1,0 +1,190 @@
+//! Spare test databases, made ahead of time on the servers the learner's loop keeps warm.
+//!
+//! `CREATE DATABASE` copies the template's files and checkpoints: tens of milliseconds on a
+//! quiet machine, hundreds on a busy one, for every test. Between two runs the warm servers'
+//! holder clones the recently used templates into spares (`<template>_s_<random>`), and a test
+//! takes one by renaming it, which is instant. Only on servers the holder started itself: it
+//! goes away with them, spares included, so nothing is left on anyone's server.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+/// Spares kept per template: one per test of most topics (more fall back to `CREATE DATABASE`).
+const SPARES: usize = 24;
+/// Templates kept in spares: the learner works on one topic at a time (~7.5 MB a spare).
+const TEMPLATES: usize = 2;
+
+/// The pattern of `template`'s spares, for `LIKE`.
+fn spares_of(template: &str) -> String {
+    format!("{}\\_s\\_%", template.replace('_', "\\_"))
+}
+
+/// Takes a spare of `template` for a test, renamed to `name`; `false` when there is none
+/// (or parallel tests took each one this call tried).
+pub(crate) async fn claim(admin: &mut PgConnection, template: &str, name: &str) -> Result<bool> {
+    for _ in 0..3 {
+        let spare: Option<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY random() LIMIT 1",
+        )
+        .bind(spares_of(template))
+        .fetch_optional(&mut *admin)
+        .await?;
+        let Some(spare) = spare else {
+            return Ok(false);
+        };
+        let renamed = sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER DATABASE {spare} RENAME TO {name}"
+        )))
+        .execute(&mut *admin)
+        .await;
+        match renamed {
+            Ok(_) => return Ok(true),
+            // A parallel test renamed it first.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
+}
+
+/// The holder's side: keeps spares of the most recently used templates on the server at
+/// `url`, on a thread of its own, for as long as the process lives.
+pub fn keep(url: String) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            let mut recent = Recent::default();
+            loop {
+                // A failure (the server stopping with the holder, say) just waits for the next turn.
+                let made = match PgConnection::connect(&url).await {
+                    Ok(mut admin) => top_up(&mut admin, &mut recent).await.unwrap_or(false),
+                    Err(_) => false,
+                };
+                if !made {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        });
+    });
+}
+
+/// Which templates were used last, from how their spares went.
+#[derive(Default)]
+struct Recent {
+    /// Templates, most recently used first.
+    order: Vec<String>,
+    /// Spares each had at the last look.
+    seen: BTreeMap<String, usize>,
+}
+
+impl Recent {
+    /// Notes what the server holds now: a new template, or one whose spares went, was just used.
+    fn update(&mut self, spares: &BTreeMap<String, usize>) {
+        for (template, &count) in spares {
+            let used = self.seen.get(template).is_none_or(|&before| count < before);
+            if used {
+                self.order.retain(|t| t != template);
+                self.order.insert(0, template.clone());
+            }
+        }
+        self.order.retain(|t| spares.contains_key(t));
+        self.seen = spares.clone();
+    }
+}
+
+/// Makes or drops one spare, if one is due and no run is using the server (its tests get the
+/// CPU first). Returns whether it changed anything (then the next turn comes at once).
+async fn top_up(admin: &mut PgConnection, recent: &mut Recent) -> Result<bool> {
+    let busy: bool = sqlx::query_scalar(
+        "SELECT exists(SELECT FROM pg_stat_activity \
+         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())",
+    )
+    .fetch_one(&mut *admin)
+    .await?;
+    if busy {
+        return Ok(false);
+    }
+    let templates: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE 'kata\\_tpl\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await?;
+    let spares: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'kata\\_tpl\\_%\\_s\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await?;
+    let mut count: BTreeMap<String, usize> = templates.iter().map(|t| (t.clone(), 0)).collect();
+    for spare in &spares {
+        if let Some(n) = spare.rsplit_once("_s_").and_then(|(t, _)| count.get_mut(t)) {
+            *n += 1;
+        }
+    }
+    recent.update(&count);
+    let keep = &recent.order[..recent.order.len().min(TEMPLATES)];
+    // Spares of a template no longer kept (or gone) free their disk first.
+    if let Some(stale) = spares.iter().find(|s| {
+        s.rsplit_once("_s_")
+            .is_none_or(|(t, _)| !keep.iter().any(|k| k == t))
+    }) {
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {stale}")))
+            .execute(&mut *admin)
+            .await?;
+        return Ok(true);
+    }
+    let Some(template) = keep.iter().find(|t| count[*t] < SPARES) else {
+        return Ok(false);
+    };
+    let spare = format!(
+        "{template}_s_{:012x}",
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    );
+    // Nobody but a test that renames it may connect to a spare.
+    for sql in [
+        format!("CREATE DATABASE {spare} TEMPLATE {template} STRATEGY FILE_COPY"),
+        format!("REVOKE ALL ON DATABASE {spare} FROM PUBLIC"),
+    ] {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *admin)
+            .await?;
+    }
+    recent.seen.insert(template.clone(), count[template] + 1);
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_whose_spares_went_is_the_most_recent() {
+        let mut recent = Recent::default();
+        let counts = |a: usize, b: usize| {
+            BTreeMap::from([("kata_tpl_a".to_string(), a), ("kata_tpl_b".to_string(), b)])
+        };
+        recent.update(&counts(5, 5));
+        recent.update(&counts(5, 2));
+        assert_eq!(recent.order[0], "kata_tpl_b");
+        recent.update(&counts(1, 2));
+        assert_eq!(recent.order, ["kata_tpl_a", "kata_tpl_b"]);
+        recent.update(&BTreeMap::from([("kata_tpl_b".to_string(), 2)]));
+        assert_eq!(
+            recent.order,
+            ["kata_tpl_b"],
+            "a dropped template is forgotten"
+        );
+    }
+
+    #[test]
+    fn the_spare_pattern_matches_only_that_templates_spares() {
+        assert_eq!(spares_of("kata_tpl_ab"), "kata\\_tpl\\_ab\\_s\\_%");
+    }
+}
