@@ -21,9 +21,8 @@ struct Submission {
 
 /// This test run's directory for throwaway repositories, outside the kata repository.
 fn scratch(case: &str) -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("kata-grade-tests-{}", std::process::id()))
-        .join(case)
+    // One level, so removing a case's directory leaves nothing behind.
+    std::env::temp_dir().join(format!("kata-grade-tests-{}-{case}", std::process::id()))
 }
 
 impl Drop for Submission {
