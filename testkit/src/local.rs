@@ -87,7 +87,7 @@ fn give_to_server_user(path: &Path) -> Result<()> {
 /// the server runs as (and root) can reach the socket.
 fn run_dir(kind: &str) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    sweep_abandoned_run_dirs(&std::env::temp_dir());
+    crate::cleanup::sweep_abandoned_run_dirs(&std::env::temp_dir());
     let dir = std::env::temp_dir().join(format!(
         "kata-{kind}-{}-{:08x}",
         std::process::id(),
@@ -96,50 +96,6 @@ fn run_dir(kind: &str) -> Result<PathBuf> {
     fs::create_dir(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     Ok(dir)
-}
-
-/// Removes the run directories (and stops the servers) of runs whose process is gone but whose
-/// supervisor could not clean up: killed together with it, or the machine stopped. A directory
-/// is `kata-{pg,redis}-<pid of the run>-<random>`; while that pid lives it is left alone.
-fn sweep_abandoned_run_dirs(tmp: &Path) {
-    let Ok(entries) = fs::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = ["kata-pg-", "kata-redis-"]
-            .iter()
-            .find_map(|kind| name.strip_prefix(kind))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        let dir = entry.path();
-        for pid_file in ["data/postmaster.pid", "redis.pid"] {
-            stop_server_of(&dir, &dir.join(pid_file));
-        }
-        // Another user's, or already going: not ours to insist on.
-        let _ = fs::remove_dir_all(&dir);
-    }
-}
-
-/// Stops the server whose pid `pid_file` holds, if it still runs from `dir`.
-fn stop_server_of(dir: &Path, pid_file: &Path) {
-    let Some(pid) = fs::read_to_string(pid_file)
-        .ok()
-        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
-    else {
-        return;
-    };
-    // The pid may have been reused since: only a process started from this directory.
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy()) {
-        let _ = Command::new("kill").arg(pid.to_string()).status();
-    }
 }
 
 /// Where the `initdb` cache lives. As root the server user runs `initdb` there, and may not
@@ -379,33 +335,4 @@ pub fn start_redis() -> Result<LocalServer> {
         "ready to accept connections",
         url,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sweep_removes_dead_runs_directories_and_keeps_live_and_foreign_ones() {
-        let tmp = std::env::temp_dir().join(format!("kata-sweep-test-{}", std::process::id()));
-        fs::create_dir_all(&tmp).unwrap();
-        let mut exited = Command::new("true").spawn().unwrap();
-        let dead = exited.id();
-        exited.wait().unwrap();
-        let live = std::process::id();
-        let names = [
-            format!("kata-pg-{dead}-0000abcd"),
-            format!("kata-redis-{dead}-0000abcd"),
-            format!("kata-pg-{live}-0000abcd"),
-            format!("kata-pgx-{dead}-0000abcd"),
-            "kata-postgres-cache".to_string(),
-        ];
-        for name in &names {
-            fs::create_dir_all(tmp.join(name).join("data")).unwrap();
-        }
-        sweep_abandoned_run_dirs(&tmp);
-        let left: Vec<bool> = names.iter().map(|n| tmp.join(n).exists()).collect();
-        fs::remove_dir_all(&tmp).unwrap();
-        assert_eq!(left, [false, false, true, true, true], "{names:?}");
-    }
 }
