@@ -11,6 +11,8 @@
 //!   `_` and `%`) -> `lookups_are_exact_and_missing_users_are_none`
 //! - taken email: `Conflict { email }`, first user unchanged -> `a_duplicate_email_is_a_conflict_error`;
 //!   against an uncommitted insert, 5 calls -> `a_duplicate_email_inserted_concurrently_is_a_conflict_too`
+//! - any other database failure on create (the table dropped) is `Database`, not `Conflict`
+//!   -> `failures::a_database_failure_on_create_is_a_database_error_not_a_conflict`
 //! - hostile lookups find nothing, table survives
 //!   -> `hostile_input_in_a_lookup_matches_nothing_and_the_table_survives`; all four hostile
 //!   strings, `O'Brien`, specials, padded names stored verbatim, and paged through (each name a
@@ -27,6 +29,8 @@
 
 #[path = "orm_mapping/blocking.rs"]
 mod blocking;
+#[path = "orm_mapping/failures.rs"]
+mod failures;
 #[path = "orm_mapping/rows_read.rs"]
 mod rows_read;
 
