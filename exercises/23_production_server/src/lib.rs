@@ -144,8 +144,8 @@ pub async fn serve(
     todo!("serve")
 }
 
-/// Liveness: the process is up and serving. Touches no dependency, so a database outage does
-/// not make the orchestrator restart every healthy instance.
+/// Liveness: the process is up and serving, so it answers `ok`. Touches no dependency, so a
+/// database outage does not make the orchestrator restart every healthy instance.
 pub async fn healthz() -> &'static str {
     // TODO: answer at once, without touching Postgres or Redis.
     todo!("healthz")
