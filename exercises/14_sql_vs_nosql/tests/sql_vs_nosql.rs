@@ -8,7 +8,7 @@
 //! - order: score desc, then name in byte order (`Bob < alice < bob`), both stores
 //!   -> `leaderboard::ties_are_broken_by_player_name_ascending_in_both_stores`; 200 seeded
 //!   players, same top and ranks -> `leaderboard::both_stores_rank_the_same_data_the_same_way`
-//! - `top(k)`, `top(0)` empty, `top(1000)` of 5 -> `leaderboard::top_k_returns_the_k_best_and_no_more`
+//! - `top(k)`, `top(0)` empty, `top(1000)` and `top(usize::MAX)` of 5 -> `leaderboard::top_k_returns_the_k_best_and_no_more`
 //! - rank 1-based, unknown `None`; `set_scores` overwrites a known player, `set_scores(&[])` is
 //!   `Ok` -> `leaderboard::rank_is_1_based_follows_overwritten_scores_and_unknown_players_have_none`
 //! - `add`: new player from 0, negative points, returns the new score

@@ -170,6 +170,13 @@ async fn top_k_returns_the_k_best_and_no_more() {
         (5, 5),
         "top(1000) of 5 players: all 5 (Postgres, Redis)"
     );
+    // The largest k: a cast to a signed LIMIT or stop index turns it into -1.
+    let (pg, redis) = b.top(usize::MAX).await;
+    assert_eq!(
+        (pg.len(), redis.len()),
+        (5, 5),
+        "top(usize::MAX) of 5 players: all 5 (Postgres, Redis)"
+    );
 }
 
 #[tokio::test]
