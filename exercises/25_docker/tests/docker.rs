@@ -26,12 +26,14 @@
 //! - `port_from_env`: unset, 1..=65535 trimmed, everything else (blank, 0, junk)
 //!   -> `the_port_is_8080_when_port_is_not_set`, `a_port_from_1_to_65535_is_used_as_given`,
 //!   `junk_and_port_zero_are_rejected_with_a_clear_error`
-//! - `probe`: 200 only (status line, not body), nothing listening, bounded wait
-//!   -> `the_probe_is_true_when_healthz_answers_200`,
-//!   `the_probe_is_false_when_healthz_answers_anything_but_200`,
-//!   `the_probe_is_false_when_nothing_listens`,
-//!   `the_probe_gives_up_on_a_server_that_never_answers`
-//! - the binary -> `the_binary_serves_healthz_and_its_healthcheck_command_tells_up_from_down`
+//! - `probe`: 200 only (status line, not body), an HTTP/1.x status line only, nothing
+//!   listening, bounded wait -> `probe::the_probe_is_true_when_healthz_answers_200`,
+//!   `probe::the_probe_is_false_when_healthz_answers_anything_but_200`,
+//!   `probe::the_probe_is_false_when_the_answer_is_not_an_http_status_line`,
+//!   `probe::the_probe_is_false_when_nothing_listens`,
+//!   `probe::the_probe_gives_up_on_a_server_that_never_answers`
+//! - the binary (the one built from this package's sources, even when it fails `--version`)
+//!   -> `the_binary_serves_healthz_and_its_healthcheck_command_tells_up_from_down`
 //! - the image (engine only)
 //!   -> `the_image_builds_runs_healthy_as_non_root_and_stops_on_sigterm`
 
@@ -39,6 +41,8 @@
 mod dockerfile;
 #[path = "docker/harness.rs"]
 mod harness;
+#[path = "docker/probe.rs"]
+mod probe;
 #[path = "docker/rules.rs"]
 mod rules;
 
@@ -47,10 +51,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::get;
-use docker::{ConfigError, PROBE_TIMEOUT, port_from_env, probe};
+use docker::{ConfigError, port_from_env};
 use dockerfile::Dockerfile;
 use harness::{ChildGuard, DockerCleanup, docker, free_port, healthz_status, stderr_of};
 
@@ -162,82 +163,6 @@ fn junk_and_port_zero_are_rejected_with_a_clear_error() {
              nobody probes), but got {got:?}"
         );
     }
-}
-
-/// A real axum server on 127.0.0.1 whose `/healthz` answers `status`.
-async fn serve_healthz(status: StatusCode) -> SocketAddr {
-    // The body says "200 OK" whatever the status: only the status line may decide.
-    let app = Router::new().route("/healthz", get(move || async move { (status, "200 OK") }));
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind a test port");
-    let addr = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
-
-#[tokio::test]
-async fn the_probe_is_true_when_healthz_answers_200() {
-    let addr = serve_healthz(StatusCode::OK).await;
-
-    let healthy = probe(addr).await;
-
-    assert!(
-        healthy,
-        "GET /healthz on {addr} answers 200 OK, so probe must be true"
-    );
-}
-
-#[tokio::test]
-async fn the_probe_is_false_when_healthz_answers_anything_but_200() {
-    for status in [
-        StatusCode::INTERNAL_SERVER_ERROR,
-        StatusCode::SERVICE_UNAVAILABLE,
-        StatusCode::NO_CONTENT,
-        StatusCode::ACCEPTED,
-        StatusCode::NOT_FOUND,
-    ] {
-        let addr = serve_healthz(status).await;
-
-        let healthy = probe(addr).await;
-
-        assert!(
-            !healthy,
-            "GET /healthz on {addr} answers {status} (with the body \"200 OK\"): only a 200 \
-             status is healthy, so probe must be false"
-        );
-    }
-}
-
-#[tokio::test]
-async fn the_probe_is_false_when_nothing_listens() {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-
-    let healthy = probe(addr).await;
-
-    assert!(
-        !healthy,
-        "nothing listens on {addr}, so probe must be false"
-    );
-}
-
-#[tokio::test]
-async fn the_probe_gives_up_on_a_server_that_never_answers() {
-    // The kernel accepts the connection (backlog) but nobody ever reads or writes on it.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test port");
-    let addr = silent.local_addr().expect("a bound address");
-    let bound = PROBE_TIMEOUT * 10;
-
-    let healthy = tokio::time::timeout(bound, probe(addr)).await;
-
-    assert_eq!(
-        healthy,
-        Ok(false),
-        "a server that accepts and never answers is unhealthy: probe must return false after \
-         PROBE_TIMEOUT ({PROBE_TIMEOUT:?}); Ok(false) expected, Err means it still hung after \
-         {bound:?}"
-    );
-    drop(silent);
 }
 
 // ---- The binary the image runs ----------------------------------------------------------

@@ -9,8 +9,10 @@ use std::time::{Duration, SystemTime};
 
 /// The `kata-service` binary of the package under test. `CARGO_BIN_EXE_kata-service` is
 /// `target/<profile>/kata-service`, which the exercise and the solution share (both have the
-/// bin; the latest build of either is linked there). If that one is the other package's, take
-/// the newest hashed copy in `deps/` that says it is this package's (`--version`).
+/// bin; the latest build of either is linked there). If that one does not say it is this
+/// package's (`--version`), take the newest hashed copy in `deps/` that rustc built from this
+/// package's `src/main.rs` (its dep-info file says so), whatever it answers: a `main` that
+/// fails `--version` is still the one to test, never an older build that passes.
 pub fn service_binary() -> PathBuf {
     let shared = PathBuf::from(env!("CARGO_BIN_EXE_kata-service"));
     if is_this_packages(&shared) {
@@ -31,10 +33,13 @@ pub fn service_binary() -> PathBuf {
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     copies.sort();
-    copies
+    copies.reverse();
+    let newest: Vec<PathBuf> = copies.into_iter().map(|(_, path)| path).collect();
+    if let Some(built) = newest.iter().find(|path| built_from_this_package(path)) {
+        return built.clone();
+    }
+    newest
         .into_iter()
-        .rev()
-        .map(|(_, path)| path)
         .find(|path| is_this_packages(path))
         .unwrap_or_else(|| {
             panic!(
@@ -44,6 +49,28 @@ pub fn service_binary() -> PathBuf {
                 deps.display()
             )
         })
+}
+
+/// Whether rustc built `binary` from this package's `src/main.rs`, by the dep-info file
+/// (`<binary>.d`) it wrote beside it. Its paths are relative to the workspace root, so they are
+/// compared by the package's last two directories (`solutions/25_docker`, `exercises/25_docker`).
+fn built_from_this_package(binary: &Path) -> bool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let name = |path: &Path| {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let main = format!(
+        "{}/{}/src/main.rs",
+        dir.parent().map(name).unwrap_or_default(),
+        name(dir)
+    );
+    std::fs::read_to_string(binary.with_extension("d")).is_ok_and(|deps| {
+        deps.split_whitespace()
+            .map(|path| path.trim_end_matches(':'))
+            .any(|path| path == main || path.ends_with(&format!("/{main}")))
+    })
 }
 
 fn is_this_packages(binary: &Path) -> bool {
