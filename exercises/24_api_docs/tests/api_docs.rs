@@ -7,8 +7,9 @@
 //! - exactly the five operations (no other method, not `/openapi.json`)
 //!   -> `every_route_is_documented_and_nothing_else`
 //! - every real answer's status documented for its operation, its JSON body valid against the
-//!   documented schema, 204 without body: 201, list, show, healthz, 204, 404 on GET and DELETE,
-//!   400 for a malformed id (`abc`, `-1`, past `u64`) on GET and DELETE
+//!   documented schema, 204 without body: 201, list (both tasks created, oldest first), show,
+//!   healthz, 204, 404 on GET and DELETE, 400 for a malformed id (`abc`, `-1`, past `u64`) on
+//!   GET and DELETE
 //!   -> `every_documented_operation_answers_as_documented`
 //! - 422 (empty, 101-character, missing or non-string title, unknown priority, not JSON)
 //!   documented with its body -> `invalid_input_is_answered_with_a_documented_error`
@@ -212,18 +213,22 @@ async fn every_documented_operation_answers_as_documented() {
     );
     let id = serde_json::from_slice::<Value>(&created.body).expect("JSON")["id"].clone();
     let low = r#"{"title":"Review","priority":"low"}"#;
+    let second = call(&state, Method::POST, "/tasks", Some(low)).await;
+    let list = call(&state, Method::GET, "/tasks", None).await;
+    // Only items that are there get checked against the schema: the list holds both tasks.
+    let titles: Vec<Value> = serde_json::from_slice::<Vec<Value>>(&list.body)
+        .map(|tasks| tasks.iter().map(|t| t["title"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        titles,
+        [json!("Write docs"), json!("Review")],
+        "GET /tasks (the given handler) must list both tasks created, oldest first, got {}",
+        String::from_utf8_lossy(&list.body)
+    );
     let cases = [
         ("post", "/tasks", created),
-        (
-            "post",
-            "/tasks",
-            call(&state, Method::POST, "/tasks", Some(low)).await,
-        ),
-        (
-            "get",
-            "/tasks",
-            call(&state, Method::GET, "/tasks", None).await,
-        ),
+        ("post", "/tasks", second),
+        ("get", "/tasks", list),
         (
             "get",
             "/tasks/{id}",
