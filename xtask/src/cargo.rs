@@ -1,14 +1,9 @@
-//! Every cargo invocation goes through here: builds show what is compiling (the first build of
-//! the stack takes minutes) and errors name the command that failed.
+//! The runner's cargo: its own target directory, and compiler output shown from the repository.
+//! Test builds are the harness's (`harness::build`); every other process goes through
+//! `process`.
 
-use std::io::{BufRead, BufReader, IsTerminal};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::Deserialize;
+use std::path::PathBuf;
+use std::process::Command;
 
 use crate::manifest;
 
@@ -26,113 +21,6 @@ pub fn cargo() -> Command {
     cmd
 }
 
-/// What building a package's tests produced.
-pub enum Build {
-    /// The test executables.
-    Built(Vec<PathBuf>),
-    /// The compiler's errors, rendered, with machine paths made relative to the repository.
-    Failed(String),
-}
-
-#[derive(Deserialize)]
-struct Message {
-    reason: String,
-    #[serde(default)]
-    target: Option<Target>,
-    #[serde(default)]
-    executable: Option<PathBuf>,
-    #[serde(default)]
-    message: Option<Diagnostic>,
-    #[serde(default)]
-    package_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    kind: Vec<String>,
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Diagnostic {
-    level: String,
-    rendered: Option<String>,
-}
-
-/// Builds the tests of `package` (in the workspace at `manifest_path`, or the main one).
-pub fn build_tests(package: &str, manifest_path: Option<&Path>) -> Result<Build> {
-    build_tests_with(cargo(), package, manifest_path)
-}
-
-/// [`build_tests`] with a prepared `cargo` command (its own directory and target directory).
-pub fn build_tests_with(
-    mut cmd: Command,
-    package: &str,
-    manifest_path: Option<&Path>,
-) -> Result<Build> {
-    cmd.args([
-        "test",
-        "--no-run",
-        "--message-format=json-diagnostic-short",
-        "--package",
-        package,
-    ]);
-    if let Some(path) = manifest_path {
-        cmd.arg("--manifest-path").arg(path);
-    }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .context("Failed to run cargo: is Rust installed? See https://rustup.rs")?;
-    let progress = Progress::new();
-    let stderr = child.stderr.take().expect("piped");
-    let stderr_reader =
-        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let (mut executables, mut errors, mut compiled) = (Vec::new(), Vec::new(), 0);
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let Ok(message) = serde_json::from_str::<Message>(&line?) else {
-            continue;
-        };
-        match message.reason.as_str() {
-            "compiler-artifact" => {
-                compiled += 1;
-                let target = message.target.as_ref();
-                if let (Some(exe), Some(t)) = (message.executable, target)
-                    && t.kind.iter().any(|k| k == "test")
-                {
-                    executables.push(exe);
-                }
-                let name = target.map_or_else(
-                    || message.package_id.unwrap_or_default(),
-                    |t| t.name.clone(),
-                );
-                progress.set(format!("building ({compiled} crates ready, last: {name})"));
-            }
-            "compiler-message" => {
-                if let Some(d) = message.message
-                    && d.level == "error"
-                    && let Some(text) = d.rendered
-                    // A library's errors come once per target built from it: say them once.
-                    && !errors.contains(&text)
-                {
-                    errors.push(text);
-                }
-            }
-            _ => {}
-        }
-    }
-    progress.finish();
-    let status = child.wait()?;
-    let stderr = stderr_reader.join().unwrap_or_default();
-    if status.success() {
-        return Ok(Build::Built(executables));
-    }
-    if errors.is_empty() {
-        bail!("`cargo test --no-run --package {package}` failed:\n{stderr}");
-    }
-    Ok(Build::Failed(clean_paths(&errors.join(""))))
-}
-
 /// Compiler output names files by absolute path on this machine; show them from the repository.
 pub fn clean_paths(text: &str) -> String {
     let root = manifest::root();
@@ -142,43 +30,4 @@ pub fn clean_paths(text: &str) -> String {
         text = text.replace(&home, "~");
     }
     text
-}
-
-/// One status line while cargo works (a spinner on a terminal, nothing otherwise).
-struct Progress(Option<ProgressBar>);
-
-impl Progress {
-    fn new() -> Progress {
-        if !std::io::stderr().is_terminal() {
-            return Progress(None);
-        }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message("building");
-        Progress(Some(bar))
-    }
-    fn set(&self, message: String) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(message);
-        }
-    }
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// Runs a command to completion, failing with its name if it fails.
-pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("Failed to start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed ({status})");
-    }
-    Ok(())
 }

@@ -7,16 +7,17 @@
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::cargo;
-use crate::libtest::Status;
+use crate::engine;
+use crate::harness::{self, Status, TestOutcome};
 use crate::manifest::{self, Service, Topic};
 use crate::realworld;
 use crate::servers::{self, Prefer};
 use crate::template;
 use crate::ui;
-use crate::verify;
+use crate::verify::TEST_LIMIT;
 use crate::workflows;
 use crate::wrong_answers;
 
@@ -371,23 +372,43 @@ fn files(topic: &Topic) -> Vec<String> {
     problems
 }
 
-fn failed_build(result: &verify::TopicResult) -> Option<Vec<String>> {
-    result
-        .build_error
-        .as_ref()
-        .map(|e| vec![format!("does not compile:\n{e}")])
+/// The check proves the tests with the runner that grades: each test in a process of its own,
+/// judged strictly (see `harness::isolated`), with the run's servers.
+fn test(
+    topic: &Topic,
+    package: &str,
+    manifest_path: Option<&Path>,
+    servers: &servers::RunServers,
+    only: Option<&[String]>,
+) -> Result<Vec<TestOutcome>> {
+    let engine = engine::usable(topic);
+    let cwd = topic.exercise_dir();
+    let run = harness::Run {
+        cwd: &cwd,
+        env: harness::Env::Inherit(&servers.env),
+        limit: TEST_LIMIT,
+        engine: &engine,
+        only,
+        mode: harness::Mode::Isolated {
+            jobs: JOBS,
+            budget: None,
+        },
+    };
+    match harness::build_and_run(cargo::cargo(), package, manifest_path, &run)? {
+        Ok(outcomes) => Ok(outcomes.into_iter().map(|(_, t)| t).collect()),
+        Err(errors) => bail!("does not compile:\n{errors}"),
+    }
 }
 
+/// How many test processes run at once (the tests are written for 4 at a time).
+const JOBS: usize = 4;
+
 fn stub_fails(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
-    let result = verify::run(topic, topic.name(), None, run)?;
-    if let Some(problems) = failed_build(&result) {
-        return Ok(problems);
-    }
-    if result.tests.is_empty() {
+    let tests = test(topic, topic.name(), None, run, None)?;
+    if tests.is_empty() {
         return Ok(vec!["no tests ran".into()]);
     }
-    Ok(result
-        .tests
+    Ok(tests
         .iter()
         .filter(|t| t.status == Status::Pass)
         .map(|t| format!("{} passes on the stub", t.name))
@@ -395,15 +416,11 @@ fn stub_fails(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
 }
 
 fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
-    let result = verify::run(topic, &topic.solution_package(), None, run)?;
-    if let Some(problems) = failed_build(&result) {
-        return Ok(problems);
-    }
-    if result.tests.is_empty() {
+    let tests = test(topic, &topic.solution_package(), None, run, None)?;
+    if tests.is_empty() {
         return Ok(vec!["no tests ran".into()]);
     }
-    let not_graded: Vec<&str> = result
-        .tests
+    let not_graded: Vec<&str> = tests
         .iter()
         .filter(|t| t.status == Status::NotGraded)
         .map(|t| t.message.as_str())
@@ -416,10 +433,10 @@ fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<Strin
             not_graded.len()
         );
     }
-    let mut problems = failing_tests(&result);
+    let mut problems = failing_tests(&tests);
     // A weight for a test that does not exist would cost every learner its points in `grade`.
     for name in topic.test_weights.keys() {
-        if !result.tests.iter().any(|t| &t.name == name) {
+        if !tests.iter().any(|t| &t.name == name) {
             problems.push(format!(
                 "exercises/katas.toml weighs a test that does not exist: {name}"
             ));
@@ -455,7 +472,7 @@ fn wrong_answer_caught(
     if wrong.must_fail.is_empty() {
         return unnamed_wrong_answer(topic, &manifest_path, run);
     }
-    let result = verify::run_only(
+    let tests = test(
         topic,
         &topic.solution_package(),
         Some(&manifest_path),
@@ -463,12 +480,9 @@ fn wrong_answer_caught(
         // Only the tests it must fail: the others' verdicts change nothing here.
         Some(&wrong.must_fail),
     )?;
-    if let Some(problems) = failed_build(&result) {
-        return Ok(problems);
-    }
     let mut problems = Vec::new();
     for name in &wrong.must_fail {
-        match result.tests.iter().find(|t| &t.name == name) {
+        match tests.iter().find(|t| &t.name == name) {
             None => problems.push(format!("names a test that does not exist: {name}")),
             Some(t) if t.status == Status::Pass => {
                 problems.push(format!("{name} passes on this wrong answer"))
@@ -490,12 +504,14 @@ fn unnamed_wrong_answer(
     manifest_path: &Path,
     run: &servers::RunServers,
 ) -> Result<Vec<String>> {
-    let result = verify::run(topic, &topic.solution_package(), Some(manifest_path), run)?;
-    if let Some(problems) = failed_build(&result) {
-        return Ok(problems);
-    }
-    let failing: Vec<&str> = result
-        .tests
+    let tests = test(
+        topic,
+        &topic.solution_package(),
+        Some(manifest_path),
+        run,
+        None,
+    )?;
+    let failing: Vec<&str> = tests
         .iter()
         .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
         .map(|t| t.name.as_str())
@@ -516,21 +532,23 @@ fn alternative_passes(
     run: &servers::RunServers,
 ) -> Result<Vec<String>> {
     let manifest_path = wrong_answers::workspace(topic, alternative)?;
-    let result = verify::run(topic, &topic.solution_package(), Some(&manifest_path), run)?;
-    if let Some(problems) = failed_build(&result) {
-        return Ok(problems);
-    }
-    if result.tests.is_empty() {
+    let tests = test(
+        topic,
+        &topic.solution_package(),
+        Some(&manifest_path),
+        run,
+        None,
+    )?;
+    if tests.is_empty() {
         return Ok(vec!["no tests ran".into()]);
     }
-    Ok(failing_tests(&result))
+    Ok(failing_tests(&tests))
 }
 
 /// Every test that neither passed nor was left ungraded (engine tests), with its message:
 /// what the solution and each alternative must not have.
-fn failing_tests(result: &verify::TopicResult) -> Vec<String> {
-    result
-        .tests
+fn failing_tests(tests: &[TestOutcome]) -> Vec<String> {
+    tests
         .iter()
         .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
         .map(|t| format!("{} ({:?}): {}", t.name, t.status, t.message))

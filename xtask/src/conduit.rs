@@ -109,7 +109,7 @@ impl Conduit {
 
 impl Drop for Conduit {
     fn drop(&mut self) {
-        crate::grade::kill_group(self.server.id());
+        crate::process::kill_group(self.server.id());
         let _ = self.server.kill();
         let _ = self.server.wait();
         drop_database(&self.admin_url, &self.name);

@@ -3,11 +3,12 @@
 //! it cannot, they are reported as "not graded" with the reason, never as passed.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::manifest::{Service, Topic};
+use crate::process;
 use crate::servers;
 
 /// How long pulling one base image may take before the engine counts as unable to build.
@@ -32,12 +33,7 @@ fn decide(topic: &Topic) -> Result<(), String> {
         return Err("no Docker engine answers (start Docker to grade the image)".into());
     }
     // The tests build with BuildKit (a Dockerfile-specific .dockerignore needs it).
-    let buildx = Command::new("docker")
-        .args(["buildx", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !buildx.is_ok_and(|s| s.success()) {
+    if !process::succeeds(Command::new("docker").args(["buildx", "version"])) {
         return Err("the Docker client has no BuildKit builder (install docker-buildx)".into());
     }
     for entry in &topic.images {
@@ -61,16 +57,11 @@ fn resolve(entry: &str) -> String {
 }
 
 fn present(image: &str) -> bool {
-    Command::new("docker")
-        .args(["image", "inspect", image])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    process::succeeds(Command::new("docker").args(["image", "inspect", image]))
 }
 
 fn pull(image: &str) -> bool {
-    servers::succeeds_within(
+    process::succeeds_within(
         Command::new("docker").args(["pull", "--quiet", image]),
         PULL_LIMIT,
     )

@@ -143,28 +143,10 @@ pub fn docker_answers() -> bool {
     if std::env::var_os("KATA_NO_DOCKER").is_some() {
         return false;
     }
-    succeeds_within(
+    crate::process::succeeds_within(
         Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]),
         Duration::from_secs(2),
     )
-}
-
-/// Runs `command` (output discarded) and tells whether it succeeded within `limit`; one that
-/// takes longer is killed and counts as failed.
-pub fn succeeds_within(command: &mut Command, limit: Duration) -> bool {
-    let Ok(mut child) = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
-        return false;
-    };
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    false
 }
 
 /// `name:tag` from the environment, or the pinned default.

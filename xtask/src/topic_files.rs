@@ -127,7 +127,7 @@ pub fn undo_reset(wanted: String) -> Result<()> {
         std::fs::remove_dir_all(&src)
             .with_context(|| format!("Failed to clear {}", src.display()))?;
     }
-    crate::cargo::run(
+    crate::process::run(
         std::process::Command::new("cp")
             .arg("-R")
             .arg(backup.join("src"))
@@ -162,7 +162,7 @@ fn now() -> Result<u128> {
 fn copy_dir(src: &Path, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(dest)
         .with_context(|| format!("Failed to create {}", dest.display()))?;
-    crate::cargo::run(
+    crate::process::run(
         std::process::Command::new("cp")
             .arg("-R")
             .arg(src)

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use crate::libtest::Status;
+use crate::harness::Status;
 use crate::manifest::Topic;
 use crate::verify::TopicResult;
 

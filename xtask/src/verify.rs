@@ -1,15 +1,14 @@
-//! Builds a topic's tests against one implementation (the learner's stub, the solution, or a
-//! wrong answer) and runs them with the run's servers.
+//! The learner's run of a topic: its tests, built and run batched (one process per test
+//! executable: the fast loop), then its acceptance suite if it has one.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cargo::{self, Build};
+use crate::cargo;
 use crate::engine;
-use crate::libtest::{self, Status, TestOutcome};
+use crate::harness::{self, Status, TestOutcome};
 use crate::manifest::Topic;
 use crate::realworld::{self, SuiteOutcome};
 use crate::servers::RunServers;
@@ -60,55 +59,26 @@ impl TopicResult {
     }
 }
 
-/// Runs `package`'s tests (from the workspace at `manifest_path`, or the main one).
-pub fn run(
-    topic: &Topic,
-    package: &str,
-    manifest_path: Option<&Path>,
-    servers: &RunServers,
-) -> Result<TopicResult> {
-    run_only(topic, package, manifest_path, servers, None)
-}
-
-/// [`run`], running only the tests named in `only` (none: all).
-pub fn run_only(
-    topic: &Topic,
-    package: &str,
-    manifest_path: Option<&Path>,
-    servers: &RunServers,
-    only: Option<&[String]>,
-) -> Result<TopicResult> {
-    let executables = match cargo::build_tests(package, manifest_path)? {
-        Build::Built(executables) => executables,
-        Build::Failed(errors) => {
-            return Ok(TopicResult {
-                topic: topic.id.clone(),
-                build_error: Some(errors),
-                tests: Vec::new(),
-                suite: None,
-            });
-        }
-    };
+/// Builds the learner's tests of `topic` and runs them the learner's way (batched).
+pub fn run(topic: &Topic, servers: &RunServers) -> Result<TopicResult> {
     let engine = engine::usable(topic);
-    let mut tests = Vec::new();
-    for exe in executables {
-        tests.extend(libtest::run_only(
-            &exe,
-            &topic.exercise_dir(),
-            &servers.env,
-            TEST_LIMIT,
-            engine.is_ok(),
-            only,
-        )?);
-    }
-    if let Err(reason) = engine {
-        for test in tests.iter_mut().filter(|t| t.status == Status::NotGraded) {
-            test.message = format!("not graded: {reason}");
-        }
-    }
+    let cwd = topic.exercise_dir();
+    let run = harness::Run {
+        cwd: &cwd,
+        env: harness::Env::Inherit(&servers.env),
+        limit: TEST_LIMIT,
+        engine: &engine,
+        only: None,
+        mode: harness::Mode::Batched,
+    };
+    let tested = harness::build_and_run(cargo::cargo(), topic.name(), None, &run)?;
+    let (build_error, tests) = match tested {
+        Ok(outcomes) => (None, outcomes.into_iter().map(|(_, t)| t).collect()),
+        Err(errors) => (Some(errors), Vec::new()),
+    };
     Ok(TopicResult {
         topic: topic.id.clone(),
-        build_error: None,
+        build_error,
         tests,
         suite: None,
     })
@@ -118,7 +88,7 @@ pub fn run_only(
 /// capstone: the RealWorld suite against the learner's `conduit`), even when tests fail, so
 /// that both show how far the service has come.
 pub fn run_learner(topic: &Topic, servers: &RunServers) -> Result<TopicResult> {
-    let mut result = run(topic, topic.name(), None, servers)?;
+    let mut result = run(topic, servers)?;
     if topic.acceptance.is_some() && result.build_error.is_none() {
         result.suite = Some(realworld::verify_learner(topic, servers));
     }

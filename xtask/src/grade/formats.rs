@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::grade::report::{Report, status_word};
 use crate::grade::{markdown, write_atomically};
-use crate::libtest::Status;
+use crate::harness::Status;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -20,7 +20,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::grade::assignments;
 use crate::grade::report::{Report, status_word};
-use crate::libtest::Status;
+use crate::harness::Status;
 use crate::manifest::{self, Visibility};
 use crate::template;
 

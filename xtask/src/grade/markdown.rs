@@ -6,7 +6,7 @@
 //! blocks whose fence is longer than any backtick run inside, and everything is truncated.
 
 use crate::grade::report::{Report, status_word};
-use crate::libtest::Status;
+use crate::harness::Status;
 
 /// Per message: at most this many lines and characters.
 const MESSAGE_LINES: usize = 15;

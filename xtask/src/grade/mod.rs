@@ -19,7 +19,7 @@
 //! and is reported as one `build` test in status `error` carrying the compiler's messages.
 //!
 //! # Outcomes
-//! Every test runs in its own process with a time limit (see [`isolate`]): learner code that
+//! Every test runs in its own process with a time limit (see `harness::isolated`): learner code that
 //! panics, aborts, exits (even with status 0), prints imitation test output, leaves threads or
 //! child processes behind, or loops forever loses that test only.
 //!
@@ -45,7 +45,6 @@ mod class;
 mod confine;
 mod formats;
 pub mod gradescope;
-mod isolate;
 mod markdown;
 mod render;
 mod report;
@@ -66,7 +65,6 @@ use crate::servers::{self, Prefer};
 use report::{Report, SCHEMA_VERSION, round};
 
 pub use formats::Format;
-pub use isolate::kill_group;
 
 pub fn grade(command: GradeCommand) -> Result<ExitCode> {
     match command.action {

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::libtest::Status;
+use crate::harness::Status;
 use crate::manifest::Visibility;
 
 /// Bumped on a removal or a change of meaning (SCHEMA.md); added fields keep it.

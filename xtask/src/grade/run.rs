@@ -1,19 +1,16 @@
 //! Builds one topic's tests in the graded workspace ([`build`]), then runs every test in its
-//! own process, a few at a time, within the per-test limit and the topic's time budget
-//! ([`topic`]), and turns the outcomes into points.
+//! own process (the harness's isolated mode), a few at a time, within the per-test limit and
+//! the topic's time budget ([`topic`]), and turns the outcomes into points.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
-use crate::cargo::{self, Build};
-use crate::grade::isolate;
+use crate::cargo;
 use crate::grade::report::{TestReport, TopicReport, round};
-use crate::libtest::{self, Status, TestOutcome};
+use crate::harness::{self, Build, Status, TestOutcome};
 use crate::manifest::Topic;
 
 /// Where and how to grade.
@@ -61,7 +58,7 @@ impl Workspace {
 /// Builds one topic's tests (and the capstone's server) without running anything.
 pub fn build(ws: &Workspace, topic: &Topic) -> Built {
     let manifest_path = ws.root.join("Cargo.toml");
-    let tests = match cargo::build_tests_with(ws.cargo(), topic.name(), Some(&manifest_path)) {
+    let tests = match harness::build_tests_with(ws.cargo(), topic.name(), Some(&manifest_path)) {
         Ok(Build::Built(executables)) => executables,
         Ok(Build::Failed(errors)) => return Err(ws.clean(&errors)),
         Err(e) => return Err(ws.clean(&format!("{e:#}"))),
@@ -89,7 +86,18 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64, built: Built) -> TopicR
     };
     let cwd = ws.root.join("exercises").join(&topic.id);
     let engine = crate::engine::usable(topic);
-    let outcomes = match run_all(ws, &executables.tests, &cwd, engine) {
+    let run = harness::Run {
+        cwd: &cwd,
+        env: harness::Env::Only(&ws.env),
+        limit: ws.limit,
+        engine: &engine,
+        only: None,
+        mode: harness::Mode::Isolated {
+            jobs: ws.jobs,
+            budget: Some(ws.budget),
+        },
+    };
+    let outcomes = match harness::run(&executables.tests, &run) {
         Ok(outcomes) => outcomes,
         Err(e) => return failed_build(report, format!("{e:#}")),
     };
@@ -191,95 +199,6 @@ fn failed_build(mut report: TopicReport, errors: String) -> TopicReport {
     }];
     report.build_error = Some(errors);
     report
-}
-
-/// `(target, outcome)` for every test of every executable, `ws.jobs` processes at a time.
-/// Engine tests (`#[ignore]`d) run only where `engine` is `Ok`; elsewhere they are reported
-/// as not graded, with the reason.
-fn run_all(
-    ws: &Workspace,
-    exes: &[PathBuf],
-    cwd: &Path,
-    engine: Result<(), String>,
-) -> Result<Vec<(String, TestOutcome)>> {
-    let mut work = Vec::new();
-    let mut not_graded = Vec::new();
-    for exe in exes {
-        let names = libtest::list(exe)?;
-        if names.is_empty() && !listable(exe) {
-            bail!("Failed to list the tests of {}", exe.display());
-        }
-        let ignored = libtest::list_ignored(exe)?;
-        for name in names {
-            match &engine {
-                Err(reason) if ignored.contains(&name) => not_graded.push((
-                    target_name(exe),
-                    TestOutcome {
-                        name,
-                        status: Status::NotGraded,
-                        message: format!("not graded: {reason}"),
-                        duration_ms: 0,
-                    },
-                )),
-                _ => work.push((exe.clone(), name)),
-            }
-        }
-    }
-    let include_ignored = engine.is_ok();
-    // The budget runs from the first test's start: a topic whose tests all hang costs it
-    // once, not once per test.
-    let budget_ends = Instant::now() + ws.budget;
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..ws.jobs.clamp(1, work.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((exe, name)) = work.get(i) else {
-                        break;
-                    };
-                    let outcome = isolate::run_one(
-                        exe,
-                        name,
-                        cwd,
-                        &ws.env,
-                        isolate::Limits {
-                            test: ws.limit,
-                            budget_ends,
-                            budget: ws.budget,
-                        },
-                        include_ignored,
-                    );
-                    if let Ok(mut results) = results.lock() {
-                        results.push((i, target_name(exe), outcome));
-                    }
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _, _)| *i);
-    let mut outcomes: Vec<(String, TestOutcome)> = results
-        .into_iter()
-        .map(|(_, target, outcome)| Ok((target, outcome?)))
-        .collect::<Result<_>>()?;
-    outcomes.extend(not_graded);
-    Ok(outcomes)
-}
-
-fn listable(exe: &Path) -> bool {
-    Command::new(exe)
-        .args(["--list", "--format", "terse"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// `password_hashing-0123abcd` is the `password_hashing` target.
-fn target_name(exe: &Path) -> String {
-    let file = exe.file_stem().unwrap_or_default().to_string_lossy();
-    file.rsplit_once('-')
-        .map_or(file.to_string(), |(name, _)| name.to_string())
 }
 
 /// Points per test: `weight` split in proportion to the shares (`test_weights`, default 1).

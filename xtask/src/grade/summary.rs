@@ -24,7 +24,7 @@ pub fn summary(reports: &[Report]) -> String {
             for test in &topic.tests {
                 let counts = tally.tests.entry(&test.name).or_insert((0, 0));
                 counts.1 += 1;
-                if test.status == crate::libtest::Status::Pass {
+                if test.status == crate::harness::Status::Pass {
                     counts.0 += 1;
                 }
             }

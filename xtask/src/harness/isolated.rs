@@ -1,11 +1,10 @@
-//! Runs one test in one process and decides its outcome from signals learner code does not
-//! produce by accident.
+//! Runs each test in a process of its own and decides its outcome from signals learner code
+//! does not produce by accident.
 //!
-//! Each test runs alone (`<exe> --exact NAME --test-threads 1 --format json`, libtest's JSON
-//! enabled on the stable toolchain by `RUSTC_BOOTSTRAP=1`) in its own process group, with
-//! stdout and stderr captured apart and `--nocapture` not given, so what the learner's code
-//! prints with `print!` lands in the event's `stdout` field, not among the events. A test
-//! passes only when all of these hold:
+//! Each test runs alone (`<exe> --exact NAME --test-threads 1 --format json`) in its own
+//! process group, with stdout and stderr captured apart and `--nocapture` not given, so what
+//! the learner's code prints with `print!` lands in the event's `stdout` field, not among the
+//! events. A test passes only when all of these hold:
 //! - the process exited by itself, with status 0, within the time limit;
 //! - its stdout holds exactly libtest's four events for one test, in order: suite `started`
 //!   with `test_count` 1, test `started` with the exact name, test `ok` with the exact name,
@@ -18,41 +17,20 @@
 //! timeout. Code that deliberately writes the exact protocol to the real stdout and exits 0 is
 //! not detected: see the threat model in `grade`'s documentation.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use serde::Deserialize;
+use anyhow::Result;
 
-use crate::libtest::{self, Status, TestOutcome};
+use super::events::{Event, Phase};
+use super::{OUTPUT_CAP, Outcome, Run, Status, TestOutcome, list_ignored, target_name};
+use crate::process::{self, Group};
 
-/// Each stream is read up to this much (the rest is drained and dropped).
-const OUTPUT_CAP: u64 = 8 << 20;
 /// How long the output may stay open once the test process is gone.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
-
-#[derive(Deserialize)]
-struct Event {
-    #[serde(rename = "type")]
-    kind: String,
-    event: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    test_count: Option<u64>,
-    #[serde(default)]
-    passed: Option<u64>,
-    #[serde(default)]
-    failed: Option<u64>,
-    #[serde(default)]
-    stdout: Option<String>,
-    #[serde(default)]
-    exec_time: Option<f64>,
-}
 
 /// How the process ended.
 enum End {
@@ -65,61 +43,117 @@ enum End {
 
 /// The time a test may take: its own limit, cut short where the topic's budget ends.
 #[derive(Clone, Copy)]
-pub struct Limits {
-    pub test: Duration,
-    pub budget_ends: Instant,
-    pub budget: Duration,
+struct Limits {
+    test: Duration,
+    /// When the budget ends, and how long it was.
+    budget: Option<(Instant, Duration)>,
+}
+
+impl Limits {
+    fn budget_spent(&self, now: Instant) -> Option<Duration> {
+        self.budget
+            .filter(|(ends, _)| now >= *ends)
+            .map(|(_, budget)| budget)
+    }
+}
+
+/// Every test `run` covers in every executable, `jobs` processes at a time, in the order
+/// listed. Engine tests (`#[ignore]`d) that cannot run here come last, not graded.
+pub fn run_all(
+    exes: &[PathBuf],
+    run: &Run,
+    jobs: usize,
+    budget: Option<Duration>,
+) -> Result<Vec<Outcome>> {
+    let mut work = Vec::new();
+    let mut not_graded = Vec::new();
+    for exe in exes {
+        let ignored = list_ignored(exe)?;
+        for name in run.tests_of(exe)? {
+            match run.not_graded() {
+                Some(message) if ignored.contains(&name) => not_graded.push((
+                    target_name(exe),
+                    TestOutcome {
+                        name,
+                        status: Status::NotGraded,
+                        message,
+                        duration_ms: 0,
+                    },
+                )),
+                _ => work.push((exe.clone(), name)),
+            }
+        }
+    }
+    // The budget runs from the first test's start: a topic whose tests all hang costs it
+    // once, not once per test.
+    let limits = Limits {
+        test: run.limit,
+        budget: budget.map(|budget| (Instant::now() + budget, budget)),
+    };
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, work.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((exe, name)) = work.get(i) else {
+                        break;
+                    };
+                    let outcome = run_one(exe, name, run, limits);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((i, target_name(exe), outcome));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _, _)| *i);
+    let mut outcomes: Vec<Outcome> = results
+        .into_iter()
+        .map(|(_, target, outcome)| Ok((target, outcome?)))
+        .collect::<Result<_>>()?;
+    outcomes.extend(not_graded);
+    Ok(outcomes)
 }
 
 /// Runs test `name` of `exe` in its own process and judges it.
-pub fn run_one(
-    exe: &Path,
-    name: &str,
-    cwd: &Path,
-    env: &[(String, String)],
-    limits: Limits,
-    include_ignored: bool,
-) -> Result<TestOutcome> {
+fn run_one(exe: &Path, name: &str, run: &Run, limits: Limits) -> Result<TestOutcome> {
     let started = Instant::now();
-    if started >= limits.budget_ends {
+    if let Some(budget) = limits.budget_spent(started) {
         return Ok(TestOutcome {
             name: name.to_string(),
             status: Status::Timeout,
             message: format!(
                 "not run: the topic's tests had used up their {} s together (do some of them hang?)",
-                limits.budget.as_secs()
+                budget.as_secs()
             ),
             duration_ms: 0,
         });
     }
-    // `env` is the whole environment (grade's allow-list and the servers' URLs).
-    let mut child = libtest::json_command(exe, cwd, &libtest::Env::Only(env), include_ignored)
-        .args(["--exact", name, "--test-threads", "1"])
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("Failed to run {}", exe.display()))?;
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
+    let mut group = Group::spawn(
+        run.command(exe)
+            .args(["--exact", name, "--test-threads", "1"]),
+    )?;
+    let stdout = process::read_capped(group.child().stdout.take(), OUTPUT_CAP);
+    let stderr = process::read_capped(group.child().stderr.take(), OUTPUT_CAP);
     let own_deadline = started + limits.test;
     let end = loop {
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = group.child().try_wait()? {
             break End::Exited(status);
         }
         let now = Instant::now();
         if now >= own_deadline {
             break End::TimedOut;
         }
-        if now >= limits.budget_ends {
+        if limits.budget_spent(now).is_some() {
             break End::BudgetSpent;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     // Whatever the test left running (threads die with the process; child processes do not).
-    kill_group(child.id());
-    if matches!(end, End::TimedOut | End::BudgetSpent) {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    let _ = group.stop();
     let duration_ms = started.elapsed().as_millis() as u64;
     let stdout = stdout.recv_timeout(DRAIN_GRACE).ok();
     let stderr = stderr.recv_timeout(DRAIN_GRACE).unwrap_or_default();
@@ -130,31 +164,6 @@ pub fn run_one(
         message,
         duration_ms: exec_ms.unwrap_or(duration_ms),
     })
-}
-
-/// Reads a stream on a thread, up to [`OUTPUT_CAP`]; the text arrives once the stream closes.
-fn drain(stream: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let Some(mut stream) = stream else {
-            let _ = tx.send(String::new());
-            return;
-        };
-        let mut kept = Vec::new();
-        let _ = (&mut stream).take(OUTPUT_CAP).read_to_end(&mut kept);
-        let _ = std::io::copy(&mut stream, &mut std::io::sink());
-        let _ = tx.send(String::from_utf8_lossy(&kept).into_owned());
-    });
-    rx
-}
-
-/// SIGKILL to the process group the test leads (no `libc`: the workspace forbids `unsafe`).
-pub fn kill_group(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{pid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 /// The verdict, the learner-facing message and libtest's own timing when it gave one.
@@ -173,26 +182,21 @@ fn judge(
             None,
         );
     };
-    let events: Vec<Event> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Event>(l.trim()).ok())
-        .collect();
-    let result = events.iter().find(|e| {
-        e.kind == "test"
-            && e.name.as_deref() == Some(name)
-            && matches!(e.event.as_str(), "ok" | "failed")
-    });
-    let exec_ms = result
-        .and_then(|e| e.exec_time)
-        .map(|s| (s * 1000.0) as u64);
+    let events: Vec<Event> = stdout.lines().filter_map(Event::parse).collect();
+    let result = events
+        .iter()
+        .find(|e| matches!(e.of_test(name), Some(Phase::Ok | Phase::Failed)));
+    let exec_ms = result.and_then(Event::exec_ms);
     if let Some(failed) = events
         .iter()
-        .find(|e| e.kind == "test" && e.name.as_deref() == Some(name) && e.event == "failed")
+        .find(|e| e.of_test(name) == Some(Phase::Failed))
     {
-        let message = failed.stdout.as_deref().map(libtest::panic_message);
-        let message = message
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "the test failed".into());
+        let message = failed.failure_message();
+        let message = if message.is_empty() {
+            "the test failed".into()
+        } else {
+            message
+        };
         return (Status::Fail, message, exec_ms);
     }
     let status = match end {
@@ -211,7 +215,7 @@ fn judge(
                 Status::Timeout,
                 format!(
                     "stopped: the topic's tests had used up their {} s together (do some of them hang?)",
-                    limits.budget.as_secs()
+                    limits.budget.map_or(0, |(_, budget)| budget.as_secs())
                 ),
                 None,
             );
@@ -221,17 +225,24 @@ fn judge(
     if status.success() && well_formed(name, &events) {
         return (Status::Pass, String::new(), exec_ms);
     }
-    if events
-        .iter()
-        .any(|e| e.kind == "suite" && e.event == "started" && e.test_count == Some(0))
-    {
+    let listed_none = events.iter().any(|e| {
+        matches!(
+            e,
+            Event::Suite {
+                event: Phase::Started,
+                test_count: Some(0),
+                ..
+            }
+        )
+    });
+    if listed_none {
         return (
             Status::Error,
             format!("the test `{name}` does not exist in this build"),
             None,
         );
     }
-    let said = last_lines(stderr, 5);
+    let said = process::last_lines(stderr, 5);
     let message = if result.is_some() {
         format!(
             "the test reported a result, but not in the harness's exact sequence (did the code print imitation test events, or exit early?); process {status}{said}"
@@ -251,26 +262,24 @@ fn well_formed(name: &str, events: &[Event]) -> bool {
     let [suite_started, test_started, test_ok, suite_ok] = events else {
         return false;
     };
-    let named = |e: &Event, event: &str| {
-        e.kind == "test" && e.event == event && e.name.as_deref() == Some(name)
-    };
-    suite_started.kind == "suite"
-        && suite_started.event == "started"
-        && suite_started.test_count == Some(1)
-        && named(test_started, "started")
-        && named(test_ok, "ok")
-        && suite_ok.kind == "suite"
-        && suite_ok.event == "ok"
-        && suite_ok.passed == Some(1)
-        && suite_ok.failed == Some(0)
-}
-
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    format!(":\n{}", lines[lines.len().saturating_sub(n)..].join("\n"))
+    matches!(
+        suite_started,
+        Event::Suite {
+            event: Phase::Started,
+            test_count: Some(1),
+            ..
+        }
+    ) && test_started.of_test(name) == Some(Phase::Started)
+        && test_ok.of_test(name) == Some(Phase::Ok)
+        && matches!(
+            suite_ok,
+            Event::Suite {
+                event: Phase::Ok,
+                passed: Some(1),
+                failed: Some(0),
+                ..
+            }
+        )
 }
 
 #[cfg(test)]
@@ -288,8 +297,7 @@ mod tests {
         let end = End::Exited(ExitStatus::from_raw(code << 8));
         let limits = Limits {
             test: Duration::from_secs(1),
-            budget_ends: Instant::now(),
-            budget: Duration::from_secs(1),
+            budget: Some((Instant::now(), Duration::from_secs(1))),
         };
         judge("a", &end, Some(stdout), "", limits).0
     }
