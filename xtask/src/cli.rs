@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::grade::Format;
-use crate::servers::Prefer;
+use crate::services::servers::Prefer;
 
 #[derive(Parser)]
 #[command(

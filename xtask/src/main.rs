@@ -2,42 +2,36 @@
 //! check. A binary of the workspace rather than an installed tool, so a fresh clone needs
 //! nothing but Rust.
 
-mod bench;
-mod cargo;
-mod check;
-mod cli;
-mod conduit;
-mod doctor;
-mod engine;
+// Who each part serves: the learner's commands, the maintainers' (`check`, `bench`), grading
+// (`grade`, `gradescope-bundle`, `export-template`), then what they all share.
+mod dev;
 mod grade;
+mod learner;
+
+mod acceptance;
+mod cargo;
+mod cli;
 mod harness;
-mod learn;
 mod manifest;
-mod mutants;
 mod process;
-mod progress;
-mod realworld;
-mod servers;
-mod template;
-mod topic_files;
+mod services;
 mod ui;
-mod verify;
-mod warm;
-mod watch;
-mod workflows;
-mod wrong_answers;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{Cli, Command, ServicesAction};
+use dev::{bench, check, mutants};
+use grade::template;
+use learner::{doctor, topic_files, watch};
+use services::warm;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Next => learn::next().map(|()| ExitCode::SUCCESS),
-        Command::List { json } => learn::list(json).map(|()| ExitCode::SUCCESS),
-        Command::Verify { topic, all, json } => learn::verify(topic, all, json),
+        Command::Next => learner::next().map(|()| ExitCode::SUCCESS),
+        Command::List { json } => learner::list(json).map(|()| ExitCode::SUCCESS),
+        Command::Verify { topic, all, json } => learner::verify(topic, all, json),
         Command::Hint { topic } => topic_files::hint(topic).map(|()| ExitCode::SUCCESS),
         Command::Watch => watch::watch().map(|()| ExitCode::SUCCESS),
         Command::Reset { topic, yes, undo } => if undo {
@@ -75,7 +69,7 @@ fn main() -> ExitCode {
             template::run(&dir, root.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Mutants { topics, jobs } => mutants::mutants(topics, jobs),
-        Command::Realworld { url } => realworld::cli(&url),
+        Command::Realworld { url } => acceptance::realworld::cli(&url),
         Command::Bench { check, capstone } => {
             bench::bench(check, capstone).map(|()| ExitCode::SUCCESS)
         }

@@ -3,8 +3,8 @@
 use std::io::IsTerminal;
 
 use crate::harness::Status;
+use crate::learner::verify::TopicResult;
 use crate::manifest::Topic;
-use crate::verify::TopicResult;
 
 fn colour(code: &str, text: &str) -> String {
     if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -62,7 +62,7 @@ pub fn show(topic: &Topic, result: &TopicResult, current: bool) {
             topic.id
         );
         if let Some(suite) = &result.suite {
-            crate::realworld::show(suite);
+            crate::acceptance::realworld::show(suite);
         }
         return;
     }
@@ -86,7 +86,7 @@ pub fn show(topic: &Topic, result: &TopicResult, current: bool) {
         }
     }
     if let Some(suite) = &result.suite {
-        crate::realworld::show(suite);
+        crate::acceptance::realworld::show(suite);
     }
     let (passing, total) = (result.passing(), result.tests.len());
     let not_graded = result

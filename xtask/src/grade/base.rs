@@ -109,7 +109,7 @@ fn differing_files(source: &Path, base_copy: &Path) -> Result<Vec<String>> {
     paths.retain(|p| {
         !p.is_empty()
             && !is_learner_source(p)
-            && !crate::template::made_by_export(p)
+            && !crate::grade::template::made_by_export(p)
             && std::fs::read(source.join(p)).ok() != std::fs::read(base_copy.join(p)).ok()
     });
     Ok(paths)

@@ -33,7 +33,7 @@ use crate::grade::report::Report;
 use crate::grade::rollup::{self, Row};
 use crate::grade::{Job, Place, confine, formats, grade_one};
 use crate::manifest;
-use crate::servers::{self, Prefer};
+use crate::services::servers::{self, Prefer};
 use progress::Progress;
 use repos::{checkout_commit, fetch, pick_commit};
 use roster::Student;

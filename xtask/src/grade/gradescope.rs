@@ -20,9 +20,9 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::grade::assignments;
 use crate::grade::report::{Report, status_word};
+use crate::grade::template;
 use crate::harness::Status;
 use crate::manifest::{self, Visibility};
-use crate::template;
 
 /// A test's output shown to the student: at most this many lines and characters.
 const MESSAGE_LINES: usize = 40;

@@ -52,6 +52,7 @@ mod rollup;
 mod run;
 mod submission;
 mod summary;
+pub mod template;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,7 +62,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::{GradeAction, GradeArgs, GradeCommand};
 use crate::manifest::{self, Topic};
-use crate::servers::{self, Prefer};
+use crate::services::servers::{self, Prefer};
 use report::{Report, SCHEMA_VERSION, round};
 
 pub use formats::Format;

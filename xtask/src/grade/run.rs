@@ -64,7 +64,12 @@ pub fn build(ws: &Workspace, topic: &Topic) -> Built {
         Err(e) => return Err(ws.clean(&format!("{e:#}"))),
     };
     let server = topic.acceptance.is_some().then(|| {
-        crate::realworld::build_binary(ws.cargo(), topic.name(), "conduit", &ws.target_dir)
+        crate::acceptance::realworld::build_binary(
+            ws.cargo(),
+            topic.name(),
+            "conduit",
+            &ws.target_dir,
+        )
     });
     Ok(Executables { tests, server })
 }
@@ -85,7 +90,7 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64, built: Built) -> TopicR
         Err(errors) => return failed_build(report, errors),
     };
     let cwd = ws.root.join("exercises").join(&topic.id);
-    let engine = crate::engine::usable(topic);
+    let engine = crate::services::engine::usable(topic);
     let run = harness::Run {
         cwd: &cwd,
         env: harness::Env::Only(&ws.env),
@@ -108,7 +113,7 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64, built: Built) -> TopicR
         return report;
     };
     // The capstone: the RealWorld suite's share of the points, the hidden tests the rest.
-    let suite_weight = weight * crate::realworld::SUITE_SHARE;
+    let suite_weight = weight * crate::acceptance::realworld::SUITE_SHARE;
     let (mut tests, mut earned) = score(topic, weight - suite_weight, outcomes);
     let (suite, suite_earned) = realworld_tests(ws, server, suite_weight);
     tests.extend(suite);
@@ -123,10 +128,10 @@ pub fn topic(ws: &Workspace, topic: &Topic, weight: f64, built: Built) -> TopicR
 /// its part when every assert of it holds. A run that cannot happen (no server, no hurl) is
 /// an error in every file.
 fn realworld_tests(ws: &Workspace, server: Result<PathBuf>, weight: f64) -> (Vec<TestReport>, f64) {
-    use crate::realworld::{FILES, REQUESTS};
+    use crate::acceptance::realworld::{FILES, REQUESTS};
     let run = server.and_then(|binary| {
-        let hurl = crate::realworld::install_hurl()?;
-        crate::realworld::run_binary(&hurl, &binary, &ws.env)
+        let hurl = crate::acceptance::realworld::install_hurl()?;
+        crate::acceptance::realworld::run_binary(&hurl, &binary, &ws.env)
     });
     let each = weight / REQUESTS as f64;
     let entry = |file: &str, requests: f64| TestReport {
@@ -142,7 +147,7 @@ fn realworld_tests(ws: &Workspace, server: Result<PathBuf>, weight: f64) -> (Vec
         Ok(run) => run,
         Err(e) => {
             let message = format!("the suite did not run: {}", ws.clean(&format!("{e:#}")));
-            let counts = crate::realworld::file_requests();
+            let counts = crate::acceptance::realworld::file_requests();
             let tests = FILES
                 .iter()
                 .enumerate()

@@ -141,7 +141,7 @@ pub(super) fn warm_loop(rows: &mut Vec<Row>) -> Result<()> {
         }
         drop(restores);
         // The warm servers this topic started: stopped before the next topic's cold rounds.
-        let _ = crate::warm::down();
+        let _ = crate::services::warm::down();
     }
     rustlings(rows);
     Ok(())

@@ -9,17 +9,17 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Result, bail};
 
+use crate::acceptance::realworld;
 use crate::cargo;
-use crate::engine;
+use crate::dev::workflows;
+use crate::dev::wrong_answers;
+use crate::grade::template;
 use crate::harness::{self, Status, TestOutcome};
+use crate::learner::verify::TEST_LIMIT;
 use crate::manifest::{self, Service, Topic};
-use crate::realworld;
-use crate::servers::{self, Prefer};
-use crate::template;
+use crate::services::engine;
+use crate::services::servers::{self, Prefer};
 use crate::ui;
-use crate::verify::TEST_LIMIT;
-use crate::workflows;
-use crate::wrong_answers;
 
 #[derive(Default)]
 struct Tally {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use notify::{RecursiveMode, Watcher};
 
-use crate::learn;
+use crate::learner;
 use crate::manifest;
 
 enum Trigger {
@@ -46,7 +46,7 @@ pub fn watch() -> Result<()> {
         }
     });
     loop {
-        learn::next()?;
+        learner::next()?;
         println!(
             "\nWatching exercises/ for changes: save to re-run, Enter to re-run now, q then Enter to quit."
         );

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cargo;
 use crate::manifest::{self, Topic};
-use crate::servers::RunServers;
+use crate::services::servers::RunServers;
 use crate::ui;
 
 pub use hurl::{hurl, install_hint, install_hurl};
@@ -292,7 +292,7 @@ pub fn run_binary(hurl: &Path, binary: &Path, env: &[(String, String)]) -> Resul
         .map(|(_, url)| url.clone())
         .context("the RealWorld suite needs Postgres, and this run started none")?;
     let dir = suite_dir()?;
-    let conduit = crate::conduit::Conduit::start(binary, &admin_url)?;
+    let conduit = crate::acceptance::conduit::Conduit::start(binary, &admin_url)?;
     let uid = format!("{}{}", &conduit.name[8..], fresh_uid());
     hurl::run(hurl, &dir, &format!("http://{}", conduit.address), &uid)
 }

@@ -7,11 +7,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::acceptance::conduit::{self, Conduit};
 use crate::cargo;
-use crate::conduit::{self, Conduit};
 use crate::manifest::{self, Service};
 
-use crate::servers::{self, Prefer};
+use crate::services::servers::{self, Prefer};
 
 /// The seeded blog: authors, articles (each with two tags) and favorites.
 const AUTHORS: u32 = 50;

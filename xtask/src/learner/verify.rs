@@ -6,12 +6,12 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::acceptance::realworld::{self, SuiteOutcome};
 use crate::cargo;
-use crate::engine;
 use crate::harness::{self, Status, TestOutcome};
 use crate::manifest::Topic;
-use crate::realworld::{self, SuiteOutcome};
-use crate::servers::RunServers;
+use crate::services::engine;
+use crate::services::servers::RunServers;
 
 /// The limit for a single test (a learner's infinite loop must not stall the run).
 pub const TEST_LIMIT: Duration = Duration::from_secs(60);

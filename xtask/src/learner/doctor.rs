@@ -5,7 +5,7 @@ use std::process::Command;
 use anyhow::Result;
 use kata_testkit::services::{self, Service};
 
-use crate::servers;
+use crate::services::servers;
 use crate::ui;
 
 fn version(program: &str, arg: &str) -> Option<String> {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::cargo;
 use crate::manifest::{self, Topic};
-use crate::servers::{self, Prefer};
+use crate::services::servers::{self, Prefer};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::learn;
+use crate::grade::template;
+use crate::learner;
+use crate::learner::progress::Progress;
 use crate::manifest::{self, Topic};
-use crate::progress::Progress;
-use crate::template;
 
 fn chosen(topics: &[Topic], wanted: Option<String>) -> Result<Topic> {
     match wanted {
         Some(name) => Ok(manifest::find(topics, &name)?.clone()),
-        None => learn::current(topics, &Progress::load())
+        None => learner::current(topics, &Progress::load())
             .cloned()
             .context("Every topic is done: name one, e.g. `cargo xtask hint transfer`"),
     }

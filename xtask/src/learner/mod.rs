@@ -1,15 +1,23 @@
-//! The learner's loop: `next`, `verify`, `list`.
+//! The learner's commands: the loop (`next`, `verify`, `list`, here), `watch`, the files
+//! around a topic (`hint`, `reset`, `solution`), `doctor`, and the progress they record. Tests
+//! run batched (the harness's fast mode).
+
+pub mod doctor;
+pub mod progress;
+pub mod topic_files;
+pub mod verify;
+pub mod watch;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::json;
 
+use crate::learner::progress::Progress;
 use crate::manifest::{self, Topic};
-use crate::progress::Progress;
-use crate::servers::{self, Prefer};
+use crate::services::servers::{self, Prefer};
 use crate::ui;
-use crate::verify::{self, TopicResult};
+use verify::TopicResult;
 
 /// The first topic not done against its current tests.
 pub fn current<'a>(topics: &'a [Topic], progress: &Progress) -> Option<&'a Topic> {
@@ -19,7 +27,7 @@ pub fn current<'a>(topics: &'a [Topic], progress: &Progress) -> Option<&'a Topic
 /// Starts the servers these topics need (none if they need none), builds and runs their tests.
 pub fn run_topics(topics: &[&Topic], show_servers: bool) -> Result<Vec<TopicResult>> {
     let needs = manifest::services_needed(topics);
-    crate::warm::ensure(&needs);
+    crate::services::warm::ensure(&needs);
     let servers = servers::start(&needs, Prefer::Auto)?;
     if show_servers {
         for line in &servers.described {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::manifest::{Service, Topic};
 use crate::process;
-use crate::servers;
+use crate::services::servers;
 
 /// How long pulling one base image may take before the engine counts as unable to build.
 const PULL_LIMIT: Duration = Duration::from_secs(120);

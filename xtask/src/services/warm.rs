@@ -18,7 +18,7 @@ use anyhow::{Result, bail};
 use kata_testkit::services::{self as kit, ServicesFile};
 
 use crate::manifest::Service;
-use crate::servers::{self, Prefer};
+use crate::services::servers::{self, Prefer};
 
 /// How long the learner loop's servers wait for another run.
 fn idle_limit() -> Option<Duration> {
