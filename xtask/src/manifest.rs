@@ -57,7 +57,23 @@ impl Visibility {
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Acceptance {
+    /// The RealWorld API suite against the topic's `conduit` server.
     Realworld,
+}
+
+impl Acceptance {
+    /// The binary the learner's crate builds for the suite.
+    pub fn server(self) -> &'static str {
+        match self {
+            Acceptance::Realworld => "conduit",
+        }
+    }
+    /// The same binary of the topic's reference solution.
+    pub fn solution_server(self) -> &'static str {
+        match self {
+            Acceptance::Realworld => "conduit-solution",
+        }
+    }
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +132,14 @@ pub fn load_from(root: &Path) -> Result<Vec<Topic>> {
     let file: File = toml::from_str(&text)
         .with_context(|| format!("{} is not a valid manifest", path.display()))?;
     Ok(file.topic)
+}
+
+/// The topic whose server an acceptance suite judges (`acceptance = ...`): the capstone.
+pub fn with_acceptance(topics: &[Topic], suite: Acceptance) -> Result<&Topic> {
+    topics
+        .iter()
+        .find(|t| t.acceptance == Some(suite))
+        .with_context(|| format!("exercises/katas.toml has no topic with acceptance = {suite:?}"))
 }
 
 /// Finds a topic by id (`11_transfer`), name (`transfer`) or number (`11`).

@@ -115,6 +115,44 @@ impl Group {
     }
 }
 
+impl Group {
+    /// Waits for the leader to exit, at most `limit`: its status, or `None` (still running).
+    pub fn wait_within(&mut self, limit: Duration) -> Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Starts `cmd` (failing, naming it, when it cannot start).
+pub fn spawn(cmd: &mut Command) -> Result<Child> {
+    cmd.spawn()
+        .with_context(|| format!("Failed to start `{}`", describe(cmd)))
+}
+
+/// Starts `cmd` in a process group of its own that is left running: a Ctrl-C to the
+/// runner's group does not reach it (a holder of warm servers, the container reaper).
+pub fn spawn_detached(cmd: &mut Command) -> Result<Child> {
+    cmd.process_group(0)
+        .spawn()
+        .with_context(|| format!("Failed to start `{}`", describe(cmd)))
+}
+
+/// Whether the runner runs as root (it may then install what it misses with apt-get).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
 impl Drop for Group {
     fn drop(&mut self) {
         if !self.stopped {

@@ -2,14 +2,15 @@
 //! `verify`, `grade`) and the capstone's benchmark (`bench`) talk to it over HTTP.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+use crate::process::Group;
 
 /// How long the binary may take to print `listening on ...` (it runs the migrations first).
 const START_LIMIT: Duration = Duration::from_secs(60);
@@ -24,7 +25,7 @@ pub struct Conduit {
     pub name: String,
     /// A superuser URL of the server, for seeding and statistics.
     pub admin_url: String,
-    server: Child,
+    server: Group,
 }
 
 impl Conduit {
@@ -49,17 +50,16 @@ impl Conduit {
         // but they say why a server did not start.
         let log = std::env::temp_dir().join(format!("{name}.stderr"));
         let stderr = std::fs::File::create(&log).map_or(Stdio::null(), Stdio::from);
-        let spawned = Command::new(binary)
-            .process_group(0)
-            .env("DATABASE_URL", &database_url)
-            .env("PORT", "0")
-            .env("HOST", "127.0.0.1")
-            .env("JWT_SECRET", format!("realworld-run-{nonce:x}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()));
+        let spawned = Group::spawn(
+            Command::new(binary)
+                .env("DATABASE_URL", &database_url)
+                .env("PORT", "0")
+                .env("HOST", "127.0.0.1")
+                .env("JWT_SECRET", format!("realworld-run-{nonce:x}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(stderr),
+        );
         let mut conduit = Conduit {
             address: String::new(),
             name,
@@ -75,7 +75,7 @@ impl Conduit {
                 }
             },
         };
-        let stdout = conduit.server.stdout.take().context("no stdout")?;
+        let stdout = conduit.server.child().stdout.take().context("no stdout")?;
         // The binary prints `listening on 127.0.0.1:NNNN` once bound: no port race, no polling.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -109,9 +109,7 @@ impl Conduit {
 
 impl Drop for Conduit {
     fn drop(&mut self) {
-        crate::process::kill_group(self.server.id());
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        let _ = self.server.stop();
         drop_database(&self.admin_url, &self.name);
     }
 }

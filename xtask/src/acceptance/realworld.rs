@@ -17,7 +17,8 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 use crate::cargo;
-use crate::manifest::{self, Topic};
+use crate::manifest::{self, Acceptance, Topic};
+use crate::process;
 use crate::services::servers::RunServers;
 use crate::ui;
 
@@ -164,11 +165,12 @@ pub fn suite_dir() -> Result<PathBuf> {
             continue;
         }
         let partial = path.with_extension("part");
-        let status = Command::new("curl")
-            .args("-fsSL --retry 2 --connect-timeout 10 --max-time 60 -o".split(' '))
-            .arg(&partial)
-            .arg(url(file))
-            .status();
+        let status = process::status(
+            Command::new("curl")
+                .args("-fsSL --retry 2 --connect-timeout 10 --max-time 60 -o".split(' '))
+                .arg(&partial)
+                .arg(url(file)),
+        );
         if !status.is_ok_and(|s| s.success()) {
             let _ = std::fs::remove_file(&partial);
             bail!(
@@ -239,7 +241,7 @@ pub fn check_solution(topic: &Topic, run: &RunServers) -> Result<SuiteRun> {
     let binary = build_binary(
         build,
         &topic.solution_package(),
-        "conduit-solution",
+        Acceptance::Realworld.solution_server(),
         &target,
     )?;
     run_binary(&hurl, &binary, &run.env)
@@ -254,7 +256,7 @@ pub fn verify_learner(topic: &Topic, run: &RunServers) -> SuiteOutcome {
         let (root, target) = (manifest::root(), cargo::target_dir());
         let mut build = cargo::cargo();
         build.current_dir(&root).env("CARGO_TARGET_DIR", &target);
-        let binary = build_binary(build, topic.name(), "conduit", &target)?;
+        let binary = build_binary(build, topic.name(), Acceptance::Realworld.server(), &target)?;
         run_binary(&hurl, &binary, &run.env)
     });
     match outcome {
@@ -271,9 +273,7 @@ pub fn build_binary(
     bin: &str,
     target_dir: &Path,
 ) -> Result<PathBuf> {
-    let out = cmd
-        .args(["build", "--quiet", "--package", package, "--bin", bin])
-        .output()?;
+    let out = process::output(cmd.args(["build", "--quiet", "--package", package, "--bin", bin]))?;
     if !out.status.success() {
         bail!(
             "`cargo build -p {package} --bin {bin}` failed:\n{}",

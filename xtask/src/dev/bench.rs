@@ -328,8 +328,7 @@ fn testdb_times(url: &str, count: usize, ephemeral: bool) -> Result<Vec<f64>> {
     if ephemeral {
         child.env(kit::EPHEMERAL_VAR, "postgres");
     }
-    let out = child
-        .output()
+    let out = crate::process::output(&mut child)
         .context("Failed to start the per-test database child process")?;
     if !out.status.success() {
         bail!(
@@ -408,12 +407,12 @@ async fn wait_for_spares(url: &str, count: usize) -> Result<()> {
 fn check_wall_time(rows: &mut Vec<Row>) -> Result<()> {
     eprintln!("bench: running `cargo xtask check --no-lint`");
     let (time, out) = timed(|| {
-        Command::new(std::env::current_exe()?)
-            .args(["check", "--no-lint"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .context("Failed to run `cargo xtask check --no-lint`")
+        crate::process::output(
+            Command::new(std::env::current_exe()?)
+                .args(["check", "--no-lint"])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null()),
+        )
     })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary = stdout.lines().last().unwrap_or("no output");

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::cargo;
 use crate::manifest::{self, Topic};
+use crate::process;
 use crate::services::servers::{self, Prefer};
 
 #[derive(Deserialize, Default)]
@@ -57,11 +58,7 @@ impl Tally {
 }
 
 pub fn mutants(only: Vec<String>, jobs: usize) -> Result<ExitCode> {
-    if Command::new("cargo")
-        .args(["mutants", "--version"])
-        .output()
-        .map_or(true, |o| !o.status.success())
-    {
+    if !process::succeeds(Command::new("cargo").args(["mutants", "--version"])) {
         bail!(
             "cargo-mutants is not installed: `cargo install cargo-mutants --locked`, then run this again."
         );
@@ -118,21 +115,21 @@ fn run_topic(topic: &Topic, env: &[(String, String)], jobs: usize) -> Result<Tal
     let out = cargo::target_dir().join("mutants").join(&topic.id);
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)?;
-    let status = cargo::cargo()
-        .env("CARGO_TARGET_DIR", mutants_target()?)
-        .args(["mutants", "--package", &topic.solution_package()])
-        .arg("--output")
-        .arg(&out)
-        .args([
-            "--jobs",
-            &jobs.to_string(),
-            "--timeout",
-            "120",
-            "--no-shuffle",
-        ])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .status()
-        .context("Failed to run cargo mutants")?;
+    let status = process::status(
+        cargo::cargo()
+            .env("CARGO_TARGET_DIR", mutants_target()?)
+            .args(["mutants", "--package", &topic.solution_package()])
+            .arg("--output")
+            .arg(&out)
+            .args([
+                "--jobs",
+                &jobs.to_string(),
+                "--timeout",
+                "120",
+                "--no-shuffle",
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v))),
+    )?;
     // Exit 2 means "some mutants missed": the files say which.
     if !matches!(status.code(), Some(0..=3)) {
         bail!("cargo mutants failed for {} ({status})", topic.id);
@@ -168,12 +165,7 @@ fn mutants_target() -> Result<std::path::PathBuf> {
     name.push("-mutants");
     let target = runner.with_file_name(name);
     if !target.exists() {
-        let copied = Command::new("cp")
-            .arg("-a")
-            .arg(&runner)
-            .arg(&target)
-            .status()
-            .context("Failed to run cp")?;
+        let copied = process::status(Command::new("cp").arg("-a").arg(&runner).arg(&target))?;
         if !copied.success() {
             let _ = std::fs::remove_dir_all(&target);
         }

@@ -134,9 +134,7 @@ fn pip_tool(venv: &Path, requirement: &str, binary: &str) -> Result<PathBuf> {
 
 /// (exit status was success, stdout and stderr).
 fn run(command: &mut Command) -> Result<(bool, String)> {
-    let output = command
-        .output()
-        .with_context(|| format!("Failed to run {:?}", command.get_program()))?;
+    let output = crate::process::output(command)?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use crate::grade::report::BaseInfo;
 use crate::grade::submission::git_output;
 use crate::manifest::Topic;
+use crate::process;
 
 /// The trusted commit grading takes everything but the learner's sources from.
 pub struct Base {
@@ -178,24 +179,25 @@ fn changed_paths(source: &Path, commit: &str) -> Result<Vec<String>> {
 
 /// `git archive COMMIT | tar -x -C scratch`.
 fn extract(source: &Path, commit: &str, scratch: &Path) -> Result<()> {
-    let mut archive = Command::new("git")
-        .arg("-C")
-        .arg(source)
-        .args(["archive", "--format=tar", commit])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("Failed to run `git archive`: is git installed?")?;
+    let mut archive = process::spawn(
+        Command::new("git")
+            .arg("-C")
+            .arg(source)
+            .args(["archive", "--format=tar", commit])
+            .stdout(Stdio::piped()),
+    )
+    .context("Failed to run `git archive`: is git installed?")?;
     let stdout = archive
         .stdout
         .take()
         .context("Failed to read `git archive`")?;
-    let tar = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(scratch)
-        .stdin(stdout)
-        .status()
-        .context("Failed to run `tar`")?;
+    let tar = process::status(
+        Command::new("tar")
+            .arg("-x")
+            .arg("-C")
+            .arg(scratch)
+            .stdin(stdout),
+    )?;
     let archived = archive.wait()?;
     if !archived.success() || !tar.success() {
         bail!(

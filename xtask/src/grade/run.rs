@@ -63,11 +63,11 @@ pub fn build(ws: &Workspace, topic: &Topic) -> Built {
         Ok(Build::Failed(errors)) => return Err(ws.clean(&errors)),
         Err(e) => return Err(ws.clean(&format!("{e:#}"))),
     };
-    let server = topic.acceptance.is_some().then(|| {
+    let server = topic.acceptance.map(|suite| {
         crate::acceptance::realworld::build_binary(
             ws.cargo(),
             topic.name(),
-            "conduit",
+            suite.server(),
             &ws.target_dir,
         )
     });

@@ -24,12 +24,7 @@ pub fn identify(root: &Path, student: Option<String>) -> Submission {
 
 /// The trimmed standard output of a successful `git` command in `root`.
 pub fn git_output(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .ok()?;
+    let out = crate::process::output(Command::new("git").arg("-C").arg(root).args(args)).ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())

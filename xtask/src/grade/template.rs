@@ -11,6 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::manifest;
+use crate::process;
 
 /// Tracked paths a student copy leaves out.
 const LEFT_OUT: [&str; 3] = ["solutions/", ".ci/", ".github/"];
@@ -191,10 +192,11 @@ fn student_readme(text: &str) -> String {
 /// Drops the solutions' packages from `Cargo.lock` (cargo would on the first build, leaving a
 /// change behind). Offline: nothing is fetched; on failure the first build does it.
 fn prune_lockfile(dir: &Path) {
-    let done = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(dir)
-        .args(["update", "--workspace", "--offline", "--quiet"])
-        .output();
+    let done = process::output(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(dir)
+            .args(["update", "--workspace", "--offline", "--quiet"]),
+    );
     if !done.is_ok_and(|out| out.status.success()) {
         eprintln!(
             "note: Cargo.lock still lists the solutions' packages: the first build drops them"
@@ -230,11 +232,7 @@ pub fn stub_commit(root: &Path) -> Result<String> {
 
 /// Runs git in `dir`; its standard output, or an error naming the command.
 pub fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
+    let out = process::output(Command::new("git").arg("-C").arg(dir).args(args))
         .context("Failed to run git: is it installed?")?;
     if !out.status.success() {
         bail!(

@@ -5,11 +5,12 @@ use std::process::Command;
 use anyhow::Result;
 use kata_testkit::services::{self, Service};
 
+use crate::process;
 use crate::services::servers;
 use crate::ui;
 
 fn version(program: &str, arg: &str) -> Option<String> {
-    let out = Command::new(program).arg(arg).output().ok()?;
+    let out = process::output(Command::new(program).arg(arg)).ok()?;
     out.status.success().then(|| {
         String::from_utf8_lossy(&out.stdout)
             .lines()

@@ -67,12 +67,13 @@ pub fn reset(wanted: String, yes: bool) -> Result<()> {
             )
         })?;
     }
-    let status = std::process::Command::new("git")
-        .current_dir(manifest::root())
-        .args(["checkout", &commit, "--"])
-        .arg(&path)
-        .status()
-        .context("Failed to run git: is it installed?")?;
+    let status = crate::process::status(
+        std::process::Command::new("git")
+            .current_dir(manifest::root())
+            .args(["checkout", &commit, "--"])
+            .arg(&path),
+    )
+    .context("Failed to run git: is it installed?")?;
     if !status.success() {
         bail!(
             "git could not restore {path}; your code is safe in {}",

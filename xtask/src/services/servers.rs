@@ -3,7 +3,6 @@
 //! `KATA_REDIS_URL`. Order: environment or `services up`, then a container (testcontainers,
 //! when a Docker engine answers within 2 s), then local binaries.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -245,14 +244,14 @@ const POSTGRES_SETTINGS: &[&str] = &[
 /// containers (labelled with its pid) once our end of its stdin closes, however we exit.
 fn spawn_reaper() -> Result<(Child, ChildStdin)> {
     let script = r#"cat >/dev/null; ids=$(docker ps -aq --filter "label=kata.reaper=$$"); [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1"#;
-    let mut child = Command::new("sh")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .context("Failed to start the container reaper")?;
+    let mut child = crate::process::spawn_detached(
+        Command::new("sh")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .context("Failed to start the container reaper")?;
     let stdin = child.stdin.take().expect("piped");
     Ok((child, stdin))
 }

@@ -10,7 +10,7 @@
 //! SIGKILL), the servers stop and their directories go.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +18,7 @@ use anyhow::{Result, bail};
 use kata_testkit::services::{self as kit, ServicesFile};
 
 use crate::manifest::Service;
+use crate::process;
 use crate::services::servers::{self, Prefer};
 
 /// How long the learner loop's servers wait for another run.
@@ -78,12 +79,11 @@ fn start_holder(prefer: Prefer, idle: Option<Duration>) -> Result<()> {
     if let Some(idle) = idle {
         holder.arg("--idle-seconds").arg(idle.as_secs().to_string());
     }
-    let mut holder = holder
+    holder
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(log)
-        .process_group(0)
-        .spawn()?;
+        .stderr(log);
+    let mut holder = process::spawn_detached(&mut holder)?;
     let mut first_line = String::new();
     BufReader::new(holder.stdout.take().expect("piped")).read_line(&mut first_line)?;
     if !first_line.starts_with("ready") {
@@ -155,9 +155,7 @@ pub fn down() -> Result<()> {
     let path = kit::services_file();
     match kit::read_services_file() {
         Some(file) => {
-            let _ = Command::new("kill")
-                .arg(file.holder_pid.to_string())
-                .status();
+            let _ = process::status(Command::new("kill").arg(file.holder_pid.to_string()));
             let _ = std::fs::remove_file(&path);
             println!("Stopped the services (pid {}).", file.holder_pid);
         }

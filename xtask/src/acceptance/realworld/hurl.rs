@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::{FILES, FileResult, SuiteRun};
 use crate::manifest;
+use crate::process::{self, Group};
 
 /// The version `cargo install` builds: 8.1 needs a newer rustc than the pinned toolchain.
 pub const VERSION: &str = "8.0.1";
@@ -65,47 +66,45 @@ pub fn install_hurl() -> Result<PathBuf> {
     if let Some(found) = hurl() {
         return Ok(found);
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if root {
+    if process::is_root() {
         println!(
             "     installing {} (apt-get, for hurl's build)",
             BUILD_PACKAGES.join(" ")
         );
         // A fresh machine's package lists may be missing or stale.
-        let _ = Command::new("apt-get")
-            .args(["update", "-q"])
-            .stdout(Stdio::null())
-            .status();
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "-q"])
-            .args(BUILD_PACKAGES)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status();
+        let _ = process::status(
+            Command::new("apt-get")
+                .args(["update", "-q"])
+                .stdout(Stdio::null()),
+        );
+        let _ = process::status(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q"])
+                .args(BUILD_PACKAGES)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null()),
+        );
     }
     let root = shared_root().unwrap_or_else(local_root);
     println!(
         "     installing hurl {VERSION} into {} (cargo install, a few minutes)",
         root.display()
     );
-    let out = Command::new("cargo")
-        .current_dir(manifest::root())
-        .env_remove("CARGO_TARGET_DIR")
-        .args([
-            "install",
-            "hurl",
-            "--version",
-            VERSION,
-            "--locked",
-            "--quiet",
-            "--root",
-        ])
-        .arg(&root)
-        .output()
-        .context("Failed to run cargo install")?;
+    let out = process::output(
+        Command::new("cargo")
+            .current_dir(manifest::root())
+            .env_remove("CARGO_TARGET_DIR")
+            .args([
+                "install",
+                "hurl",
+                "--version",
+                VERSION,
+                "--locked",
+                "--quiet",
+                "--root",
+            ])
+            .arg(&root),
+    )?;
     match hurl() {
         Some(found) if out.status.success() => Ok(found),
         _ => {
@@ -127,28 +126,23 @@ pub fn run(hurl: &Path, dir: &Path, origin: &str, uid: &str) -> Result<SuiteRun>
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let stderr_path = scratch.join("stderr.txt");
-    let mut child = Command::new(hurl)
-        .current_dir(dir)
-        .args(["--test", "--jobs", "1", "--continue-on-error", "--no-color"])
-        .args(["--connect-timeout", "5", "--max-time", "10"])
-        .args(["--variable", &format!("host={origin}")])
-        .args(["--variable", &format!("uid={uid}")])
-        .arg("--report-json")
-        .arg(scratch.join("report"))
-        .args(FILES.map(|(file, _)| file))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path)?)
-        .spawn()
-        .with_context(|| format!("cannot run {}", hurl.display()))?;
-    let deadline = Instant::now() + RUN_LIMIT;
-    while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the suite did not finish within {} s", RUN_LIMIT.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let mut child = Group::spawn(
+        Command::new(hurl)
+            .current_dir(dir)
+            .args(["--test", "--jobs", "1", "--continue-on-error", "--no-color"])
+            .args(["--connect-timeout", "5", "--max-time", "10"])
+            .args(["--variable", &format!("host={origin}")])
+            .args(["--variable", &format!("uid={uid}")])
+            .arg("--report-json")
+            .arg(scratch.join("report"))
+            .args(FILES.map(|(file, _)| file))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path)?),
+    )?;
+    if child.wait_within(RUN_LIMIT)?.is_none() {
+        let _ = child.stop();
+        bail!("the suite did not finish within {} s", RUN_LIMIT.as_secs());
     }
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     let report = std::fs::read_to_string(scratch.join("report/report.json"))

@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::acceptance::conduit::{self, Conduit};
 use crate::cargo;
-use crate::manifest::{self, Service};
-
+use crate::manifest::{self, Acceptance, Service};
+use crate::process;
 use crate::services::servers::{self, Prefer};
 
 /// The seeded blog: authors, articles (each with two tags) and favorites.
@@ -41,11 +41,7 @@ pub fn figures() -> Result<Vec<String>> {
         ],
     )?;
     let url = format!("http://{}/api/articles", conduit.address);
-    let out = Command::new(&wrk)
-        .args(LOAD)
-        .arg(&url)
-        .output()
-        .context("Failed to run wrk")?;
+    let out = process::output(Command::new(&wrk).args(LOAD).arg(&url))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         bail!(
@@ -72,41 +68,36 @@ fn wrk() -> Result<PathBuf> {
     if let Some(found) = kata_testkit::install::which("wrk") {
         return Ok(found);
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if root {
-        let status = Command::new("apt-get")
-            .args(["install", "-y", "-q", "wrk"])
-            .status();
-        if status.is_ok_and(|s| s.success())
-            && let Some(found) = kata_testkit::install::which("wrk")
-        {
-            return Ok(found);
-        }
+    if process::is_root()
+        && process::status(Command::new("apt-get").args(["install", "-y", "-q", "wrk"]))
+            .is_ok_and(|s| s.success())
+        && let Some(found) = kata_testkit::install::which("wrk")
+    {
+        return Ok(found);
     }
     bail!("the capstone's figure needs wrk: sudo apt-get install -y wrk (or brew install wrk)")
 }
 
 /// The reference solution's server, optimised as it would be served.
 fn build() -> Result<PathBuf> {
-    let package = "capstone_conduit_solution";
-    let bin = "conduit-solution";
-    let status = cargo::cargo()
-        .current_dir(manifest::root())
-        .env("CARGO_TARGET_DIR", cargo::target_dir())
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--package",
-            package,
-            "--bin",
-            bin,
-        ])
-        .status()
-        .context("Failed to run cargo build")?;
+    let topics = manifest::load()?;
+    let topic = manifest::with_acceptance(&topics, Acceptance::Realworld)?;
+    let package = topic.solution_package();
+    let bin = Acceptance::Realworld.solution_server();
+    let status = process::status(
+        cargo::cargo()
+            .current_dir(manifest::root())
+            .env("CARGO_TARGET_DIR", cargo::target_dir())
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--package",
+                &package,
+                "--bin",
+                bin,
+            ]),
+    )?;
     if !status.success() {
         bail!("`cargo build --release -p {package} --bin {bin}` failed");
     }

@@ -92,16 +92,16 @@ pub(super) fn warm_loop(rows: &mut Vec<Row>) -> Result<()> {
                 std::fs::write(&lib, &edited)
                     .with_context(|| format!("Failed to write {}", lib.display()))?;
                 let started = Instant::now();
-                let out = crate::cargo::cargo()
+                let mut verify = crate::cargo::cargo();
+                verify
                     .args(["xtask", "verify", topic.name()])
                     // Docker may answer with no image pulled: measure the local-server path.
                     .env("KATA_NO_DOCKER", "1")
                     .env("KATA_SERVICES_IDLE_MINUTES", if warm { "15" } else { "0" })
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .output()
-                    .context("Failed to run `cargo xtask verify`")?;
+                    .stderr(Stdio::piped());
+                let out = crate::process::output(&mut verify)?;
                 let time = millis(started.elapsed());
                 if !out.status.success() {
                     bail!(
@@ -157,12 +157,13 @@ fn rustlings(rows: &mut Vec<Row>) {
     let samples: Vec<f64> = (0..LOOP_RUNS)
         .filter_map(|_| {
             let started = Instant::now();
-            let out = Command::new("rustlings")
-                .args(["run", "errors2"])
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .output()
-                .ok()?;
+            let out = crate::process::output(
+                Command::new("rustlings")
+                    .args(["run", "errors2"])
+                    .current_dir(&dir)
+                    .stdin(Stdio::null()),
+            )
+            .ok()?;
             let _ = out;
             Some(millis(started.elapsed()))
         })

@@ -6,25 +6,29 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::process;
+
 /// Clones `url` into `dir`, or fetches it again; git's own words on failure.
 pub fn fetch(url: &str, dir: &Path) -> Result<()> {
     let output = if dir.join(".git").exists() {
-        git(dir)
-            .args(["fetch", "--quiet", "--force", "--tags", "--prune", "origin"])
-            .arg("+refs/heads/*:refs/remotes/origin/*")
-            .output()
+        process::output(
+            git(dir)
+                .args(["fetch", "--quiet", "--force", "--tags", "--prune", "origin"])
+                .arg("+refs/heads/*:refs/remotes/origin/*"),
+        )
     } else {
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)?;
         }
         let _ = std::fs::remove_dir_all(dir);
-        Command::new("git")
-            .args(["clone", "--quiet", "--no-checkout", "--", url])
-            .arg(dir)
-            // Never ask for a password: a private repository without credentials is a row
-            // that says so, not a hung run.
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
+        process::output(
+            Command::new("git")
+                .args(["clone", "--quiet", "--no-checkout", "--", url])
+                .arg(dir)
+                // Never ask for a password: a private repository without credentials is a
+                // row that says so, not a hung run.
+                .env("GIT_TERMINAL_PROMPT", "0"),
+        )
     }
     .context("Failed to run git: is it installed?")?;
     if !output.status.success() {
@@ -86,7 +90,7 @@ pub fn checkout_commit(dir: &Path, commit: &str) -> Result<()> {
         &["checkout", "--quiet", "--force", "--detach", commit][..],
         &["clean", "-q", "-f", "-d", "-x"][..],
     ] {
-        let status = git(dir).args(args).status()?;
+        let status = process::status(git(dir).args(args))?;
         if !status.success() {
             bail!("`git {}` failed in {}", args.join(" "), dir.display());
         }
@@ -101,7 +105,7 @@ fn git(dir: &Path) -> Command {
 }
 
 fn git_text(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = git(dir).args(args).output().ok()?;
+    let out = process::output(git(dir).args(args)).ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
