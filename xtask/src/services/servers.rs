@@ -148,6 +148,20 @@ pub fn docker_answers() -> bool {
     )
 }
 
+/// The variable naming each server's image, and the pinned default.
+const POSTGRES_IMAGE: (&str, &str) = ("KATA_POSTGRES_IMAGE", "postgres:17.6-alpine");
+const REDIS_IMAGE: (&str, &str) = ("KATA_REDIS_IMAGE", "redis:7.4-alpine");
+
+/// The image a container of `service` starts from, as `name:tag`.
+pub fn image_reference(service: kit::Service) -> String {
+    let (var, default) = match service {
+        kit::Service::Postgres => POSTGRES_IMAGE,
+        kit::Service::Redis => REDIS_IMAGE,
+    };
+    let (name, tag) = image(var, default);
+    format!("{name}:{tag}")
+}
+
 /// `name:tag` from the environment, or the pinned default.
 fn image(var: &str, default: &str) -> (String, String) {
     let reference = std::env::var(var).unwrap_or_else(|_| default.to_string());
@@ -176,7 +190,7 @@ fn start_container(run: &mut RunServers, service: Service) -> Result<String> {
     let (url, container) = runtime.block_on(async {
         match service {
             Service::Postgres => {
-                let (name, tag) = image("KATA_POSTGRES_IMAGE", "postgres:17.6-alpine");
+                let (name, tag) = image(POSTGRES_IMAGE.0, POSTGRES_IMAGE.1);
                 let password = format!("{:08x}{:08x}", rand_u32(), rand_u32());
                 let container = GenericImage::new(name, tag)
                     .with_exposed_port(5432.tcp())
@@ -197,7 +211,7 @@ fn start_container(run: &mut RunServers, service: Service) -> Result<String> {
                 anyhow::Ok((url, container))
             }
             Service::Redis => {
-                let (name, tag) = image("KATA_REDIS_IMAGE", "redis:7.4-alpine");
+                let (name, tag) = image(REDIS_IMAGE.0, REDIS_IMAGE.1);
                 let container = GenericImage::new(name, tag)
                     .with_exposed_port(6379.tcp())
                     .with_wait_for(WaitFor::message_on_stdout("Ready to accept connections"))
