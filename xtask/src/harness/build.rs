@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -32,6 +32,9 @@ struct Message {
     message: Option<Diagnostic>,
     #[serde(default)]
     package_id: Option<String>,
+    /// Up to date: nothing was compiled for it.
+    #[serde(default)]
+    fresh: bool,
 }
 
 #[derive(Deserialize)]
@@ -63,11 +66,11 @@ pub fn build_tests_with(
     if let Some(path) = manifest_path {
         cmd.arg("--manifest-path").arg(path);
     }
+    let mut progress = Progress::new(unit_graph(&cmd, package, manifest_path));
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .context("Failed to run cargo: is Rust installed? See https://rustup.rs")?;
-    let progress = Progress::new();
     let stderr = child.stderr.take().expect("piped");
     let stderr_reader =
         std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
@@ -89,7 +92,7 @@ pub fn build_tests_with(
                     || message.package_id.unwrap_or_default(),
                     |t| t.name.clone(),
                 );
-                progress.set(format!("building ({compiled} crates ready, last: {name})"));
+                progress.set(compiled, message.fresh, &name);
             }
             "compiler-message" => {
                 if let Some(d) = message.message
@@ -104,7 +107,7 @@ pub fn build_tests_with(
             _ => {}
         }
     }
-    progress.finish();
+    progress.finish(compiled);
     let status = child.wait()?;
     let stderr = stderr_reader.join().unwrap_or_default();
     if status.success() {
@@ -116,13 +119,31 @@ pub fn build_tests_with(
     Ok(Build::Failed(clean_paths(&errors.join(""))))
 }
 
-/// One status line while cargo works (a spinner on a terminal, nothing otherwise).
-struct Progress(Option<ProgressBar>);
+/// While cargo works: a spinner on a terminal. Piped (a CI log), once something compiles, a
+/// plain line at most every few seconds with how many of the build's crates are ready, so a
+/// first build of minutes shows it is moving.
+enum Progress {
+    Bar(ProgressBar),
+    Plain {
+        /// Asks cargo how many crates the build holds (`--unit-graph`, nothing built).
+        query: Box<Command>,
+        /// The build's crates, once asked (`None` inside: cargo could not say).
+        total: Option<Option<usize>>,
+        last: Instant,
+    },
+}
+
+/// How often a plain progress line may be printed.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
-    fn new() -> Progress {
+    fn new(query: Command) -> Progress {
         if !std::io::stderr().is_terminal() {
-            return Progress(None);
+            return Progress::Plain {
+                query: Box::new(query),
+                total: None,
+                last: Instant::now(),
+            };
         }
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -130,16 +151,103 @@ impl Progress {
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         bar.set_message("building");
-        Progress(Some(bar))
+        Progress::Bar(bar)
     }
-    fn set(&self, message: String) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(message);
+
+    /// `ready` crates are built, the last `name` (`fresh`: it was up to date).
+    fn set(&mut self, ready: usize, fresh: bool, name: &str) {
+        match self {
+            Progress::Bar(bar) => {
+                bar.set_message(format!("building ({ready} crates ready, last: {name})"));
+            }
+            Progress::Plain { query, total, last } => {
+                if total.is_none() && !fresh {
+                    let count = unit_count(query);
+                    *total = Some(count);
+                    *last = Instant::now();
+                    eprintln!(
+                        "building: {} of {} crates ready (last: {name})",
+                        ready,
+                        of(count)
+                    );
+                } else if total.is_some() && last.elapsed() >= PLAIN_EVERY {
+                    *last = Instant::now();
+                    let count = total.flatten();
+                    eprintln!(
+                        "building: {ready} of {} crates ready (last: {name})",
+                        of(count)
+                    );
+                }
+            }
         }
     }
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
+
+    fn finish(&self, ready: usize) {
+        match self {
+            Progress::Bar(bar) => bar.finish_and_clear(),
+            Progress::Plain {
+                total: Some(total), ..
+            } => eprintln!("building: {ready} of {} crates ready, done", of(*total)),
+            Progress::Plain { .. } => {}
         }
     }
+}
+
+fn of(total: Option<usize>) -> String {
+    total.map_or_else(|| "?".to_string(), |n| n.to_string())
+}
+
+/// `cmd` (a cargo command set up by the caller) asking for the build's unit graph instead:
+/// the same package, directory and environment, in a target directory of its own so that it
+/// never waits on the build's lock.
+fn unit_graph(cmd: &Command, package: &str, manifest_path: Option<&Path>) -> Command {
+    let mut query = Command::new(cmd.get_program());
+    if let Some(dir) = cmd.get_current_dir() {
+        query.current_dir(dir);
+    }
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => query.env(key, value),
+            None => query.env_remove(key),
+        };
+    }
+    query
+        .args(["test", "--no-run", "--package", package])
+        .args(["--unit-graph", "-Z", "unstable-options"])
+        .args(
+            manifest_path
+                .map(|p| ["--manifest-path".as_ref(), p.as_os_str()])
+                .into_iter()
+                .flatten(),
+        )
+        // The unit graph is unstable: this lets the stable toolchain's cargo print it.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env(
+            "CARGO_TARGET_DIR",
+            std::env::temp_dir().join("kata-unit-graph"),
+        )
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    query
+}
+
+/// The crates a build compiles (its units but the build scripts' runs), if cargo says.
+fn unit_count(query: &mut Command) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct Graph {
+        units: Vec<Unit>,
+    }
+    #[derive(Deserialize)]
+    struct Unit {
+        mode: String,
+    }
+    let out = crate::process::output(query).ok()?;
+    let graph: Graph = serde_json::from_slice(&out.stdout).ok()?;
+    Some(
+        graph
+            .units
+            .iter()
+            .filter(|u| u.mode != "run-custom-build")
+            .count(),
+    )
 }
