@@ -4,22 +4,22 @@
 //! harness's own tests, and the container path where a Docker engine answers.
 //! Ends with one line: `N passed, N failed`.
 
-use std::path::Path;
+mod repository;
+mod verdicts;
+
 use std::process::{Command, ExitCode};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::acceptance::realworld;
 use crate::cargo;
 use crate::dev::workflows;
 use crate::dev::wrong_answers;
-use crate::grade::template;
-use crate::harness::{self, Status, TestOutcome};
-use crate::learner::verify::TEST_LIMIT;
 use crate::manifest::{self, Service, Topic};
-use crate::services::engine;
 use crate::services::servers::{self, Prefer};
 use crate::ui;
+use repository::{TEMPLATE_TOPIC, files, orphans, student_template};
+use verdicts::{alternative_passes, repeated, solution_passes, stub_fails, wrong_answer_caught};
 
 #[derive(Default)]
 struct Tally {
@@ -235,63 +235,8 @@ pub fn check(only: Vec<String>, no_lint: bool, repeat: u32) -> Result<ExitCode> 
     })
 }
 
-/// A topic without services that the student template's check verifies.
-const TEMPLATE_TOPIC: &str = "password_hashing";
-
-/// `export-template` into a temporary directory, then that copy's own runner verifies one
-/// topic: it must build without `solutions/` and report the stub as not started, exiting
-/// non-zero. Built in a target directory of its own (`target/kata-template`), kept between
-/// checks: cargo names a path crate's outputs after its path inside the workspace, the same in
-/// both copies, so sharing this checkout's would have each build overwrite the other's. The
-/// first check seeds it with a copy of this checkout's (the registry crates' outputs are the
-/// same), so only the path crates build there.
-fn student_template() -> Result<Vec<String>> {
-    let dir = std::env::temp_dir().join(format!("kata-template-check-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let outcome = (|| {
-        template::export(&dir, None)?;
-        let target = manifest::root().join("target/kata-template");
-        if !target.exists() {
-            let copied = Command::new("cp")
-                .arg("-a")
-                .arg(cargo::target_dir())
-                .arg(&target)
-                .status()?;
-            if !copied.success() {
-                let _ = std::fs::remove_dir_all(&target);
-            }
-        }
-        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(&dir)
-            .args(["run", "--quiet", "--package", "xtask", "--target-dir"])
-            .arg(&target)
-            .args(["--", "verify", TEMPLATE_TOPIC])
-            .env("KATA_TARGET_DIR", &target)
-            .output()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut problems = Vec::new();
-        if out.status.success() {
-            problems.push("`verify` exited 0 on a stub".to_string());
-        }
-        if !text.contains("Not started") {
-            let lines: Vec<&str> = text.lines().collect();
-            problems.push(format!(
-                "`verify {TEMPLATE_TOPIC}` did not report the stub as not started:\n{}",
-                lines[lines.len().saturating_sub(30)..].join("\n")
-            ));
-        }
-        Ok(problems)
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    outcome
-}
-
 fn command(cmd: &mut Command) -> Result<Vec<String>> {
-    let out = cmd.output()?;
+    let out = crate::process::output(cmd)?;
     if out.status.success() {
         return Ok(vec![]);
     }
@@ -305,254 +250,6 @@ fn command(cmd: &mut Command) -> Result<Vec<String>> {
         "{cmd:?} failed:\n{}",
         lines[lines.len().saturating_sub(40)..].join("\n")
     )])
-}
-
-fn orphans(topics: &[Topic]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for area in ["exercises", "solutions"] {
-        for entry in std::fs::read_dir(manifest::root().join(area))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.path().is_dir() && !topics.iter().any(|t| t.id == name) {
-                problems.push(format!(
-                    "{area}/{name} is not listed in exercises/katas.toml"
-                ));
-            }
-        }
-    }
-    problems
-}
-
-fn files(topic: &Topic) -> Vec<String> {
-    let mut problems = Vec::new();
-    let read = |path: std::path::PathBuf| std::fs::read_to_string(&path).unwrap_or_default();
-    let exercise = topic.exercise_dir();
-    let readme = read(exercise.join("README.md"));
-    for section in [
-        "## What to implement",
-        "## Rules the tests enforce",
-        "## Further reading",
-    ] {
-        if !readme.contains(section) {
-            problems.push(format!(
-                "exercises/{}/README.md lacks the section `{section}`",
-                topic.id
-            ));
-        }
-    }
-    if read(exercise.join("hint.md")).trim().len() < 80 {
-        problems.push(format!(
-            "exercises/{}/hint.md is missing or too short to help",
-            topic.id
-        ));
-    }
-    let stub = read(exercise.join("src/lib.rs"));
-    if !stub.contains("todo!(") || !stub.contains("// TODO") {
-        problems.push(format!(
-            "exercises/{}/src/lib.rs must be a stub: `todo!()` bodies and `// TODO` edit points",
-            topic.id
-        ));
-    }
-    let solution = read(topic.solution_dir().join("src/lib.rs"));
-    if solution.is_empty() || solution.contains("todo!(") || solution.contains("unimplemented!(") {
-        problems.push(format!(
-            "solutions/{}/src/lib.rs is missing or unfinished",
-            topic.id
-        ));
-    }
-    if manifest::test_files(topic)
-        .iter()
-        .all(|p| p.extension().is_none_or(|e| e != "rs"))
-    {
-        problems.push(format!("exercises/{}/tests/ holds no test", topic.id));
-    }
-    problems
-}
-
-/// The check proves the tests with the runner that grades: each test in a process of its own,
-/// judged strictly (see `harness::isolated`), with the run's servers.
-fn test(
-    topic: &Topic,
-    package: &str,
-    manifest_path: Option<&Path>,
-    servers: &servers::RunServers,
-    only: Option<&[String]>,
-) -> Result<Vec<TestOutcome>> {
-    let engine = engine::usable(topic);
-    let cwd = topic.exercise_dir();
-    let run = harness::Run {
-        cwd: &cwd,
-        env: harness::Env::Inherit(&servers.env),
-        limit: TEST_LIMIT,
-        engine: &engine,
-        only,
-        mode: harness::Mode::Isolated {
-            jobs: JOBS,
-            budget: None,
-        },
-    };
-    match harness::build_and_run(cargo::cargo(), package, manifest_path, &run)? {
-        Ok(outcomes) => Ok(outcomes.into_iter().map(|(_, t)| t).collect()),
-        Err(errors) => bail!("does not compile:\n{errors}"),
-    }
-}
-
-/// How many test processes run at once (the tests are written for 4 at a time).
-const JOBS: usize = 4;
-
-fn stub_fails(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
-    let tests = test(topic, topic.name(), None, run, None)?;
-    if tests.is_empty() {
-        return Ok(vec!["no tests ran".into()]);
-    }
-    Ok(tests
-        .iter()
-        .filter(|t| t.status == Status::Pass)
-        .map(|t| format!("{} passes on the stub", t.name))
-        .collect())
-}
-
-fn solution_passes(topic: &Topic, run: &servers::RunServers) -> Result<Vec<String>> {
-    let tests = test(topic, &topic.solution_package(), None, run, None)?;
-    if tests.is_empty() {
-        return Ok(vec!["no tests ran".into()]);
-    }
-    let not_graded: Vec<&str> = tests
-        .iter()
-        .filter(|t| t.status == Status::NotGraded)
-        .map(|t| t.message.as_str())
-        .collect();
-    if let Some(reason) = not_graded.first() {
-        println!(
-            "{} {}: engine tests not run on the solution: {} ({reason})",
-            ui::yellow("skip"),
-            topic.id,
-            not_graded.len()
-        );
-    }
-    let mut problems = failing_tests(&tests);
-    // A weight for a test that does not exist would cost every learner its points in `grade`.
-    for name in topic.test_weights.keys() {
-        if !tests.iter().any(|t| &t.name == name) {
-            problems.push(format!(
-                "exercises/katas.toml weighs a test that does not exist: {name}"
-            ));
-        }
-    }
-    Ok(problems)
-}
-
-/// Runs a verdict `times` times (`check --repeat`): a verdict that holds only on some runs is
-/// luck, so every run's problems count (each said once, with the run it first appeared in).
-fn repeated(times: u32, mut verdict: impl FnMut() -> Result<Vec<String>>) -> Result<Vec<String>> {
-    let mut problems: Vec<String> = Vec::new();
-    for run in 1..=times {
-        for problem in verdict()? {
-            if !problems.iter().any(|p| p.ends_with(&problem)) {
-                problems.push(if times > 1 {
-                    format!("run {run} of {times}: {problem}")
-                } else {
-                    problem
-                });
-            }
-        }
-    }
-    Ok(problems)
-}
-
-fn wrong_answer_caught(
-    topic: &Topic,
-    wrong: &wrong_answers::WrongAnswer,
-    run: &servers::RunServers,
-) -> Result<Vec<String>> {
-    let manifest_path = wrong_answers::workspace(topic, wrong)?;
-    if wrong.must_fail.is_empty() {
-        return unnamed_wrong_answer(topic, &manifest_path, run);
-    }
-    let tests = test(
-        topic,
-        &topic.solution_package(),
-        Some(&manifest_path),
-        run,
-        // Only the tests it must fail: the others' verdicts change nothing here.
-        Some(&wrong.must_fail),
-    )?;
-    let mut problems = Vec::new();
-    for name in &wrong.must_fail {
-        match tests.iter().find(|t| &t.name == name) {
-            None => problems.push(format!("names a test that does not exist: {name}")),
-            Some(t) if t.status == Status::Pass => {
-                problems.push(format!("{name} passes on this wrong answer"))
-            }
-            // A wrong answer must be caught everywhere: name a test that always runs.
-            Some(t) if t.status == Status::NotGraded => problems.push(format!(
-                "{name} is an engine test, not run here: name a test that always runs"
-            )),
-            Some(_) => {}
-        }
-    }
-    Ok(problems)
-}
-
-/// A new wrong answer (`# Must fail: ?`): run every test and say which ones to name, or that
-/// none catches it. Always a problem, so an unnamed wrong answer never lands.
-fn unnamed_wrong_answer(
-    topic: &Topic,
-    manifest_path: &Path,
-    run: &servers::RunServers,
-) -> Result<Vec<String>> {
-    let tests = test(
-        topic,
-        &topic.solution_package(),
-        Some(manifest_path),
-        run,
-        None,
-    )?;
-    let failing: Vec<&str> = tests
-        .iter()
-        .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
-        .map(|t| t.name.as_str())
-        .collect();
-    Ok(vec![if failing.is_empty() {
-        "no test fails on it: the tests miss this mistake".to_string()
-    } else {
-        format!(
-            "name the tests it must fail: `# Must fail: {}`",
-            failing.join(", ")
-        )
-    }])
-}
-
-fn alternative_passes(
-    topic: &Topic,
-    alternative: &wrong_answers::Alternative,
-    run: &servers::RunServers,
-) -> Result<Vec<String>> {
-    let manifest_path = wrong_answers::workspace(topic, alternative)?;
-    let tests = test(
-        topic,
-        &topic.solution_package(),
-        Some(&manifest_path),
-        run,
-        None,
-    )?;
-    if tests.is_empty() {
-        return Ok(vec!["no tests ran".into()]);
-    }
-    Ok(failing_tests(&tests))
-}
-
-/// Every test that neither passed nor was left ungraded (engine tests), with its message:
-/// what the solution and each alternative must not have.
-fn failing_tests(tests: &[TestOutcome]) -> Vec<String> {
-    tests
-        .iter()
-        .filter(|t| !matches!(t.status, Status::Pass | Status::NotGraded))
-        .map(|t| format!("{} ({:?}): {}", t.name, t.status, t.message))
-        .collect()
 }
 
 /// testcontainers is the path learners' laptops and GitHub Actions take: where an engine
