@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod progress;
+pub mod show;
 pub mod topic_files;
 pub mod verify;
 pub mod watch;
@@ -51,7 +52,7 @@ pub fn next() -> Result<()> {
         return Ok(());
     };
     let result = run_topics(&[topic], true)?.remove(0);
-    ui::show(topic, &result, true);
+    show::show(topic, &result, true);
     progress.record(topic, result.passed());
     progress.save()?;
     if result.passed() {
@@ -86,7 +87,7 @@ pub fn verify(topic: Option<String>, all: bool, json: bool) -> Result<ExitCode> 
     for (topic, result) in chosen.iter().zip(&results) {
         progress.record(topic, result.passed());
         if !json {
-            ui::show(topic, result, current_id.as_ref() == Some(&topic.id));
+            show::show(topic, result, current_id.as_ref() == Some(&topic.id));
         }
     }
     progress.save()?;
