@@ -119,9 +119,9 @@ pub fn build_tests_with(
     Ok(Build::Failed(clean_paths(&errors.join(""))))
 }
 
-/// While cargo works: a spinner on a terminal. Piped (a CI log), once something compiles, a
-/// plain line at most every few seconds with how many of the build's crates are ready, so a
-/// first build of minutes shows it is moving.
+/// While cargo works: a spinner on a terminal. Piped (a CI log), a build that compiles for
+/// longer than [`PLAIN_EVERY`] prints a plain line that often with how many of its crates are
+/// ready, so a first build of minutes shows it is moving (a quick rebuild prints nothing).
 enum Progress {
     Bar(ProgressBar),
     Plain {
@@ -129,12 +129,13 @@ enum Progress {
         query: Box<Command>,
         /// The build's crates, once asked (`None` inside: cargo could not say).
         total: Option<Option<usize>>,
+        /// The build's start, then the last line's time.
         last: Instant,
     },
 }
 
-/// How often a plain progress line may be printed.
-const PLAIN_EVERY: Duration = Duration::from_secs(5);
+/// How often a plain progress line may be printed (and how long a build runs before the first).
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
     fn new(query: Command) -> Progress {
@@ -161,23 +162,15 @@ impl Progress {
                 bar.set_message(format!("building ({ready} crates ready, last: {name})"));
             }
             Progress::Plain { query, total, last } => {
-                if total.is_none() && !fresh {
-                    let count = unit_count(query);
-                    *total = Some(count);
-                    *last = Instant::now();
-                    eprintln!(
-                        "building: {} of {} crates ready (last: {name})",
-                        ready,
-                        of(count)
-                    );
-                } else if total.is_some() && last.elapsed() >= PLAIN_EVERY {
-                    *last = Instant::now();
-                    let count = total.flatten();
-                    eprintln!(
-                        "building: {ready} of {} crates ready (last: {name})",
-                        of(count)
-                    );
+                if fresh || last.elapsed() < PLAIN_EVERY {
+                    return;
                 }
+                let count = *total.get_or_insert_with(|| unit_count(query));
+                *last = Instant::now();
+                eprintln!(
+                    "building: {ready} of {} crates ready (last: {name})",
+                    of(count)
+                );
             }
         }
     }
