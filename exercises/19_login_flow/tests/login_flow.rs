@@ -236,7 +236,7 @@ async fn malformed_bodies_are_400_422_or_415_with_axums_message() {
 
         let expected = json!({ "error": axums_message });
         assert!(
-            reply.status == status && serde_json::from_str(&reply.body).ok() == Some(expected),
+            reply.status == status && serde_json::from_slice(&reply.body).ok() == Some(expected),
             "expected {status} with {{\"error\": {axums_message:?}}} (axum's message) for \
              {what}, got {reply:?}"
         );
@@ -320,26 +320,22 @@ async fn password_hashing_runs_off_the_async_executor() {
 #[tokio::test]
 async fn login_and_me_work_over_a_real_socket() {
     let kata = kata().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("a local address");
-    let server = tokio::spawn(axum::serve(listener, kata.app()).into_future());
+    let server = http::serve(kata.app()).await;
+    let addr = server.addr;
 
     let head = "POST /login HTTP/1.1\r\nContent-Type: application/json";
-    let logged_in = raw_http(addr, head, &credentials(ALICE, ALICE_PASSWORD)).await;
+    let logged_in = http::raw(addr, head, &credentials(ALICE, ALICE_PASSWORD)).await;
     let body = logged_in
         .split_once("\r\n\r\n")
         .map_or("", |(_, body)| body);
     let token: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     let token = token["access_token"].as_str().unwrap_or_default();
-    let me = raw_http(
+    let me = http::raw(
         addr,
         &format!("GET /me HTTP/1.1\r\nAuthorization: Bearer {token}"),
         "",
     )
     .await;
-    server.abort();
 
     assert!(
         logged_in.starts_with("HTTP/1.1 200") && !token.is_empty(),

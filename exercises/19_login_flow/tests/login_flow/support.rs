@@ -1,20 +1,16 @@
 //! Test helpers: a seeded database, a Redis namespace, the app's state, and requests through
 //! axum's real `Router` (no socket) or a real TCP socket.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::Duration;
 
 use argon2::{Argon2, PasswordHasher};
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Request, StatusCode, header};
+pub use kata_testkit::http::{self, Reply};
 use kata_testkit::{TestDb, TestRedis};
 use login_flow::{AppState, Config, app};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tower::ServiceExt;
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 pub const SECRET: &[u8] = b"login-flow-kata-secret-of-32-bytes";
@@ -95,34 +91,8 @@ pub async fn new_state_with(db: &TestDb, redis: &TestRedis, config: Config) -> A
     state.unwrap_or_else(|e| panic!("expected AppState::new to succeed, but got: {e:#}"))
 }
 
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn header(&self, name: header::HeaderName) -> &str {
-        let value = self.headers.get(name).map(|v| v.to_str());
-        value.map_or("(none)", |v| v.expect("an ASCII header"))
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("expected a JSON body, but got {:?} ({e})", self.body))
-    }
-}
-
 pub async fn send(app: Router, request: Request<Body>) -> Reply {
-    let response = app.oneshot(request).await.expect("an infallible router");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("a readable body").to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    http::send(&app, request).await
 }
 
 pub fn login_request(body: &str) -> Request<Body> {
@@ -162,7 +132,7 @@ impl Kata {
             "expected the right password for {email} to log in, but got {reply:?}"
         );
         let token = reply.json()["access_token"].as_str().map(str::to_owned);
-        token.unwrap_or_else(|| panic!("expected an access_token string in {:?}", reply.body))
+        token.unwrap_or_else(|| panic!("expected an access_token string in {:?}", reply.text()))
     }
 
     /// `times` logins with a wrong password, each of which must be a 401.
@@ -177,8 +147,7 @@ impl Kata {
 
     /// PTTL of the failure counter of `email`, read with an unrestricted connection.
     pub async fn failures_pttl(&self, email: &str) -> i64 {
-        self.admin_command(redis::cmd("PTTL").arg(self.failures_key(email)))
-            .await
+        self.redis.pttl(&self.failures_key(email)).await
     }
 
     /// Sets the failure counter of `email` to expire in `ms` (as if time had passed).
@@ -240,22 +209,4 @@ impl Gate {
         *open.lock().expect("gate lock") = true;
         opened.notify_all();
     }
-}
-
-/// A raw HTTP/1.1 request over TCP; returns the whole response (the server closes it).
-pub async fn raw_http(addr: SocketAddr, head: &str, body: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = String::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        stream.read_to_string(&mut response),
-    );
-    let read = read.await.expect("expected an answer within 30 s");
-    read.expect("expected a readable response");
-    response
 }

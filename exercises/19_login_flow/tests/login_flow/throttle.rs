@@ -13,7 +13,7 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
     let kata = kata().await;
     kata.fail(ALICE, 5).await;
     let verifications = kata.state.verifier.verifications();
-    let statements = statements_executed(&kata).await;
+    let statements = kata.db.statements_so_far().await.statements;
 
     let locked = kata.login(ALICE, ALICE_PASSWORD).await;
 
@@ -31,25 +31,16 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
         "expected a locked account to be refused before any Argon2 work"
     );
     assert_eq!(
-        statements_executed(&kata).await - statements,
+        kata.db.statements_so_far().await.statements - statements,
         0,
         "expected a locked account to be refused before any database query"
     );
     assert_error_body(&locked);
 }
 
-async fn statements_executed(kata: &Kata) -> i64 {
-    kata.db.statements_executed().await.expect(
-        "this test counts the statements your code runs with Postgres's pg_stat_statements \
-         extension, but this server does not provide it; start Postgres with \
-         shared_preload_libraries = 'pg_stat_statements' (the servers the tests and \
-         `cargo xtask` start do)",
-    )
-}
-
 /// Every error answers `{"error": "<message>"}`.
 fn assert_error_body(reply: &Reply) {
-    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
     assert!(
         body["error"].as_str().is_some_and(|e| !e.is_empty()),
         "expected the body {{\"error\": \"<message>\"}}, got {reply:?}"
@@ -362,7 +353,7 @@ async fn a_redis_error_fails_closed_with_a_500() {
     let reply = kata.login(ALICE, ALICE_PASSWORD).await;
 
     assert!(
-        reply.status == StatusCode::INTERNAL_SERVER_ERROR && !reply.body.contains("WRONGTYPE"),
+        reply.status == StatusCode::INTERNAL_SERVER_ERROR && !reply.text().contains("WRONGTYPE"),
         "expected a 500 (fail closed: when the throttle cannot be checked, nobody logs in) whose \
          body keeps Redis's error to the server, got {reply:?}"
     );
