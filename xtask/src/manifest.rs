@@ -168,6 +168,15 @@ pub fn test_files(topic: &Topic) -> Vec<PathBuf> {
     files
 }
 
+/// The test-support crate every hidden test uses (`testkit/`: its manifest and sources, sorted):
+/// a change there can change any topic's verdict.
+pub fn testkit_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = vec![root.join("testkit/Cargo.toml")];
+    collect(&root.join("testkit/src"), &mut files);
+    files.sort();
+    files
+}
+
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();

@@ -2,7 +2,7 @@
 //! tests. Written atomically; a corrupt file is set aside and rebuilt, never fatal.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -71,17 +71,75 @@ impl Progress {
     }
 }
 
-/// SHA-256 over the topic's hidden test files (names and contents).
+/// SHA-256 over what decides a topic's verdict besides the learner's code (names and
+/// contents): its hidden test files and testkit's sources, the helpers those tests run.
 pub fn fingerprint(topic: &Topic) -> String {
+    let root = manifest::root();
+    let mut files = manifest::test_files(topic);
+    files.extend(manifest::testkit_files(&root));
+    fingerprint_of(&root, &files)
+}
+
+fn fingerprint_of(root: &Path, files: &[PathBuf]) -> String {
     let mut hash = Sha256::new();
-    for file in manifest::test_files(topic) {
-        hash.update(
-            file.strip_prefix(manifest::root())
-                .unwrap_or(&file)
-                .to_string_lossy()
-                .as_bytes(),
-        );
-        hash.update(std::fs::read(&file).unwrap_or_default());
+    for file in files {
+        let name = file.strip_prefix(root).unwrap_or(file);
+        hash.update(name.to_string_lossy().as_bytes());
+        hash.update(std::fs::read(file).unwrap_or_default());
     }
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    #[test]
+    fn a_change_in_testkit_makes_a_recorded_verdict_stale() {
+        let root = std::env::temp_dir().join(format!("kata-fingerprint-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("testkit/src")).expect("a scratch testkit");
+        fs::create_dir_all(root.join("exercises/01_x/tests")).expect("a scratch topic");
+        let test = root.join("exercises/01_x/tests/x.rs");
+        for (file, text) in [
+            (root.join("testkit/Cargo.toml"), "[package]"),
+            (root.join("testkit/src/lib.rs"), "pub mod http;"),
+            (root.join("testkit/src/http.rs"), "pub fn send() {}"),
+            (test.clone(), "#[test] fn t() {}"),
+        ] {
+            fs::write(file, text).expect("a scratch file");
+        }
+        let fingerprint = || {
+            let mut files = vec![test.clone()];
+            files.extend(manifest::testkit_files(&root));
+            fingerprint_of(&root, &files)
+        };
+
+        let recorded = fingerprint();
+        let same = fingerprint();
+        fs::write(
+            root.join("testkit/src/http.rs"),
+            "pub fn send() { todo!() }",
+        )
+        .expect("edit");
+        let after_edit = fingerprint();
+        fs::write(root.join("testkit/src/race.rs"), "").expect("a new module");
+        let after_new_module = fingerprint();
+        let _ = fs::remove_dir_all(&root);
+
+        assert_eq!(
+            recorded, same,
+            "the same files must give the same fingerprint"
+        );
+        assert_ne!(
+            recorded, after_edit,
+            "an edited testkit source must change it"
+        );
+        assert_ne!(
+            after_edit, after_new_module,
+            "a new testkit source must change it"
+        );
+    }
 }
