@@ -16,6 +16,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+use kata_testkit::services as kit;
 use serde::Deserialize;
 
 use crate::cargo;
@@ -128,7 +129,14 @@ fn run_topic(topic: &Topic, env: &[(String, String)], jobs: usize) -> Result<Tal
                 "120",
                 "--no-shuffle",
             ])
-            .envs(env.iter().map(|(k, v)| (k, v))),
+            // Not marked as the run's own servers: each test then drops its database and Redis
+            // user when it ends. One server serves every mutant, and hundreds of mutants times
+            // dozens of tests' databases would fill the disk (the capstone's took 17 GB).
+            .envs(
+                env.iter()
+                    .filter(|(k, _)| k != kit::EPHEMERAL_VAR)
+                    .map(|(k, v)| (k, v)),
+            ),
     )?;
     // Exit 2 means "some mutants missed": the files say which.
     if !matches!(status.code(), Some(0..=3)) {
