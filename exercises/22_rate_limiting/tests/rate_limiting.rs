@@ -79,9 +79,9 @@ async fn allowed_responses_carry_the_ratelimit_headers() {
     let second = key_of(&app, "alice").await;
 
     assert_status(&first, 200, "the first request");
-    assert_eq!(first.body, "hello\n", "expected the handler's body");
+    assert_eq!(first.text(), "hello\n", "expected the handler's body");
     let numbers =
-        |reply: &Reply| [RATELIMIT_LIMIT, RATELIMIT_REMAINING].map(|name| reply.number(&name));
+        |reply: &Reply| [RATELIMIT_LIMIT, RATELIMIT_REMAINING].map(|name| number(reply, &name));
     assert_eq!(
         numbers(&first),
         [5, 4],
@@ -92,7 +92,7 @@ async fn allowed_responses_carry_the_ratelimit_headers() {
         [5, 3],
         "RateLimit-Limit and -Remaining after 2 of 5"
     );
-    let reset = first.number(&RATELIMIT_RESET);
+    let reset = number(&first, &RATELIMIT_RESET);
     assert!(
         (1..=45).contains(&reset),
         "expected RateLimit-Reset in whole seconds (1 to 45 for a 45 s window), got {reset}"
@@ -111,10 +111,10 @@ async fn requests_past_the_limit_get_429_with_retry_after() {
     let refused = key_of(&app, "alice").await;
     let again = key_of(&app, "alice").await;
 
-    let left_ms = pttl(&r, &counter(&r, "key:alice")).await;
+    let left_ms = r.pttl(&counter(&r, "key:alice")).await;
     for (what, reply) in [("the 4th request", &refused), ("the 5th request", &again)] {
         assert_status(reply, 429, what);
-        let retry_after = reply.header(&header::RETRY_AFTER);
+        let retry_after = reply.header_value(&header::RETRY_AFTER);
         let retry_after = retry_after.unwrap_or_else(|| {
             panic!("{what}: a 429 must say when to retry (Retry-After), it has no such header")
         });
@@ -128,12 +128,16 @@ async fn requests_past_the_limit_get_429_with_retry_after() {
              seconds (rounded up), got {seconds}"
         );
         assert_eq!(
-            reply.number(&RATELIMIT_REMAINING),
+            number(reply, &RATELIMIT_REMAINING),
             0,
             "{what}: RateLimit-Remaining"
         );
-        assert_eq!(reply.number(&RATELIMIT_LIMIT), 3, "{what}: RateLimit-Limit");
-        let reset = reply.number(&RATELIMIT_RESET);
+        assert_eq!(
+            number(reply, &RATELIMIT_LIMIT),
+            3,
+            "{what}: RateLimit-Limit"
+        );
+        let reset = number(reply, &RATELIMIT_RESET);
         assert_eq!(
             reset, seconds,
             "{what}: RateLimit-Reset must equal Retry-After"
@@ -156,7 +160,7 @@ async fn the_counter_lives_under_the_prefix_and_expires_with_the_window() {
         Some(2),
         "expected the counter {key:?} to hold 2 after 2 requests"
     );
-    let ttl = pttl(&r, &key).await;
+    let ttl = r.pttl(&key).await;
     assert!(
         ttl > 0 && ttl <= LONG.as_millis() as i64,
         "expected the counter to expire within the 45000 ms window, but its PTTL is {ttl} \
@@ -171,12 +175,12 @@ async fn a_new_window_lasts_exactly_the_window_to_the_millisecond() {
     let app = app(limiter(&r, 3, Duration::from_millis(WINDOW as u64)));
     let key = counter(&r, "key:alice");
 
-    let before = expiry_clock(&r).await;
+    let before = r.clock_ms().await;
     let first = key_of(&app, "alice").await;
-    let after = expiry_clock(&r).await;
+    let after = r.clock_ms().await;
 
     assert_status(&first, 200, "the first request");
-    let end = expiry(&r, &key).await;
+    let end = r.expiry_ms(&key).await;
     let end = end.unwrap_or_else(|pttl| {
         panic!(
             "expected the counter {key:?} to expire, but its PTTL is {pttl} (-1: never, -2: no key)"
@@ -210,16 +214,16 @@ async fn the_reset_counts_down_the_time_left_in_the_window() {
 
     assert_status(&allowed, 200, "the 2nd request of 5");
     assert_eq!(
-        [RATELIMIT_REMAINING, RATELIMIT_RESET].map(|name| allowed.number(&name)),
+        [RATELIMIT_REMAINING, RATELIMIT_RESET].map(|name| number(&allowed, &name)),
         [3, 11],
         "the 2nd request of 5 with 10.9 s of the window left: RateLimit-Remaining and \
          RateLimit-Reset (seconds left, rounded up; not the whole window)"
     );
     assert_status(&refused, 429, "the 6th request of 5");
-    let retry_after = refused.header(&header::RETRY_AFTER);
-    let reset = refused.header(&RATELIMIT_RESET);
+    let retry_after = refused.header_value(&header::RETRY_AFTER);
+    let reset = refused.header_value(&RATELIMIT_RESET);
     assert_eq!(
-        (retry_after.as_deref(), reset.as_deref()),
+        (retry_after, reset),
         (Some("11"), Some("11")),
         "the 6th request of 5 with 10.9 s of the window left: Retry-After and RateLimit-Reset \
          (seconds left, rounded up; not the whole window)"
@@ -258,7 +262,7 @@ async fn a_hundred_concurrent_requests_let_exactly_the_limit_through() {
     );
     let mut remaining: Vec<u64> = allowed
         .iter()
-        .map(|r| r.number(&RATELIMIT_REMAINING))
+        .map(|r| number(r, &RATELIMIT_REMAINING))
         .collect();
     remaining.sort_unstable();
     assert_eq!(
@@ -309,7 +313,7 @@ async fn different_clients_do_not_share_a_budget() {
     ] {
         assert_status(reply, 200, what);
         assert_eq!(
-            reply.number(&RATELIMIT_REMAINING),
+            number(reply, &RATELIMIT_REMAINING),
             1,
             "{what}: RateLimit-Remaining"
         );
@@ -326,16 +330,16 @@ async fn the_window_recovers_when_its_key_expires() {
     key_of(&app, "alice").await;
     let refused = key_of(&app, "alice").await;
     assert_status(&refused, 429, "the 3rd request of 2");
-    let retry_after = refused.header(&header::RETRY_AFTER);
+    let retry_after = refused.header_value(&header::RETRY_AFTER);
     assert_eq!(
-        retry_after.as_deref(),
+        retry_after,
         Some("1"),
         "with a 300 ms window Retry-After must be 1 (seconds, rounded up)"
     );
 
     let deadline = Instant::now() + HANG;
     loop {
-        match pttl(&r, &key).await {
+        match r.pttl(&key).await {
             -2 => break,
             -1 => panic!("the counter {key:?} has no TTL (PTTL -1): the window never ends"),
             _ => assert!(
@@ -349,7 +353,7 @@ async fn the_window_recovers_when_its_key_expires() {
 
     assert_status(&after, 200, "the first request of the next window");
     assert_eq!(
-        after.number(&RATELIMIT_REMAINING),
+        number(&after, &RATELIMIT_REMAINING),
         1,
         "a new window's RateLimit-Remaining"
     );
@@ -366,12 +370,12 @@ async fn steady_traffic_does_not_push_the_end_of_the_window_back() {
         let key = counter(&r, &format!("key:{client}"));
         key_of(&app, &client).await;
         key_of(&app, &client).await;
-        let Ok(end) = expiry(&r, &key).await else {
+        let Ok(end) = r.expiry_ms(&key).await else {
             panic!("expected the counter {key:?} to exist with a TTL after 2 requests");
         };
         // Let 50 ms of the window pass on Redis's clock, so a moved expiry shows.
         loop {
-            match pttl(&r, &key).await {
+            match r.pttl(&key).await {
                 -2 => continue 'attempt,
                 left if left <= WINDOW - 50 => break,
                 _ => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -385,7 +389,7 @@ async fn steady_traffic_does_not_push_the_end_of_the_window_back() {
             }
             assert_status(&reply, 429, "a request past the limit");
             refused += 1;
-            match expiry(&r, &key).await {
+            match r.expiry_ms(&key).await {
                 Ok(now_end) => assert!(
                     (now_end - end).abs() <= 2,
                     "a refused request moved the end of the window by {} ms: the window must \
@@ -422,8 +426,12 @@ async fn when_redis_is_down_requests_are_let_through() {
 
         let what = format!("request {n} with Redis down (limit 1)");
         assert_status(&reply, 200, &what);
-        assert_eq!(reply.body, "hello\n", "{what}: expected the handler's body");
-        let claimed = reply.header(&RATELIMIT_REMAINING);
+        assert_eq!(
+            reply.text(),
+            "hello\n",
+            "{what}: expected the handler's body"
+        );
+        let claimed = reply.header_value(&RATELIMIT_REMAINING);
         assert_eq!(
             claimed, None,
             "{what}: with no count there is no RateLimit-Remaining"
@@ -468,18 +476,13 @@ async fn a_redis_that_never_answers_does_not_hang_requests() {
 #[tokio::test]
 async fn the_limit_holds_per_peer_ip_over_a_real_socket() {
     let r = TestRedis::new().await;
-    let service = app(limiter(&r, 2, LONG)).into_make_service_with_connect_info::<SocketAddr>();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let addr = listener.local_addr().expect("a bound address");
-    let server = tokio::spawn(axum::serve(listener, service).into_future());
+    let server = kata_testkit::http::serve(app(limiter(&r, 2, LONG))).await;
 
     let mut responses = Vec::new();
     for _ in 0..3 {
-        responses.push(get_over_tcp(addr).await);
+        responses.push(get_over_tcp(server.addr).await);
     }
-    server.abort();
+    drop(server);
 
     let status = |response: &str| response.lines().next().unwrap_or("").to_owned();
     for (n, response) in responses.iter().enumerate().take(2) {

@@ -9,13 +9,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Request, header};
 use kata_testkit::TestRedis;
+pub use kata_testkit::http::{self, Reply};
 use rate_limiting::{API_KEY, LimiterConfig, RateLimiter};
-use redis::AsyncCommands;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
 
 /// Long enough never to end during a test that does not wait for it.
 pub const LONG: Duration = Duration::from_millis(45_000);
@@ -39,23 +36,11 @@ pub fn counter(r: &TestRedis, client: &str) -> String {
     r.key(&format!("rl:{client}"))
 }
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn header(&self, name: &header::HeaderName) -> Option<String> {
-        let value = self.headers.get(name)?;
-        Some(value.to_str().unwrap_or("(not text)").to_owned())
-    }
-
-    pub fn number(&self, name: &header::HeaderName) -> u64 {
-        let value = self.header(name);
-        let number = value.as_deref().and_then(|v| v.parse().ok());
-        number.unwrap_or_else(|| panic!("expected a number in {name}, got {value:?}"))
-    }
+/// The number in header `name`; fails the test, showing the header, when there is none.
+pub fn number(reply: &Reply, name: &header::HeaderName) -> u64 {
+    let value = reply.header_value(name);
+    let number = value.and_then(|v| v.parse().ok());
+    number.unwrap_or_else(|| panic!("expected a number in {name}, got {value:?}"))
 }
 
 /// `GET /hello` through the router, with an API key or from a peer address.
@@ -67,51 +52,12 @@ pub async fn get(app: &Router, api_key: Option<&str>, peer: &str) -> Reply {
     let mut request = request.body(Body::empty()).expect("a valid request");
     let addr: SocketAddr = format!("{peer}:40000").parse().expect("a valid address");
     request.extensions_mut().insert(ConnectInfo(addr));
-    let call = app.clone().oneshot(request);
-    let response = tokio::time::timeout(HANG, call).await;
-    let response = response.unwrap_or_else(|_| panic!("expected an answer, it hung for {HANG:?}"));
-    let response = response.expect("the router never fails");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("a readable body").to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    let reply = tokio::time::timeout(HANG, http::send(app, request)).await;
+    reply.unwrap_or_else(|_| panic!("expected an answer, it hung for {HANG:?}"))
 }
 
 pub async fn key_of(app: &Router, key: &str) -> Reply {
     get(app, Some(key), "10.0.0.1").await
-}
-
-pub async fn pttl(r: &TestRedis, key: &str) -> i64 {
-    let got = r.admin().await.pttl(key).await;
-    got.unwrap_or_else(|e| panic!("could not PTTL {key}: {e}"))
-}
-
-/// When `key` expires, in ms on Redis's clock (TIME and PTTL in one MULTI), or its PTTL (-1:
-/// no expiry, -2: no key).
-pub async fn expiry(r: &TestRedis, key: &str) -> Result<i64, i64> {
-    let got: redis::RedisResult<((i64, i64), i64)> = redis::pipe()
-        .atomic()
-        .cmd("TIME")
-        .cmd("PTTL")
-        .arg(key)
-        .query_async(&mut r.admin().await)
-        .await;
-    let ((secs, micros), pttl) = got.unwrap_or_else(|e| panic!("could not read TIME/PTTL: {e}"));
-    if pttl < 0 {
-        return Err(pttl);
-    }
-    Ok(secs * 1000 + micros / 1000 + pttl)
-}
-
-/// Redis's clock, in ms since the epoch: the clock `expiry` counts on.
-pub async fn expiry_clock(r: &TestRedis) -> i64 {
-    let got: redis::RedisResult<(i64, i64)> =
-        redis::cmd("TIME").query_async(&mut r.admin().await).await;
-    let (secs, micros) = got.unwrap_or_else(|e| panic!("could not read Redis's TIME: {e}"));
-    secs * 1000 + micros / 1000
 }
 
 pub fn assert_status(reply: &Reply, expected: u16, what: &str) {
@@ -120,7 +66,7 @@ pub fn assert_status(reply: &Reply, expected: u16, what: &str) {
         expected,
         "{what}: expected {expected}, got {} with body {:?}",
         reply.status,
-        reply.body
+        reply.text()
     );
 }
 
@@ -141,16 +87,7 @@ pub fn limiter_at(url: &str, limit: u64) -> RateLimiter {
 
 /// `GET /hello` over a new TCP connection; the whole response, lowercased.
 pub async fn get_over_tcp(addr: SocketAddr) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET /hello HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("send the request");
-    let mut response = String::new();
-    let read = tokio::time::timeout(HANG, stream.read_to_string(&mut response)).await;
-    read.expect("an answer in time")
-        .expect("a readable response");
+    let response = http::raw(addr, "GET /hello HTTP/1.1", "").await;
     response.to_ascii_lowercase()
 }
 
