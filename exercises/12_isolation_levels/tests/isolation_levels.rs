@@ -5,36 +5,37 @@
 //! while reading, at that read), waits until every call is blocked inside Postgres, then lets
 //! them all go at once: each call has read the rota before any other one wrote.
 //!
-//! Conflicts are injected, not provoked by luck: a trigger on `doctors` makes the first N
-//! updates fail with a chosen SQLSTATE and counts every update in a sequence, which a rollback
-//! does not undo (or, for failures at COMMIT, a deferred constraint trigger).
+//! Conflicts are injected, not provoked by luck (`retries`, in `isolation_levels/retries.rs`).
 //!
 //! Rule (README / stub) -> test:
 //! - goes off call while a colleague of the shift stays on call; the update runs at
 //!   SERIALIZABLE
 //!   -> `a_doctor_goes_off_call_in_a_serializable_transaction_while_a_colleague_stays_on_call`
-//! - nobody else of the shift on call (other shifts do not count) -> `LastOnCall(id)`, nothing
-//!   changes; already off call -> `Ok(())`, also in a shift with nobody on call
-//!   -> `the_last_doctor_on_call_of_a_shift_cannot_go_off_call`
+//! - nobody else of the shift on call (other shifts do not count) -> `LastOnCall(id)` (the
+//!   doctor's id, not the shift's), nothing changes; already off call -> `Ok(())`, also in a
+//!   shift with nobody on call -> `the_last_doctor_on_call_of_a_shift_cannot_go_off_call`
 //! - unknown doctor -> `UnknownDoctor(id)`, nothing changes -> `an_unknown_doctor_is_an_error`
 //! - two at once, both read first -> one `Ok`, one `LastOnCall`
 //!   -> `two_doctors_going_off_call_at_once_leave_one_on_call`
 //! - 50 at once -> never empty, only `Ok`/`LastOnCall`/`RetriesExhausted`, `Ok` = now off call
 //!   -> `fifty_concurrent_requests_never_leave_the_shift_empty`
 //! - 40001 at an update -> re-run from BEGIN
-//!   -> `a_serialization_failure_is_retried_in_a_fresh_transaction`;
+//!   -> `retries::a_serialization_failure_is_retried_in_a_fresh_transaction`;
 //!   40001 at COMMIT, up to the last allowed attempt
-//!   -> `a_serialization_failure_at_commit_is_retried_up_to_the_last_attempt`;
-//!   40P01 -> `a_deadlock_is_retried_too`
+//!   -> `retries::a_serialization_failure_at_commit_is_retried_up_to_the_last_attempt`;
+//!   40P01 -> `retries::a_deadlock_is_retried_too`
 //! - every attempt 40001 -> exactly `MAX_ATTEMPTS`, `RetriesExhausted`, nothing changes
-//!   -> `retries_stop_after_max_attempts`
-//! - any other error -> `Database(..)` after one attempt
-//!   -> `an_error_that_is_not_a_conflict_is_not_retried`
+//!   -> `retries::retries_stop_after_max_attempts`
+//! - any other error (P0001, and 40002 of the same class 40) -> `Database(..)` after one
+//!   attempt -> `retries::an_error_that_is_not_a_conflict_is_not_retried`
 
-use isolation_levels::{MAX_ATTEMPTS, RotaError, go_off_call};
+use isolation_levels::{RotaError, go_off_call};
 use kata_testkit::TestDb;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use tokio::task::JoinHandle;
+
+#[path = "isolation_levels/retries.rs"]
+mod retries;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 
@@ -118,57 +119,6 @@ async fn race(db: &TestDb, shift: i64, doctors: &[i64]) -> Vec<Result<(), RotaEr
     results
 }
 
-/// Makes the first `failures` updates of `doctors` fail with SQLSTATE `code`; every update,
-/// failed or not, is counted by [`attempts`].
-async fn inject_failures(db: &TestDb, code: &str, failures: u32) {
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE SEQUENCE attempts;
-         CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-         BEGIN
-             IF nextval('attempts') <= {failures} THEN
-                 RAISE EXCEPTION 'injected failure {code}' USING ERRCODE = '{code}';
-             END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER flaky BEFORE UPDATE ON doctors FOR EACH ROW EXECUTE FUNCTION flaky();"
-    )))
-    .execute(&mut db.admin().await)
-    .await
-    .expect("installing the failing trigger");
-}
-
-/// Makes the first `failures` commits of a transaction that updated `doctors` fail with
-/// SQLSTATE `code` (a deferred constraint trigger: it runs at COMMIT); every such commit is
-/// counted by [`attempts`].
-async fn inject_commit_failures(db: &TestDb, code: &str, failures: u32) {
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE SEQUENCE attempts;
-         CREATE FUNCTION flaky_commit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-         BEGIN
-             IF nextval('attempts') <= {failures} THEN
-                 RAISE EXCEPTION 'injected failure {code} at commit' USING ERRCODE = '{code}';
-             END IF;
-             RETURN NULL;
-         END $$;
-         CREATE CONSTRAINT TRIGGER flaky_commit AFTER UPDATE ON doctors
-             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION flaky_commit();"
-    )))
-    .execute(&mut db.admin().await)
-    .await
-    .expect("installing the failing commit trigger");
-}
-
-/// How many times learner code tried to update `doctors` (or, with [`inject_commit_failures`],
-/// to commit such an update) since the failures were injected.
-async fn attempts(db: &TestDb) -> u32 {
-    let n: i64 =
-        sqlx::query_scalar("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM attempts")
-            .fetch_one(&mut db.admin().await)
-            .await
-            .expect("reading the attempts counter");
-    n as u32
-}
-
 #[tokio::test]
 async fn a_doctor_goes_off_call_in_a_serializable_transaction_while_a_colleague_stays_on_call() {
     let db = rota(&[(1, 1, true), (2, 1, true)]).await;
@@ -206,20 +156,21 @@ async fn a_doctor_goes_off_call_in_a_serializable_transaction_while_a_colleague_
 
 #[tokio::test]
 async fn the_last_doctor_on_call_of_a_shift_cannot_go_off_call() {
+    // Shift ids differ from doctor ids, so `LastOnCall` must name the doctor, not the shift.
     let db = rota(&[
-        (1, 1, true),
-        (2, 1, false),
-        (3, 2, true),
-        (4, 2, true),
-        (5, 3, false),
+        (1, 10, true),
+        (2, 10, false),
+        (3, 20, true),
+        (4, 20, true),
+        (5, 30, false),
     ])
     .await;
     let pool = db.pool().await;
     let result = go_off_call(&pool, 1).await;
     assert!(
         matches!(result, Err(RotaError::LastOnCall(1))),
-        "doctor 1 is the only one on call in shift 1 (doctors 3 and 4 cover shift 2): \
-         expected LastOnCall(1), got {result:?}"
+        "doctor 1 is the only one on call in shift 10 (doctors 3 and 4 cover shift 20): \
+         expected LastOnCall(1), naming the doctor, got {result:?}"
     );
     let result = go_off_call(&pool, 2).await;
     assert!(
@@ -229,14 +180,18 @@ async fn the_last_doctor_on_call_of_a_shift_cannot_go_off_call() {
     let result = go_off_call(&pool, 5).await;
     assert!(
         result.is_ok(),
-        "doctor 5 is already off call (nobody of shift 3 is on call): expected Ok(()), got \
+        "doctor 5 is already off call (nobody of shift 30 is on call): expected Ok(()), got \
          {result:?}"
     );
-    assert_eq!(on_call(&db, 1).await, vec![1], "shift 1 on call afterwards");
     assert_eq!(
-        on_call(&db, 2).await,
+        on_call(&db, 10).await,
+        vec![1],
+        "shift 10 on call afterwards"
+    );
+    assert_eq!(
+        on_call(&db, 20).await,
         vec![3, 4],
-        "shift 2 on call afterwards"
+        "shift 20 on call afterwards"
     );
 }
 
@@ -318,95 +273,4 @@ async fn fifty_concurrent_requests_never_leave_the_shift_empty() {
         "the doctors whose call returned Ok must be exactly those now off call"
     );
     assert_eq!(on_call(&db, 2).await, vec![51], "shift 2 must not change");
-}
-
-#[tokio::test]
-async fn a_serialization_failure_is_retried_in_a_fresh_transaction() {
-    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
-    inject_failures(&db, "40001", 1).await;
-    let result = go_off_call(&db.pool().await, 1).await;
-    let tries = attempts(&db).await;
-    assert!(
-        result.is_ok(),
-        "the first update failed with a serialization failure (40001): the call must run its \
-         transaction again from BEGIN and succeed, got {result:?} after {tries} update attempts"
-    );
-    assert_eq!(tries, 2, "update attempts: one failed, one succeeded");
-    assert_eq!(on_call(&db, 1).await, vec![2, 3], "on call afterwards");
-}
-
-#[tokio::test]
-async fn a_serialization_failure_at_commit_is_retried_up_to_the_last_attempt() {
-    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
-    inject_commit_failures(&db, "40001", MAX_ATTEMPTS - 1).await;
-    let result = go_off_call(&db.pool().await, 1).await;
-    let tries = attempts(&db).await;
-    assert!(
-        result.is_ok() && tries == MAX_ATTEMPTS,
-        "the first {} COMMITs failed with a serialization failure (40001): the call must run \
-         its transaction again each time and succeed on attempt {MAX_ATTEMPTS} (the last one \
-         allowed), got {result:?} after {tries} commit attempts",
-        MAX_ATTEMPTS - 1
-    );
-    assert_eq!(
-        on_call(&db, 1).await,
-        vec![2, 3],
-        "the last attempt committed: doctor 1 must be off call"
-    );
-}
-
-#[tokio::test]
-async fn a_deadlock_is_retried_too() {
-    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
-    inject_failures(&db, "40P01", 2).await;
-    let result = go_off_call(&db.pool().await, 1).await;
-    let tries = attempts(&db).await;
-    assert!(
-        result.is_ok(),
-        "the first two updates failed with a deadlock (40P01): the call must retry and \
-         succeed, got {result:?} after {tries} update attempts"
-    );
-    assert_eq!(tries, 3, "update attempts: two failed, one succeeded");
-    assert_eq!(on_call(&db, 1).await, vec![2, 3], "on call afterwards");
-}
-
-#[tokio::test]
-async fn retries_stop_after_max_attempts() {
-    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
-    // Fails a few more times than a bounded retry may try: a loop without a bound gets through
-    // in the end and is caught by the count instead of hanging.
-    inject_failures(&db, "40001", MAX_ATTEMPTS + 3).await;
-    let result = go_off_call(&db.pool().await, 1).await;
-    let tries = attempts(&db).await;
-    assert!(
-        matches!(result, Err(RotaError::RetriesExhausted)) && tries == MAX_ATTEMPTS,
-        "with every attempt failing with 40001, the call must give up after MAX_ATTEMPTS = \
-         {MAX_ATTEMPTS} attempts with RetriesExhausted, got {result:?} after {tries} attempts"
-    );
-    assert_eq!(
-        on_call(&db, 1).await,
-        vec![1, 2, 3],
-        "nothing may change when the call gives up"
-    );
-}
-
-#[tokio::test]
-async fn an_error_that_is_not_a_conflict_is_not_retried() {
-    let db = rota(&[(1, 1, true), (2, 1, true), (3, 1, true)]).await;
-    inject_failures(&db, "P0001", 1_000).await;
-    let result = go_off_call(&db.pool().await, 1).await;
-    let tries = attempts(&db).await;
-    let code = match &result {
-        Err(RotaError::Database(e)) => e
-            .as_database_error()
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned()),
-        _ => None,
-    };
-    assert!(
-        code.as_deref() == Some("P0001") && tries == 1,
-        "an error other than 40001 or 40P01 will not go away by retrying: expected the \
-         database error P0001 after 1 attempt, got {result:?} after {tries} attempts"
-    );
-    assert_eq!(on_call(&db, 1).await, vec![1, 2, 3], "nothing may change");
 }
