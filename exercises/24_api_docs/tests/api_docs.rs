@@ -25,10 +25,8 @@ use std::collections::BTreeSet;
 use api_docs::{AppState, app};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use kata_testkit::http::{self, Reply};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
 
 /// The API of the task statement: what the document must list, no more, no less.
 const OPERATIONS: [(&str, &str); 5] = [
@@ -44,12 +42,6 @@ const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    body: Vec<u8>,
-}
-
 async fn call(state: &AppState, method: Method, uri: &str, body: Option<&str>) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
     if body.is_some() {
@@ -57,26 +49,8 @@ async fn call(state: &AppState, method: Method, uri: &str, body: Option<&str>) -
     }
     let request = request
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let response = app(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or_default().to_string())
-        .unwrap_or_default();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        content_type,
-        body,
-    }
+        .expect("a valid request");
+    http::send(&app(state.clone()), request).await
 }
 
 async fn document(state: &AppState) -> Value {
@@ -128,15 +102,17 @@ fn assert_documented(doc: &Value, method: &str, path: &str, reply: &Reply) {
             reply.body.is_empty(),
             "{} {path} {status}: the document says no JSON body, the API sent {:?}",
             method.to_uppercase(),
-            String::from_utf8_lossy(&reply.body)
+            reply.text()
         );
         return;
     };
     assert!(
-        reply.content_type.starts_with("application/json"),
+        reply
+            .header(header::CONTENT_TYPE)
+            .starts_with("application/json"),
         "{} {path} {status}: documented as application/json, sent {:?}",
         method.to_uppercase(),
-        reply.content_type
+        reply.header(header::CONTENT_TYPE)
     );
     let body: Value = serde_json::from_slice(&reply.body).expect("a JSON body");
     let validator = jsonschema::validator_for(&standalone(doc, &Value::Object(schema.clone())))
@@ -162,9 +138,11 @@ async fn the_document_is_served_as_openapi_3_1() {
 
     assert_eq!(reply.status, StatusCode::OK, "GET /openapi.json");
     assert!(
-        reply.content_type.starts_with("application/json"),
+        reply
+            .header(header::CONTENT_TYPE)
+            .starts_with("application/json"),
         "expected application/json, got {:?}",
-        reply.content_type
+        reply.header(header::CONTENT_TYPE)
     );
     let doc: Value = serde_json::from_slice(&reply.body).expect("JSON");
     assert!(
@@ -223,7 +201,7 @@ async fn every_documented_operation_answers_as_documented() {
         titles,
         [json!("Write docs"), json!("Review")],
         "GET /tasks (the given handler) must list both tasks created, oldest first, got {}",
-        String::from_utf8_lossy(&list.body)
+        list.text()
     );
     let cases = [
         ("post", "/tasks", created),
@@ -378,17 +356,9 @@ async fn the_path_parameter_is_documented() {
 
 #[tokio::test]
 async fn the_document_is_served_over_a_real_socket() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, app(AppState::default())).into_future());
+    let server = http::serve(app(AppState::default())).await;
 
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request =
-        format!("GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    server.abort();
+    let response = http::raw(server.addr, "GET /openapi.json HTTP/1.1", "").await;
 
     assert!(
         response.starts_with("HTTP/1.1 200 OK\r\n"),
