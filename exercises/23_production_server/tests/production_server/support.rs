@@ -11,12 +11,11 @@ use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
 use axum::routing::get as get_route;
-use http_body_util::BodyExt;
+use kata_testkit::http::{self, Reply};
 use kata_testkit::{TestDb, TestRedis};
 use production_server::{AppState, Config, Readiness, app, production_layers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
-use tower::ServiceExt;
 
 /// Only detects a call that hangs: a correct server answers in a fraction of this.
 pub const HANG: Duration = Duration::from_secs(20);
@@ -41,14 +40,9 @@ pub fn config() -> Config {
 
 /// Postgres and Redis that refuse every connection.
 pub fn state_down(config: Config) -> AppState {
-    let db_url = format!("postgres://kata:kata@127.0.0.1:{}/kata", closed_port());
-    // sqlx retries a refused connection until the acquire timeout (30 s by default).
-    let db = sqlx::postgres::PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(1))
-        .connect_lazy(&db_url);
     let redis_url = format!("redis://127.0.0.1:{}", closed_port());
     AppState {
-        db: db.expect("a valid Postgres URL"),
+        db: kata_testkit::postgres::unreachable_pool(),
         redis: redis::Client::open(redis_url).expect("a valid Redis URL"),
         config: Arc::new(config),
     }
@@ -72,21 +66,10 @@ pub async fn within<F: Future>(what: &str, call: F) -> F::Output {
     result.unwrap_or_else(|_| panic!("expected {what} to finish, but it hung for {HANG:?}"))
 }
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: String,
-}
-
 /// Sends `request` through the router's real stack.
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
     let what = format!("{} {}", request.method(), request.uri());
-    let response = within(&what, app.clone().oneshot(request)).await;
-    let response = response.expect("the router never fails");
-    let status = response.status();
-    let body = within(&what, response.into_body().collect()).await;
-    let body = body.map(|b| b.to_bytes()).unwrap_or_default();
-    let body = String::from_utf8_lossy(&body).into_owned();
-    Reply { status, body }
+    within(&what, http::send(app, request)).await
 }
 
 pub async fn get(app: &Router, uri: &str) -> Reply {
@@ -127,11 +110,11 @@ pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 /// `GET /readyz`: its status and its JSON body.
 pub async fn readiness(app: &Router) -> (StatusCode, Readiness) {
     let reply = get(app, "/readyz").await;
-    let body: Result<Readiness, _> = serde_json::from_str(&reply.body);
+    let body: Result<Readiness, _> = serde_json::from_slice(&reply.body);
     let body = body.unwrap_or_else(|e| {
         panic!(
             "expected a JSON body {{\"status\":..,\"failed\":[..]}}, got {:?} ({e})",
-            reply.body
+            reply.text()
         )
     });
     (reply.status, body)
@@ -151,8 +134,8 @@ pub async fn ip_seen(trusted: &[&str], peer: &str, forwarded: &[&str]) -> String
         request = request.header("x-forwarded-for", *line);
     }
     let reply = send(&app, request.body(Body::empty()).expect("a valid request")).await;
-    assert_eq!(reply.status, StatusCode::OK, "GET /ip: {:?}", reply.body);
-    reply.body.trim().to_owned()
+    assert_eq!(reply.status, StatusCode::OK, "GET /ip: {:?}", reply.text());
+    reply.text().trim().to_owned()
 }
 
 /// A router behind `production_layers` whose `/slow` handler reports that it `started`, waits
