@@ -18,6 +18,7 @@
 use std::fmt::Debug;
 
 use kata_testkit::TestDb;
+use kata_testkit::stats::Statements;
 use n_plus_one::{Author, AuthorWithPosts, Post, PostWithAuthor};
 use n_plus_one::{authors_with_posts, posts_with_authors};
 
@@ -130,29 +131,6 @@ fn expected_authors_with_posts(blog: &Blog) -> Vec<AuthorWithPosts> {
         .collect()
 }
 
-/// How many statements the learner's role has run in the test's database so far.
-async fn statements_so_far(db: &TestDb) -> i64 {
-    db.statements_executed().await.expect(
-        "this test counts the statements your code runs with Postgres's pg_stat_statements \
-         extension, but this server does not provide it; start Postgres with \
-         shared_preload_libraries = 'pg_stat_statements' (the servers the tests and \
-         `cargo xtask` start do)",
-    )
-}
-
-/// Runs `call` and returns its output with the number of statements it executed.
-async fn counted<T>(db: &TestDb, call: impl Future<Output = T>) -> (T, i64) {
-    let before = statements_so_far(db).await;
-    let output = call.await;
-    let statements = statements_so_far(db).await - before;
-    assert!(
-        statements > 0,
-        "Postgres counted no statement for this call, so the count cannot be trusted: is \
-         pg_stat_statements tracking this server (pg_stat_statements.track = top)?"
-    );
-    (output, statements)
-}
-
 /// Compares two lists item by item, naming the first difference instead of dumping both.
 fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T]) {
     if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
@@ -192,7 +170,7 @@ async fn loading_posts_with_authors_takes_at_most_two_statements_whatever_the_nu
         let blog = blog(posts, authors);
         let db = seeded(&blog).await;
         let pool = db.pool().await;
-        let (loaded, statements) = counted(&db, posts_with_authors(&pool)).await;
+        let (loaded, Statements { statements, .. }) = db.counted(posts_with_authors(&pool)).await;
         let loaded = loaded.unwrap_or_else(|e| {
             panic!("{posts} posts by {authors} authors: expected success, got the error: {e}")
         });
@@ -263,7 +241,7 @@ async fn loading_authors_with_posts_takes_at_most_two_statements_whatever_the_nu
         let blog = blog(posts, authors);
         let db = seeded(&blog).await;
         let pool = db.pool().await;
-        let (loaded, statements) = counted(&db, authors_with_posts(&pool)).await;
+        let (loaded, Statements { statements, .. }) = db.counted(authors_with_posts(&pool)).await;
         let loaded = loaded.unwrap_or_else(|e| {
             panic!("{authors} authors of {posts} posts: expected success, got the error: {e}")
         });
