@@ -25,6 +25,7 @@ use std::fmt::Debug;
 use eager_loading::{Author, Post, PostWithAuthor, PostWithTags, Tag};
 use eager_loading::{latest_posts_with_author, latest_posts_with_tags};
 use kata_testkit::TestDb;
+use kata_testkit::stats::Statements;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 
@@ -164,70 +165,6 @@ fn expected_with_tags(blog: &Blog, limit: usize) -> Vec<PostWithTags> {
         .collect()
 }
 
-/// How many statements the learner's role has run in the test's database so far.
-async fn statements_so_far(db: &TestDb) -> i64 {
-    db.statements_executed().await.expect(
-        "this test counts the statements your code runs with Postgres's pg_stat_statements \
-         extension, but this server does not provide it; start Postgres with \
-         shared_preload_libraries = 'pg_stat_statements' (the servers the tests and \
-         `cargo xtask` start do)",
-    )
-}
-
-/// Runs `call` and returns its output with the number of statements it executed.
-async fn counted<T>(db: &TestDb, call: impl Future<Output = T>) -> (T, i64) {
-    let before = statements_so_far(db).await;
-    let output = call.await;
-    (output, statements_so_far(db).await - before)
-}
-
-/// The learner role's statements in this database as Postgres recorded them: (text, calls).
-async fn recorded_statements(db: &TestDb) -> Vec<(String, i64)> {
-    statements_so_far(db).await; // fails with a clear message if the server lacks the extension
-    let mut admin = db.admin().await;
-    // The view lives in each database that installs the extension; the data is server-wide.
-    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .execute(&mut admin)
-        .await
-        .expect("installing pg_stat_statements in the test database");
-    sqlx::query_as(
-        "SELECT s.query, s.calls FROM pg_stat_statements s \
-         JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
-         WHERE d.datname = $1 AND r.rolname = $2 ORDER BY s.query",
-    )
-    .bind(db.name())
-    .bind(db.role())
-    .fetch_all(&mut admin)
-    .await
-    .expect("reading pg_stat_statements")
-}
-
-/// An admin connection to the test's database that can read `pg_stat_statements` there.
-async fn stats_reader(db: &TestDb) -> sqlx::PgConnection {
-    statements_so_far(db).await; // fails with a clear message if the server lacks the extension
-    let mut admin = db.admin().await;
-    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .execute(&mut admin)
-        .await
-        .expect("installing pg_stat_statements in the test database");
-    admin
-}
-
-/// How many rows the learner role's statements in this database have returned so far
-/// (`pg_stat_statements.rows`).
-async fn rows_read_so_far(db: &TestDb, stats: &mut sqlx::PgConnection) -> i64 {
-    sqlx::query_scalar(
-        "SELECT coalesce(sum(s.rows), 0)::int8 FROM pg_stat_statements s \
-         JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
-         WHERE d.datname = $1 AND r.rolname = $2",
-    )
-    .bind(db.name())
-    .bind(db.role())
-    .fetch_one(stats)
-    .await
-    .expect("reading pg_stat_statements")
-}
-
 /// Compares two lists item by item, naming the first difference instead of dumping both.
 fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T]) {
     if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
@@ -251,13 +188,11 @@ async fn select_related_returns_the_latest_posts_with_their_authors_newest_first
     let blog = blog(30);
     let db = seeded(&blog).await;
     let pool = db.pool().await;
-    let mut stats = stats_reader(&db).await;
     for limit in [10, 30, 100] {
-        let before = rows_read_so_far(&db, &mut stats).await;
-        let loaded = latest_posts_with_author(&pool, limit)
-            .await
+        let (loaded, Statements { rows, .. }) =
+            db.counted(latest_posts_with_author(&pool, limit)).await;
+        let loaded = loaded
             .unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
-        let rows = rows_read_so_far(&db, &mut stats).await - before;
         let expected = expected_with_author(&blog, limit as usize);
         assert_same_list(
             &format!("the latest {limit} of 30 posts, newest (highest id) first, with authors"),
@@ -280,7 +215,8 @@ async fn select_related_runs_exactly_one_statement_whatever_the_number_of_posts(
         let blog = blog(posts);
         let db = seeded(&blog).await;
         let pool = db.pool().await;
-        let (loaded, statements) = counted(&db, latest_posts_with_author(&pool, posts)).await;
+        let (loaded, Statements { statements, .. }) =
+            db.counted(latest_posts_with_author(&pool, posts)).await;
         let loaded = loaded
             .unwrap_or_else(|e| panic!("{posts} posts: expected success, got the error: {e}"));
         assert_eq!(
@@ -336,7 +272,8 @@ async fn prefetch_related_runs_exactly_two_statements_whatever_the_number_of_pos
         let blog = blog(posts);
         let db = seeded(&blog).await;
         let pool = db.pool().await;
-        let (loaded, statements) = counted(&db, latest_posts_with_tags(&pool, posts)).await;
+        let (loaded, Statements { statements, .. }) =
+            db.counted(latest_posts_with_tags(&pool, posts)).await;
         let loaded = loaded
             .unwrap_or_else(|e| panic!("{posts} posts: expected success, got the error: {e}"));
         assert_eq!(
@@ -358,13 +295,10 @@ async fn prefetch_related_reads_only_the_page_binding_its_ids_as_one_array() {
     let db = seeded(&blog).await;
     let pool = db.pool().await;
     let pages = [3, 7, 20];
-    let mut stats = stats_reader(&db).await;
     for limit in pages {
-        let before = rows_read_so_far(&db, &mut stats).await;
-        latest_posts_with_tags(&pool, limit)
-            .await
-            .unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
-        let rows = rows_read_so_far(&db, &mut stats).await - before;
+        let (loaded, Statements { rows, .. }) =
+            db.counted(latest_posts_with_tags(&pool, limit)).await;
+        loaded.unwrap_or_else(|e| panic!("limit {limit}: expected success, got the error: {e}"));
         let page = expected_with_tags(&blog, limit as usize);
         let tag_rows: usize = page.iter().map(|p| p.tags.len()).sum();
         let most = (page.len() + tag_rows) as i64;
@@ -376,7 +310,7 @@ async fn prefetch_related_reads_only_the_page_binding_its_ids_as_one_array() {
             page.len()
         );
     }
-    let statements = recorded_statements(&db).await;
+    let statements = db.recorded_statements().await;
     let tag_queries: Vec<&(String, i64)> = statements
         .iter()
         .filter(|(query, _)| query.to_lowercase().contains("tag"))
@@ -420,7 +354,8 @@ async fn an_empty_page_is_an_empty_list() {
         with_author.is_empty(),
         "with no posts, expected no posts, got {with_author:?}"
     );
-    let (with_tags, statements) = counted(&db, latest_posts_with_tags(&pool, 10)).await;
+    let (with_tags, Statements { statements, .. }) =
+        db.counted(latest_posts_with_tags(&pool, 10)).await;
     let with_tags =
         with_tags.unwrap_or_else(|e| panic!("with no posts, expected an empty list: {e}"));
     assert!(
