@@ -36,8 +36,8 @@
 //!   -> `hundreds_of_concurrent_transfers_conserve_money`
 
 use kata_testkit::TestDb;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
-use tokio::task::JoinHandle;
+use kata_testkit::race::HeldLocks;
+use sqlx::PgPool;
 use transfer::{Receipt, TransferError, transfer};
 
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -72,35 +72,11 @@ async fn ledger_rows(db: &TestDb) -> i64 {
         .expect("reading ledger")
 }
 
-/// Opens a transaction on an admin connection and runs `sql` in it; the returned connection
-/// holds whatever locks that took until [`race_behind`] rolls it back.
-async fn gate(db: &TestDb, sql: &str) -> PgConnection {
-    let mut conn = db.admin().await;
-    sqlx::raw_sql("BEGIN")
-        .execute(&mut conn)
-        .await
-        .expect("BEGIN");
-    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("the test could not take its lock ({sql}): {e}"));
-    conn
-}
-
-/// Waits until every call has either finished or is waiting for a lock inside Postgres.
-async fn wait_until_all_blocked<T>(db: &TestDb, calls: &[JoinHandle<T>]) {
-    db.wait_for_lock_waiters(
-        "every call to wait for the lock the test holds (or to finish)",
-        |waiting| waiting + calls.iter().filter(|call| call.is_finished()).count() >= calls.len(),
-    )
-    .await;
-}
-
 /// Starts `transfers` (from, to, amount, key) at once while `gate` holds them up, releases
 /// them together, and returns each call's result in order.
 async fn race_behind(
     db: &TestDb,
-    mut gate: PgConnection,
+    gate: HeldLocks,
     transfers: Vec<(i64, i64, i64, String)>,
 ) -> Vec<Result<Receipt, TransferError>> {
     let pool: PgPool = db.pool_with_max(transfers.len() as u32).await;
@@ -111,11 +87,12 @@ async fn race_behind(
             tokio::spawn(async move { transfer(&pool, from, to, amount, &key).await })
         })
         .collect();
-    wait_until_all_blocked(db, &calls).await;
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut gate)
-        .await
-        .expect("releasing the test's lock");
+    db.wait_until_blocked(
+        "every call to wait for the lock the test holds (or to finish)",
+        &calls,
+    )
+    .await;
+    gate.rollback().await;
     let mut results = Vec::new();
     for call in calls {
         results.push(call.await.expect("a transfer call panicked"));
@@ -134,14 +111,12 @@ async fn race(
         .collect();
     ids.sort();
     ids.dedup();
-    let locks = gate(
-        db,
-        &format!(
+    let locks = db
+        .hold_locks(&format!(
             "SELECT id FROM accounts WHERE id IN ({}) ORDER BY id FOR UPDATE",
             ids.join(", ")
-        ),
-    )
-    .await;
+        ))
+        .await;
     race_behind(db, locks, transfers).await
 }
 
@@ -511,12 +486,12 @@ async fn one_key_sent_at_once_for_different_transfers_applies_exactly_one() {
     let db = bank(&[(1, 1_000), (2, 0), (3, 1_000), (4, 1_000), (5, 0), (6, 0)]).await;
     // The test's own pending (then rolled back) ledger row holds key k: every call that looks
     // the key up before it can insert it is held up here, so all of them race for it.
-    let pending = gate(
-        &db,
-        "INSERT INTO ledger (from_account, to_account, amount_cents, idempotency_key) \
+    let pending = db
+        .hold_locks(
+            "INSERT INTO ledger (from_account, to_account, amount_cents, idempotency_key) \
          VALUES (5, 6, 1, 'k')",
-    )
-    .await;
+        )
+        .await;
     let transfers = vec![
         (1, 2, 100, "k".to_string()),
         (3, 4, 100, "k".to_string()),
@@ -603,7 +578,9 @@ async fn concurrent_credits_into_one_account_all_land() {
     let db = bank(&[(1, 100), (2, 100), (3, 100), (4, 100), (5, 100), (6, 0)]).await;
     // Only the receiver is locked by the test: each call can lock (or read) its own sender, then
     // waits for account 6.
-    let locks = gate(&db, "SELECT id FROM accounts WHERE id = 6 FOR UPDATE").await;
+    let locks = db
+        .hold_locks("SELECT id FROM accounts WHERE id = 6 FOR UPDATE")
+        .await;
     let results = race_behind(
         &db,
         locks,
