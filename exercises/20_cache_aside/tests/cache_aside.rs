@@ -7,37 +7,46 @@
 //! - hit: no loader call -> `a_hit_returns_the_cached_value_without_calling_the_loader`
 //! - `"{namespace}:{key}"`, serde_json JSON, exact TTL in ms (not -1, not whole seconds) ->
 //!   `a_loaded_value_is_stored_as_json_under_the_namespace_with_the_ttl`
+//! - a miss has stored the value when it returns (not left to a background task) ->
+//!   `a_miss_has_stored_the_value_when_it_returns`
 //! - a hit leaves the value and its TTL alone -> `a_hit_leaves_the_cached_value_and_its_ttl_alone`
 //! - round trips (unicode, `None`, `"null"`, maps) -> `values_of_any_shape_round_trip_through_the_cache`
 //! - loader `Err` unchanged, nothing cached -> `the_loaders_error_is_returned_and_nothing_is_cached`
 //! - invalidate: DEL, next call loads, absent key Ok -> `invalidate_makes_the_next_call_load_again`
-//! - invalidate with Redis unreachable is Err -> `when_redis_is_down_the_loader_serves_every_call`
+//! - invalidate with Redis unreachable is Err ->
+//!   `redis_failures::when_redis_is_down_the_loader_serves_every_call`
 //! - keys and namespaces apart -> `different_keys_and_namespaces_do_not_collide`
 //! - corrupt value (3 kinds) is a miss, overwritten with the exact TTL ->
 //!   `a_corrupt_cached_value_is_a_miss_and_is_overwritten`
-//! - Redis down (closed port, no socket) -> `when_redis_is_down_the_loader_serves_every_call`
-//! - drops every connection, no retry loop -> `connecting_is_not_retried_with_back_off`
-//! - refused write (read-only replica) -> `a_redis_that_refuses_the_write_still_serves_the_loaders_value`
-//! - timeouts: bounded -> `a_redis_that_never_answers_does_not_hang_the_call`,
-//!   and not shorter than `REDIS_TIMEOUT` -> `a_redis_that_answers_within_redis_timeout_is_waited_for`
-//! - reconnects by itself -> `the_cache_reconnects_by_itself_after_its_connection_is_dropped`
-//! - single-flight, exactly once -> `concurrent_misses_for_one_key_call_the_loader_once`
-//! - single-flight per key -> `misses_for_different_keys_load_at_the_same_time`
+//! - Redis down (closed port, no socket) ->
+//!   `redis_failures::when_redis_is_down_the_loader_serves_every_call`
+//! - drops every connection, no retry loop -> `redis_failures::connecting_is_not_retried_with_back_off`
+//! - refused write (read-only replica) ->
+//!   `redis_failures::a_redis_that_refuses_the_write_still_serves_the_loaders_value`
+//! - timeouts: bounded -> `redis_failures::a_redis_that_never_answers_does_not_hang_the_call`,
+//!   and not shorter than `REDIS_TIMEOUT` ->
+//!   `redis_failures::a_redis_that_answers_within_redis_timeout_is_waited_for`
+//! - reconnects by itself ->
+//!   `redis_failures::the_cache_reconnects_by_itself_after_its_connection_is_dropped`
+//! - single-flight, exactly once -> `single_flight::concurrent_misses_for_one_key_call_the_loader_once`
+//! - single-flight per key -> `single_flight::misses_for_different_keys_load_at_the_same_time`
 
 #[path = "cache_aside/fakes.rs"]
 mod fakes;
+#[path = "cache_aside/redis_failures.rs"]
+mod redis_failures;
+#[path = "cache_aside/single_flight.rs"]
+mod single_flight;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use cache_aside::Cache;
-use fakes::{counting_proxy, fake_redis};
+use fakes::counting_proxy;
 use kata_testkit::TestRedis;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Barrier, Notify};
 
 /// Long enough never to expire during a test, and not whole seconds: the tests read the
 /// expiry back to the millisecond.
@@ -209,6 +218,36 @@ async fn a_loaded_value_is_stored_as_json_under_the_namespace_with_the_ttl() {
 }
 
 #[tokio::test]
+async fn a_miss_has_stored_the_value_when_it_returns() {
+    let r = TestRedis::new().await;
+    let proxy = counting_proxy(&r).await;
+    let (cache, db) = (
+        Cache::new(proxy.client.clone(), r.namespace(), TTL),
+        Db::default(),
+    );
+
+    let got = cache.get_or_load("user:1", || db.load(alice())).await;
+    // Read at once, before this test lets any other task run: a write still waiting in a
+    // spawned task has not reached Redis yet.
+    let writes_before_return = proxy.writes_of(&r.key("user:1"));
+
+    assert_eq!(got, Ok(alice()), "expected the loader's value");
+    assert!(
+        !writes_before_return.is_empty(),
+        "expected a miss to have stored the value in Redis by the time get_or_load returns, \
+         but no write of {:?} had reached Redis: a write left to a background task lets the \
+         next read (and every caller waiting on the key's lock) miss again",
+        r.key("user:1")
+    );
+    let raw = stored(&r, "user:1").await;
+    assert!(
+        raw.is_some(),
+        "expected the value under {:?}",
+        r.key("user:1")
+    );
+}
+
+#[tokio::test]
 async fn a_hit_leaves_the_cached_value_and_its_ttl_alone() {
     let r = TestRedis::new().await;
     let (cache, db) = (cache(&r), Db::default());
@@ -370,248 +409,4 @@ async fn a_corrupt_cached_value_is_a_miss_and_is_overwritten() {
         );
         assert_expires_ttl_after_the_write(&r, "user:1", before, after).await;
     }
-}
-
-#[tokio::test]
-async fn when_redis_is_down_the_loader_serves_every_call() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
-    let closed_port = closed.expect("a free port").port();
-    let down = [
-        ("a closed port", format!("redis://127.0.0.1:{closed_port}")),
-        ("no socket", "redis+unix:///nonexistent/kata.sock".into()),
-    ];
-
-    for (what, url) in down {
-        let client = redis::Client::open(url.as_str()).expect("a valid URL");
-        let (cache, db) = (Cache::new(client, "kata_down", TTL), Db::default());
-
-        for call in 1..=2 {
-            let got = within(what, cache.get_or_load("user:1", || db.load(alice()))).await;
-
-            assert_eq!(
-                got,
-                Ok(alice()),
-                "expected the loader's value with Redis at {what} (call {call})"
-            );
-        }
-        assert_eq!(db.calls(), 2, "expected each call to load ({what})");
-        let invalidated = within(what, cache.invalidate("user:1")).await;
-        let msg = format!("expected invalidate to report that Redis at {what} is unreachable");
-        assert!(invalidated.is_err(), "{msg}, got {invalidated:?}");
-    }
-}
-
-#[tokio::test]
-async fn connecting_is_not_retried_with_back_off() {
-    // Accepts every connection and closes it at once: a Redis that is restarting, a proxy
-    // with no backend.
-    let dropping = fake_redis(|_| None).await;
-    let (cache, db) = (
-        Cache::new(dropping.client(), "kata_drop", TTL),
-        Db::default(),
-    );
-
-    let call = cache.get_or_load("user:1", || db.load(alice()));
-    let got = within("a call to a Redis that drops every connection", call).await;
-
-    assert_eq!(got, Ok(alice()), "expected the loader's value");
-    let attempts = dropping.accepted();
-    assert!(
-        attempts <= 4,
-        "expected at most 4 connection attempts for one call to a Redis that drops every \
-         connection, but it saw {attempts}: a retry loop with back-off keeps every request \
-         waiting for a Redis that is down (set_number_of_retries(0))"
-    );
-}
-
-#[tokio::test]
-async fn a_redis_that_refuses_the_write_still_serves_the_loaders_value() {
-    // A read-only replica (after a failover): reads answer "not cached", writes are refused.
-    let replica = fake_redis(|command| match command {
-        "GET" => Some((Duration::ZERO, "$-1\r\n".into())),
-        "CLIENT" | "PING" | "SELECT" => Some((Duration::ZERO, "+OK\r\n".into())),
-        _ => Some((
-            Duration::ZERO,
-            "-READONLY You can't write against a read only replica.\r\n".into(),
-        )),
-    })
-    .await;
-    let (cache, db) = (
-        Cache::new(replica.client(), "kata_replica", TTL),
-        Db::default(),
-    );
-
-    for call in 1..=2 {
-        let got = within(
-            "a call to a read-only replica",
-            cache.get_or_load("user:1", || db.load(alice())),
-        )
-        .await;
-        assert_eq!(
-            got,
-            Ok(alice()),
-            "expected the loader's value when Redis refuses the write (call {call})"
-        );
-    }
-    assert_eq!(
-        db.calls(),
-        2,
-        "expected each call to load (nothing could be cached)"
-    );
-}
-
-#[tokio::test]
-async fn the_cache_reconnects_by_itself_after_its_connection_is_dropped() {
-    let r = TestRedis::new().await;
-    let (cache, db) = (cache(&r), Db::default());
-    let cached = cache.get_or_load("user:1", || db.load(alice())).await;
-    assert_eq!(cached, Ok(alice()), "expected Alice from the loader");
-
-    // What a Redis restart or failover does to every open connection.
-    let killed: redis::RedisResult<i64> = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("USER")
-        .arg(r.namespace())
-        .query_async(&mut r.admin().await)
-        .await;
-    let killed =
-        killed.unwrap_or_else(|e| panic!("could not CLIENT KILL the cache's connection: {e}"));
-    assert!(
-        killed > 0,
-        "expected the cache to hold a connection to Redis, but there was none to drop"
-    );
-
-    let after_drop = cache.get_or_load("user:1", || db.load(bob())).await;
-    let loads = db.calls();
-    let next = cache.get_or_load("user:1", || db.load(bob())).await;
-    let last = cache.get_or_load("user:1", || db.load(bob())).await;
-
-    let served = [Ok(alice()), Ok(bob())];
-    assert!(
-        served.contains(&after_drop),
-        "expected the cached Alice or the loader's Bob right after the drop, got {after_drop:?}"
-    );
-    assert_eq!(
-        db.calls(),
-        loads,
-        "expected the calls after the one that found the connection dropped to reconnect and \
-         hit the cache, but they called the loader (got {next:?} and {last:?})"
-    );
-    assert!(
-        served.contains(&next) && next == last,
-        "expected the same cached value from both calls, got {next:?} and {last:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_redis_that_answers_within_redis_timeout_is_waited_for() {
-    // Answers every GET with the cached Alice after 0.9 s: slow, but within REDIS_TIMEOUT (2 s).
-    let slow = fake_redis(|command| match command {
-        "GET" => {
-            let json = serde_json::to_string(&alice()).expect("Alice serialises");
-            Some((
-                Duration::from_millis(900),
-                format!("${}\r\n{json}\r\n", json.len()),
-            ))
-        }
-        _ => Some((Duration::ZERO, "+OK\r\n".into())),
-    })
-    .await;
-    let (cache, db) = (Cache::new(slow.client(), "kata_slow", TTL), Db::default());
-
-    let call = cache.get_or_load("user:1", || db.load(bob()));
-    let got = within("a call to a Redis that answers in 0.9 s", call).await;
-
-    assert_eq!(
-        (got, db.calls()),
-        (Ok(alice()), 0),
-        "expected the cache to wait up to REDIS_TIMEOUT (2 s) for a GET answered in 0.9 s and \
-         return the cached Alice without calling the loader (value, loader calls): is the \
-         response timeout shorter? (the client's default is 500 ms)"
-    );
-}
-
-#[tokio::test]
-async fn a_redis_that_never_answers_does_not_hang_the_call() {
-    // Accepts connections and never writes a byte back: a frozen server or a dead network path.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.expect("a free port");
-    let port = listener.local_addr().expect("a bound address").port();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("a valid URL");
-    let (cache, db) = (Cache::new(client, "kata_silent", TTL), Db::default());
-
-    let call = cache.get_or_load("user:1", || db.load(alice()));
-    let got = within("a call to a Redis that never answers", call).await;
-    silent.abort();
-
-    assert_eq!(got, Ok(alice()), "expected the loader's value");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_misses_for_one_key_call_the_loader_once() {
-    const TASKS: usize = 50;
-    let r = TestRedis::new().await;
-    let proxy = counting_proxy(&r).await;
-    let cache = Arc::new(Cache::new(proxy.client.clone(), r.namespace(), TTL));
-    let db = Arc::new(Db::default());
-    let barrier = Arc::new(Barrier::new(TASKS));
-
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..TASKS {
-        let (cache, db, barrier) = (cache.clone(), db.clone(), barrier.clone());
-        let mut gets = proxy.gets.clone();
-        tasks.spawn(async move {
-            barrier.wait().await;
-            let loader = || async move {
-                db.load(()).await?;
-                // The load lasts until Redis has received 50 GETs: every call has looked in
-                // the cache and missed (or is about to) while this load is still in flight.
-                // A cache that takes the key's lock before it reads sends no more GETs; for
-                // it the load ends after 2 s, when the other calls are waiting on the lock.
-                let everyone_read = gets.wait_for(|gets| *gets >= TASKS);
-                let _ = tokio::time::timeout(Duration::from_secs(2), everyone_read).await;
-                Ok::<_, LoadError>(alice())
-            };
-            cache.get_or_load("hot", loader).await
-        });
-    }
-    let results = within("the 50 concurrent calls", tasks.join_all()).await;
-
-    let calls = db.calls();
-    let msg = "expected 50 concurrent misses for one key to call the loader once";
-    assert_eq!(calls, 1, "{msg}, but it was called {calls} times");
-    let wrong: Vec<_> = results.iter().filter(|got| **got != Ok(alice())).collect();
-    assert!(wrong.is_empty(), "expected Alice for all, got {wrong:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn misses_for_different_keys_load_at_the_same_time() {
-    let r = TestRedis::new().await;
-    let cache = cache(&r);
-    let (a_loading, b_loading) = (Notify::new(), Notify::new());
-
-    // Each loader waits until the other one has started: this finishes only if the two
-    // loads run at the same time, i.e. single-flight locks per key, not the whole cache.
-    let a = cache.get_or_load("a", || async {
-        a_loading.notify_one();
-        b_loading.notified().await;
-        Ok::<_, LoadError>(alice())
-    });
-    let b = cache.get_or_load("b", || async {
-        b_loading.notify_one();
-        a_loading.notified().await;
-        Ok::<_, LoadError>(bob())
-    });
-    let both = within("loads of \"a\" and \"b\" at once", async {
-        tokio::join!(a, b)
-    })
-    .await;
-
-    assert_eq!(both, (Ok(alice()), Ok(bob())), "expected each key's value");
 }

@@ -1,8 +1,8 @@
 //! Stand-ins for Redis on local ports, for what a real server will not do on demand: drop
 //! every connection, refuse writes, answer slowly, or report which commands it received.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kata_testkit::TestRedis;
@@ -74,7 +74,23 @@ pub async fn fake_redis(reply: fn(&str) -> Option<(Duration, String)>) -> FakeRe
 pub struct CountingProxy {
     pub client: redis::Client,
     pub gets: watch::Receiver<usize>,
+    /// Every command received, as its name and arguments (lossy UTF-8), logged before it is
+    /// passed on: a command whose reply has reached the cache is always in the log.
+    commands: Arc<Mutex<Vec<Vec<String>>>>,
     server: tokio::task::JoinHandle<()>,
+}
+
+impl CountingProxy {
+    /// The commands received so far, other than `GET`, that name `key` (writes: `PSETEX`,
+    /// `SET`, a script, ...), each as one line.
+    pub fn writes_of(&self, key: &str) -> Vec<String> {
+        let commands = self.commands.lock().unwrap_or_else(|p| p.into_inner());
+        commands
+            .iter()
+            .filter(|c| !c[0].eq_ignore_ascii_case("GET") && c[1..].iter().any(|a| a == key))
+            .map(|c| c.join(" "))
+            .collect()
+    }
 }
 
 impl Drop for CountingProxy {
@@ -97,10 +113,12 @@ pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
     let local = redis::ConnectionAddr::Tcp("127.0.0.1".into(), port);
     let client = redis::Client::open(info.set_addr(local)).expect("a valid address");
     let (count, gets) = watch::channel(0);
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    let log = commands.clone();
     let server = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         while let Ok((socket, _)) = listener.accept().await {
-            let (upstream, count) = (upstream.clone(), count.clone());
+            let (upstream, count, log) = (upstream.clone(), count.clone(), log.clone());
             connections.spawn(async move {
                 let (mut up_read, mut up_write): Upstream = match &upstream {
                     redis::ConnectionAddr::Tcp(host, port) => {
@@ -121,6 +139,12 @@ pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
                 });
                 let mut read = BufReader::new(read);
                 while let Some(command) = read_command(&mut read).await {
+                    let line = command
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned());
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(line.collect());
                     let mut resp = format!("*{}\r\n", command.len()).into_bytes();
                     for arg in &command {
                         resp.extend(format!("${}\r\n", arg.len()).bytes());
@@ -141,6 +165,7 @@ pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
     CountingProxy {
         client,
         gets,
+        commands,
         server,
     }
 }
