@@ -19,7 +19,8 @@
 //! - product as a JSON object and as rows; quotes and braces are data
 //!   -> `catalogue::a_product_is_stored_as_a_document_and_as_rows`; one transaction
 //!   -> `catalogue::a_product_that_fails_part_way_is_not_stored`
-//! - both queries agree (some, all, no products) -> `catalogue::document_and_normalized_queries_find_the_same_products`
+//! - both queries agree, ascending ids (some, all, no products; rows stored out of id order)
+//!   -> `catalogue::document_and_normalized_queries_find_the_same_products`
 //! - GIN index, no seq scan, 50 000 products -> `catalogue::the_document_query_uses_the_gin_index`
 
 #[path = "sql_vs_nosql/catalogue.rs"]
