@@ -11,7 +11,7 @@
 //! - 422 naming every invalid field, missing = blank: `stage1_a_blank_or_missing_field_is_a_422_keyed_by_the_field`,
 //!   `stage4_creating_needs_a_token_and_a_title`
 //! - 409 for a taken username/email: `stage1_a_taken_username_or_email_is_a_409_keyed_by_the_field`
-//! - 201 user, null bio/image, HS256 token with `sub`: `stage1_registration_returns_201_and_a_user_with_a_token`
+//! - 201 user, null bio/image, HS256 token with `sub`, `exp` 24 h ahead: `stage1_registration_returns_201_and_a_user_with_a_token`
 //! - Argon2id, salted: `stage1_passwords_are_stored_as_salted_argon2id_hashes`
 //! - same 401 for wrong password and unknown email: `stage1_a_wrong_password_or_an_unknown_email_is_the_same_401`
 //! - one password check either way (dummy hash): `stage1_an_unknown_email_costs_one_password_check_like_a_wrong_password`,
@@ -31,13 +31,16 @@
 //! - slug, tagList in order each once, ISO times, body on a single article:
 //!   `stage4_creating_an_article_returns_201_with_slug_tags_in_order_and_author`
 //! - taken slug gets a suffix: `stage4_the_same_title_twice_gives_two_slugs`
+//! - no `-` at either end of a slug; a title with the same slug keeps it:
+//!   `stage4_a_slug_has_no_dash_at_either_end_and_a_title_with_the_same_slug_keeps_it`
 //! - tagList kept / replaced / cleared / null refused: `stage4_an_update_keeps_replaces_or_clears_the_tags`
 //! - only the author updates (new title, new slug; createdAt kept) or deletes (204):
 //!   `stage4_only_the_author_may_update_an_article`, `stage4_only_the_author_may_delete_an_article`
 //! - newest first, limit/offset, articlesCount counts every match: `stage5_articles_are_listed_newest_first_and_paged_with_limit_and_offset`,
 //!   `stage5_the_default_page_holds_20_articles`
 //! - filters: `stage5_articles_are_filtered_by_tag_author_and_favorited`
-//! - feed: `stage5_the_feed_lists_only_the_authors_the_user_follows`
+//! - feed: `stage5_the_feed_lists_only_the_authors_the_user_follows`; its limit/offset and
+//!   articlesCount: `stage5_the_feed_pages_with_limit_and_offset`
 //! - lists without body, at most 4 statements: `stage5_listing_40_articles_runs_a_bounded_number_of_statements`,
 //!   `stage5_the_feed_runs_a_bounded_number_of_statements`
 //! - favorites count once, unfavorite only yours: `stage6_favoriting_counts_each_user_once_and_unfavoriting_undoes_it`
@@ -46,6 +49,7 @@
 //! - comments in at most 3 statements: `stage6_listing_comments_runs_a_bounded_number_of_statements`
 //! - tags in use, each once: `stage6_tags_lists_each_tag_in_use_once`
 //! - served over a socket: `stage7_the_api_answers_over_a_real_socket`
+//! - the binary migrates an empty database and serves: `stage7_the_binary_migrates_an_empty_database_and_serves_the_api`
 
 #[path = "capstone_conduit/common.rs"]
 mod common;

@@ -14,6 +14,7 @@ fn new_user(name: &str, email: &str, password: &str) -> Value {
 #[tokio::test]
 async fn stage1_registration_returns_201_and_a_user_with_a_token() {
     let api = Api::new().await;
+    let before = jsonwebtoken::get_current_timestamp();
 
     let body = api
         .post(
@@ -23,6 +24,7 @@ async fn stage1_registration_returns_201_and_a_user_with_a_token() {
         )
         .await
         .expect(StatusCode::CREATED);
+    let after = jsonwebtoken::get_current_timestamp();
 
     let user = &body["user"];
     assert_eq!(
@@ -57,6 +59,17 @@ async fn stage1_registration_returns_201_and_a_user_with_a_token() {
         claims.claims["sub"],
         json!(id),
         "expected the token's sub to be jake's users.id ({id}), but the claims are {}",
+        claims.claims
+    );
+    let day = 24 * 60 * 60;
+    assert!(
+        claims.claims["exp"]
+            .as_u64()
+            .is_some_and(|exp| (before + day..=after + day).contains(&exp)),
+        "expected the token's exp 24 hours after registration (now + TOKEN_TTL_SECS: {} to {}), \
+         but the claims are {}",
+        before + day,
+        after + day,
         claims.claims
     );
 }

@@ -201,6 +201,35 @@ async fn stage4_only_the_author_may_update_an_article() {
 }
 
 #[tokio::test]
+async fn stage4_a_slug_has_no_dash_at_either_end_and_a_title_with_the_same_slug_keeps_it() {
+    let api = Api::new().await;
+    let token = api.register("jake").await;
+
+    let article = api.article(&token, "  ¡Hello, World!  ", &[]).await;
+
+    assert_eq!(
+        article["slug"], "hello-world",
+        "expected the title's words joined by -, with no - at either end, but got {article}"
+    );
+    let updated = api
+        .put(
+            "/api/articles/hello-world",
+            Some(&token),
+            json!({"article": {"title": "Hello, world?"}}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        updated["article"]["slug"], "hello-world",
+        "expected a new title with the same slug to keep it (only another article can take a \
+         slug), but got {updated}"
+    );
+    api.get("/api/articles/hello-world", None)
+        .await
+        .expect(StatusCode::OK);
+}
+
+#[tokio::test]
 async fn stage4_an_update_keeps_replaces_or_clears_the_tags() {
     let api = Api::new().await;
     let token = api.register("jake").await;

@@ -286,3 +286,22 @@ async fn stage5_the_feed_lists_only_the_authors_the_user_follows() {
         .await
         .expect_exact_error(StatusCode::UNAUTHORIZED, "token", "is missing");
 }
+
+#[tokio::test]
+async fn stage5_the_feed_pages_with_limit_and_offset() {
+    let api = Api::new().await;
+    let viewer = api.register("viewer").await;
+    seed_many(&api, "viewer").await;
+
+    let page = api
+        .get("/api/articles/feed?limit=2&offset=3", Some(&viewer))
+        .await
+        .expect(StatusCode::OK);
+
+    assert_eq!(
+        (titles(&page), &page["articlesCount"]),
+        (vec!["a0-3".to_owned(), "a0-4".to_owned()], &json!(20)),
+        "expected the 4th and 5th of the 20 followed articles (limit=2, offset=3), with \
+         articlesCount 20, but got {page}"
+    );
+}

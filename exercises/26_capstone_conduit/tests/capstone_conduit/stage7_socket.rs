@@ -1,10 +1,11 @@
-//! Stage 7: the same router served over a real TCP socket, as the `conduit` binary does.
+//! Stage 7: the same router served over a real TCP socket, and the `conduit` binary itself.
 
 use std::net::SocketAddr;
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::SECRET;
@@ -108,5 +109,55 @@ async fn stage7_the_api_answers_over_a_real_socket() {
     assert_eq!(
         status, 401,
         "expected a bad token over TCP to answer 401, but got {status} with {body}"
+    );
+}
+
+/// The package's binary: `conduit` in the exercise, `conduit-solution` in the reference
+/// solution (two bins of one name would collide in target/).
+const BINARY: Option<&str> = match option_env!("CARGO_BIN_EXE_conduit") {
+    Some(path) => Some(path),
+    None => option_env!("CARGO_BIN_EXE_conduit-solution"),
+};
+
+#[tokio::test]
+async fn stage7_the_binary_migrates_an_empty_database_and_serves_the_api() {
+    let db = kata_testkit::TestDb::empty().await;
+    let binary = BINARY.expect("this package builds a conduit binary");
+    let mut server = tokio::process::Command::new(binary)
+        .env("DATABASE_URL", db.url())
+        .env("JWT_SECRET", "stage7-binary-secret")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("expected to start {binary}: {e}"));
+    let stdout = server.stdout.take().expect("a piped stdout");
+
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("expected `listening on <address>` on stdout within 60 s")
+    .ok();
+    let addr: SocketAddr = line
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "expected the conduit binary (given main) to migrate the empty database, then \
+                 print `listening on <address>`, but its first line was {line:?} (it exited: {:?})",
+                server.try_wait()
+            )
+        });
+
+    let (status, body) = http(addr, "GET", "/api/tags", None, None).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"tags": []})),
+        "expected GET /api/tags on the binary to answer 200 with no tags, but got {status} {body}"
     );
 }
