@@ -35,7 +35,6 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use kata_testkit::TestRedis;
-use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use token_revocation::{Claims, TokenConfig, TokenError, TokenKind, TokenPair, TokenService};
 
@@ -83,14 +82,9 @@ fn peek(token: &str) -> Claims {
     })
 }
 
-async fn pttl(r: &TestRedis, key: &str) -> i64 {
-    let got = r.admin().await.pttl(key).await;
-    got.unwrap_or_else(|e| panic!("could not PTTL {key}: {e}"))
-}
-
 async fn keys_under(r: &TestRedis, kind: &str, id: &str) -> (String, i64) {
     let key = r.key(&format!("{kind}:{id}"));
-    let ttl = pttl(r, &key).await;
+    let ttl = r.pttl(&key).await;
     (key, ttl)
 }
 
