@@ -14,6 +14,8 @@
 //!   -> `the_build_stage_runs_a_locked_release_build_of_the_service`
 //! - small runtime image
 //!   -> `the_runtime_stage_starts_from_a_small_image_without_the_toolchain`
+//! - a runtime without glibc (scratch, alpine, distroless/static) only with a static build
+//!   -> `the_runtime_image_has_the_c_library_the_binary_needs`
 //! - only the release binary copied
 //!   -> `the_runtime_stage_copies_only_the_binary_from_the_build_stage`
 //! - `USER` not root -> `the_service_runs_as_a_non_root_user`
@@ -41,6 +43,8 @@
 mod dockerfile;
 #[path = "docker/harness.rs"]
 mod harness;
+#[path = "docker/libc.rs"]
+mod libc;
 #[path = "docker/probe.rs"]
 mod probe;
 #[path = "docker/rules.rs"]
@@ -91,6 +95,11 @@ fn the_build_stage_runs_a_locked_release_build_of_the_service() {
 #[test]
 fn the_runtime_stage_starts_from_a_small_image_without_the_toolchain() {
     obey(rules::small_runtime_image(&dockerfile()));
+}
+
+#[test]
+fn the_runtime_image_has_the_c_library_the_binary_needs() {
+    obey(libc::runtime_image_can_run_the_binary(&dockerfile()));
 }
 
 #[test]
