@@ -110,42 +110,9 @@ async fn stored(r: &TestRedis, key: &str) -> Option<Vec<u8>> {
     got.unwrap_or_else(|e| panic!("could not GET {}: {e}", r.key(key)))
 }
 
-async fn pttl(r: &TestRedis, key: &str) -> i64 {
-    let got = r.admin().await.pttl(r.key(key)).await;
-    got.unwrap_or_else(|e| panic!("could not PTTL {}: {e}", r.key(key)))
-}
-
-/// Redis's clock, in milliseconds since the Unix epoch.
-async fn redis_now_ms(r: &TestRedis) -> i64 {
-    let got: redis::RedisResult<(i64, i64)> =
-        redis::cmd("TIME").query_async(&mut r.admin().await).await;
-    let (secs, micros) = got.unwrap_or_else(|e| panic!("could not read Redis's TIME: {e}"));
-    secs * 1000 + micros / 1000
-}
-
-/// When `key` expires, in Redis's milliseconds since the epoch (`TIME` and `PTTL` read in one
-/// transaction), or the negative PTTL (-1: no expiry, -2: no key).
-async fn expires_at_ms(r: &TestRedis, key: &str) -> i64 {
-    let got: redis::RedisResult<((i64, i64), i64)> = redis::pipe()
-        .atomic()
-        .cmd("TIME")
-        .cmd("PTTL")
-        .arg(r.key(key))
-        .query_async(&mut r.admin().await)
-        .await;
-    let ((secs, micros), pttl) =
-        got.unwrap_or_else(|e| panic!("could not PTTL {}: {e}", r.key(key)));
-    if pttl < 0 {
-        pttl
-    } else {
-        secs * 1000 + micros / 1000 + pttl
-    }
-}
-
-/// Asserts that `key` was written between `before` and `after` (Redis's clock) with [`TTL`].
 async fn assert_expires_ttl_after_the_write(r: &TestRedis, key: &str, before: i64, after: i64) {
     let ttl = TTL.as_millis() as i64;
-    let at = expires_at_ms(r, key).await;
+    let at = r.expiry_ms(&r.key(key)).await.unwrap_or_else(|pttl| pttl);
     // 2 ms of slack: TIME reads the clock a moment after PTTL's snapshot of it.
     let (earliest, latest) = (before + ttl - 2, after + ttl + 2);
     assert!(
@@ -199,9 +166,9 @@ async fn a_loaded_value_is_stored_as_json_under_the_namespace_with_the_ttl() {
     let r = TestRedis::new().await;
     let (cache, db) = (cache(&r), Db::default());
 
-    let before = redis_now_ms(&r).await;
+    let before = r.clock_ms().await;
     let got = cache.get_or_load("user:1", || db.load(alice())).await;
-    let after = redis_now_ms(&r).await;
+    let after = r.clock_ms().await;
 
     assert_eq!(got, Ok(alice()), "expected the loader's value");
     let key = r.key("user:1");
@@ -274,7 +241,7 @@ async fn a_hit_leaves_the_cached_value_and_its_ttl_alone() {
         Some(json),
         "expected a hit to leave the stored value as it was"
     );
-    let ttl = pttl(&r, "user:1").await;
+    let ttl = r.pttl(&r.key("user:1")).await;
     assert!(
         ttl > TTL.as_millis() as i64,
         "expected a hit to leave the key's TTL alone (about 600000 ms left), but PTTL is {ttl}: \
@@ -394,9 +361,9 @@ async fn a_corrupt_cached_value_is_a_miss_and_is_overwritten() {
         seeded.unwrap_or_else(|e| panic!("could not seed the key: {e}"));
         let db = Db::default();
 
-        let before = redis_now_ms(&r).await;
+        let before = r.clock_ms().await;
         let got = cache.get_or_load("user:1", || db.load(alice())).await;
-        let after = redis_now_ms(&r).await;
+        let after = r.clock_ms().await;
 
         assert_eq!(got, Ok(alice()), "expected a miss over {what}");
         assert_eq!(db.calls(), 1, "expected one load over {what}");
