@@ -7,8 +7,8 @@
 //! - ids: 64 lowercase hex, distinct, every digit about as often
 //!   -> `session_ids_are_64_hex_chars_from_a_secure_random_source`
 //! - cookie attributes -> `the_set_cookie_header_is_httponly_secure_samesite_lax_for_the_whole_site`
-//! - login stores user + index entry, both with a PTTL in 1..=TTL
-//!   -> `a_login_stores_the_session_and_its_index_entry_with_the_ttl`; TTL in milliseconds
+//! - login stores user + index entry, both with a PTTL in 1..=TTL; a later login resets the
+//!   index's PTTL to the TTL -> `a_login_stores_the_session_and_its_index_entry_with_the_ttl`; TTL in milliseconds
 //!   (50 ms is at most 50 ms, not a second) -> `an_expired_session_resolves_to_nothing`
 //! - lookup resets both PTTLs to the TTL (not beyond), anonymous sessions too
 //!   -> `every_lookup_resets_the_ttl`
@@ -23,6 +23,7 @@
 //! - logout -> `logout::logout_destroys_the_session_and_its_index_entry`; logout everywhere (count,
 //!   index, other users) -> `logout::logout_everywhere_destroys_every_session_of_that_user_only`
 //! - 20 concurrent logins -> `logout::concurrent_logins_of_one_user_give_distinct_ids_all_listed`
+//!   (listed sorted, as the stub says)
 //! - logout everywhere during use -> `logout::logout_everywhere_while_the_sessions_are_in_use_leaves_none`;
 //!   a lookup held in Redis behind it, from another server, revives nothing
 //!   -> `logout::a_lookup_held_behind_logout_everywhere_on_another_server_revives_nothing`
@@ -203,6 +204,24 @@ async fn a_login_stores_the_session_and_its_index_entry_with_the_ttl() {
         user_of(&store, &id).await.as_deref(),
         Some("alice"),
         "expected the id to resolve to alice"
+    );
+    // A later login must keep the index alive as long as its own new session: the index's
+    // PTTL goes back to the full TTL (else it expires first, and "log out everywhere" misses
+    // the newer session).
+    let index = index_key(&r, "alice");
+    let shortened: bool = r
+        .admin()
+        .await
+        .pexpire(&index, 5_000)
+        .await
+        .expect("PEXPIRE");
+    assert!(shortened, "expected {index:?} to exist");
+    login(&store, "alice", None).await;
+    let ttl = r.pttl(&index).await;
+    assert!(
+        ttl > TTL_MS / 2 && ttl <= TTL_MS,
+        "expected a second login to reset the PTTL of {index:?} to the store's TTL ({TTL_MS} \
+         ms), as long as its new session lives, but it is {ttl} ms (the test had set 5000)"
     );
 }
 
