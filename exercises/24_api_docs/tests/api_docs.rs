@@ -7,9 +7,9 @@
 //! - exactly the five operations (no other method, not `/openapi.json`)
 //!   -> `every_route_is_documented_and_nothing_else`
 //! - every real answer's status documented for its operation, its JSON body valid against the
-//!   documented schema, 204 without body: 201, list (both tasks created, oldest first), show,
-//!   healthz, 204, 404 on GET and DELETE, 400 for a malformed id (`abc`, `-1`, past `u64`) on
-//!   GET and DELETE
+//!   documented schema, which declares each of its members as a property, 204 without body:
+//!   201, list (both tasks created, oldest first), show, healthz, 204, 404 on GET and DELETE,
+//!   400 for a malformed id (`abc`, `-1`, past `u64`) on GET and DELETE
 //!   -> `every_documented_operation_answers_as_documented`
 //! - 422 (empty, 101-character, missing or non-string title, unknown priority, not JSON)
 //!   documented with its body -> `invalid_input_is_answered_with_a_documented_error`
@@ -19,6 +19,9 @@
 //!   -> `the_request_schema_carries_the_rules_the_api_enforces`
 //! - `id`: a required integer path parameter on GET and DELETE -> `the_path_parameter_is_documented`
 //! - over a real socket -> `the_document_is_served_over_a_real_socket`
+
+#[path = "api_docs/schema.rs"]
+mod schema;
 
 use std::collections::BTreeSet;
 
@@ -126,6 +129,15 @@ fn assert_documented(doc: &Value, method: &str, path: &str, reply: &Reply) {
     assert!(
         errors.is_empty(),
         "{} {path} {status}: the real body {body} does not match the documented schema: {errors:?}",
+        method.to_uppercase()
+    );
+    let missing = schema::undeclared(doc, &Value::Object(schema.clone()), &body, "body");
+    assert!(
+        missing.is_empty(),
+        "{} {path} {status}: the real body {body} has members its documented schema does not \
+         declare as properties: {missing:?} (a schema that merely tolerates them, such as the \
+         request's schema for the created task, does not tell a client they are there: \
+         document the type the handler returns)",
         method.to_uppercase()
     );
 }
