@@ -10,6 +10,7 @@
 //! problem `VAR: problem` -> config::the_config_errors_message_...; /healthz 200 `ok` without
 //! deps -> healthz_...; /readyz 200 / 503 naming each -> readyz_...; 503 on timeout ->
 //! a_handler_...; 413 past the limit, with or without Content-Length -> a_body_over_the_limit_...;
+//! a 3 MiB limit, not axum's 2 MB default -> a_limit_above_axums_2_mb_default_...;
 //! untrusted peer -> an_untrusted_peer_...; right-most untrusted hop, several lines, IPv6,
 //! garbage stops, all trusted -> behind_trusted_proxies_...; over a socket ->
 //! the_client_ip_is_resolved_...; graceful shutdown -> graceful_shutdown_finishes_...
@@ -167,6 +168,38 @@ async fn a_body_over_the_limit_gets_413_and_one_at_the_limit_is_accepted() {
             "1025 bytes {how} Content-Length, over the 1024-byte limit"
         );
     }
+}
+
+#[tokio::test]
+async fn a_limit_above_axums_2_mb_default_is_the_one_that_applies() {
+    // 3 MiB: above the 2 MB that axum's body extractors refuse by default.
+    const LIMIT: usize = 3 * 1024 * 1024;
+    let app = app(state_down(Config {
+        body_limit_bytes: LIMIT,
+        ..config()
+    }));
+    let upload = |size: usize| {
+        Request::post("/upload")
+            .header(header::CONTENT_LENGTH, size)
+            .body(Body::from(vec![b'x'; size]))
+            .expect("a valid request")
+    };
+
+    let at_limit = send(&app, upload(LIMIT)).await;
+    let over = send(&app, upload(LIMIT + 1)).await;
+
+    assert_eq!(
+        (at_limit.status, at_limit.text().into_owned()),
+        (StatusCode::OK, LIMIT.to_string()),
+        "expected {LIMIT} bytes (the configured 3 MiB limit) to be accepted and counted: is \
+         axum's own 2 MB default body limit still on top of it (DefaultBodyLimit::disable())?"
+    );
+    assert_eq!(
+        over.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{} bytes, over the configured 3 MiB limit",
+        LIMIT + 1
+    );
 }
 
 #[tokio::test]
