@@ -37,6 +37,24 @@ impl Instruction {
     }
 }
 
+/// `(name, tag)` of an image reference, without a registry prefix for Docker Hub's official
+/// images and without a digest, lowercased.
+pub fn name_and_tag(reference: &str) -> (String, String) {
+    let reference = reference.to_ascii_lowercase();
+    let reference = reference.split('@').next().unwrap_or_default();
+    let reference = [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+        "library/",
+    ]
+    .iter()
+    .find_map(|prefix| reference.strip_prefix(prefix))
+    .unwrap_or(reference);
+    let (name, tag) = reference.split_once(':').unwrap_or((reference, ""));
+    (name.to_string(), tag.to_string())
+}
+
 /// `["a", "b"]` (exec form) as its words; `None` for shell form.
 pub fn exec_form(text: &str) -> Option<Vec<String>> {
     let text = text.trim();

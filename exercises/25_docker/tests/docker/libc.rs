@@ -2,27 +2,9 @@
 //! based `rust` image) does not start on an image without glibc. Read statically, like the
 //! other rules, so that it is graded where no Docker engine runs too.
 
-use super::dockerfile::{Dockerfile, Stage};
+use super::dockerfile::{Dockerfile, Stage, name_and_tag};
 
 type Rule = Result<(), String>;
-
-/// `(name, tag)` of an image reference, without a registry prefix for Docker Hub's official
-/// images and without a digest, lowercased.
-fn name_and_tag(reference: &str) -> (String, String) {
-    let reference = reference.to_ascii_lowercase();
-    let reference = reference.split('@').next().unwrap_or_default();
-    let reference = [
-        "docker.io/library/",
-        "index.docker.io/library/",
-        "docker.io/",
-        "library/",
-    ]
-    .iter()
-    .find_map(|prefix| reference.strip_prefix(prefix))
-    .unwrap_or(reference);
-    let (name, tag) = reference.split_once(':').unwrap_or((reference, ""));
-    (name.to_string(), tag.to_string())
-}
 
 /// The accepted runtime images that carry no glibc: nothing at all, musl, or only CA
 /// certificates and time zones.

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::dockerfile::{DockerIgnore, Dockerfile, Stage, exec_form, shell_commands, substitute};
+use super::dockerfile::{
+    DockerIgnore, Dockerfile, Stage, exec_form, name_and_tag, shell_commands, substitute,
+};
 
 pub const BINARY: &str = "kata-service";
 pub const PACKAGE: &str = "docker";
@@ -132,18 +134,7 @@ pub fn locked_release_build(df: &Dockerfile) -> Rule {
 
 /// The runtime images the rule accepts: small, and none of them carries a compiler.
 pub fn small_image(reference: &str) -> bool {
-    let reference = reference.to_ascii_lowercase();
-    let reference = reference.split('@').next().unwrap_or_default();
-    let reference = [
-        "docker.io/library/",
-        "index.docker.io/library/",
-        "docker.io/",
-        "library/",
-    ]
-    .iter()
-    .find_map(|prefix| reference.strip_prefix(prefix))
-    .unwrap_or(reference);
-    let (name, tag) = reference.split_once(':').unwrap_or((reference, ""));
+    let (name, tag) = name_and_tag(reference);
     if name.contains("rust") || name.contains("cargo") {
         return false;
     }
