@@ -464,7 +464,7 @@ async fn connecting_to_redis_is_not_retried_with_back_off() {
 
 #[tokio::test]
 async fn a_redis_that_never_answers_does_not_hang_requests() {
-    let (port, silent) = silent_redis().await;
+    let (port, silent) = kata_testkit::redis::silent_server().await;
     let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
 
     let reply = key_of(&app, "alice").await;

@@ -171,15 +171,7 @@ async fn a_redis_that_answers_within_redis_timeout_is_waited_for() {
 #[tokio::test]
 async fn a_redis_that_never_answers_does_not_hang_the_call() {
     // Accepts connections and never writes a byte back: a frozen server or a dead network path.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.expect("a free port");
-    let port = listener.local_addr().expect("a bound address").port();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let (port, silent) = kata_testkit::redis::silent_server().await;
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("a valid URL");
     let (cache, db) = (Cache::new(client, "kata_silent", TTL), Db::default());
 

@@ -91,21 +91,6 @@ pub async fn get_over_tcp(addr: SocketAddr) -> String {
     response.to_ascii_lowercase()
 }
 
-/// A server that accepts connections and never writes a byte back (a frozen Redis): its port,
-/// and the task to abort.
-pub async fn silent_redis() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.expect("a free port");
-    let port = listener.local_addr().expect("a bound address").port();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    (port, silent)
-}
-
 /// A server that accepts every connection and closes it at once (a Redis restarting, a proxy
 /// without a backend): its port, how many connections it accepted, and the task to abort.
 pub async fn dropping_redis() -> (u16, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
