@@ -62,11 +62,22 @@ pub fn keep(url: String) {
         };
         runtime.block_on(async {
             let mut recent = Recent::default();
+            let mut admin: Option<PgConnection> = None;
             loop {
-                // A failure (the server stopping with the holder, say) just waits for the next turn.
-                let made = match PgConnection::connect(&url).await {
-                    Ok(mut admin) => top_up(&mut admin, &mut recent).await.unwrap_or(false),
-                    Err(_) => false,
+                if admin.is_none() {
+                    admin = PgConnection::connect(&url).await.ok();
+                }
+                // A failure (the server stopping with the holder, say) drops the connection and
+                // waits for the next turn.
+                let made = match admin.as_mut() {
+                    Some(conn) => match top_up(conn, &mut recent).await {
+                        Ok(made) => made,
+                        Err(_) => {
+                            admin = None;
+                            false
+                        }
+                    },
+                    None => false,
                 };
                 if !made {
                     tokio::time::sleep(Duration::from_millis(500)).await;
