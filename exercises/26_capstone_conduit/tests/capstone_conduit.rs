@@ -17,7 +17,8 @@
 //! - one password check either way (dummy hash): `stage1_an_unknown_email_costs_one_password_check_like_a_wrong_password`,
 //!   `stage1_users_hashes_cost_as_much_as_the_dummy_hash`
 //! - login works: `stage1_login_with_the_right_password_returns_the_user_with_a_token`
-//! - `Token` scheme, `Bearer` refused, token echoed: `stage2_the_current_user_needs_a_token_in_the_token_scheme`
+//! - `Token` scheme, `Bearer` refused, token echoed: `stage2_the_current_user_needs_a_token_in_the_token_scheme`,
+//!   `stage2_the_current_user_echoes_the_token_it_was_sent`
 //! - bad/no signature, expiry: `stage2_a_token_with_a_forged_signature_or_no_signature_is_a_401`,
 //!   `stage2_an_expired_token_is_a_401`
 //! - PUT /api/user changes only what is present: `stage2_updating_the_user_changes_only_the_fields_given`
@@ -36,8 +37,9 @@
 //! - tagList kept / replaced / cleared / null refused: `stage4_an_update_keeps_replaces_or_clears_the_tags`
 //! - only the author updates (new title, new slug; createdAt kept) or deletes (204):
 //!   `stage4_only_the_author_may_update_an_article`, `stage4_only_the_author_may_delete_an_article`
+//! - an update: 404, then 403, before the body's 422s: `stage4_an_update_finds_the_article_and_its_author_before_it_checks_the_body`
 //! - newest first, limit/offset, articlesCount counts every match: `stage5_articles_are_listed_newest_first_and_paged_with_limit_and_offset`,
-//!   `stage5_the_default_page_holds_20_articles`
+//!   `stage5_the_default_page_holds_20_articles`; `limit` capped at 100: `stage5_a_limit_above_100_is_lowered_to_100`
 //! - filters: `stage5_articles_are_filtered_by_tag_author_and_favorited`
 //! - feed: `stage5_the_feed_lists_only_the_authors_the_user_follows`; its limit/offset and
 //!   articlesCount: `stage5_the_feed_pages_with_limit_and_offset`
@@ -45,7 +47,8 @@
 //!   `stage5_the_feed_runs_a_bounded_number_of_statements`
 //! - favorites count once, unfavorite only yours: `stage6_favoriting_counts_each_user_once_and_unfavoriting_undoes_it`
 //! - two favorites at once count once: `stage6_concurrent_favorites_by_one_user_count_once`
-//! - comments (201, oldest first, 204, 403/404/422): `stage6_comments_are_added_listed_and_deleted_by_their_author_only`
+//! - comments (201, oldest first, 204, 403/404/422): `stage6_comments_are_added_listed_and_deleted_by_their_author_only`;
+//!   deleted only through their own article: `stage6_a_comment_is_deleted_only_through_its_own_article`
 //! - comments in at most 3 statements: `stage6_listing_comments_runs_a_bounded_number_of_statements`
 //! - tags in use, each once: `stage6_tags_lists_each_tag_in_use_once`
 //! - served over a socket: `stage7_the_api_answers_over_a_real_socket`

@@ -53,6 +53,33 @@ async fn stage2_the_current_user_needs_a_token_in_the_token_scheme() {
 }
 
 #[tokio::test]
+async fn stage2_the_current_user_echoes_the_token_it_was_sent() {
+    let api = Api::new().await;
+    api.register("jake").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("jake exists");
+    // Valid, but not one the service would sign now (its exp is 1 h ahead, not 24 h).
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": id, "exp": jsonwebtoken::get_current_timestamp() + 3600}),
+        &EncodingKey::from_secret(SECRET),
+    )
+    .expect("the test can sign");
+
+    let body = with_header(&api, &format!("Token {token}"))
+        .await
+        .expect(StatusCode::OK);
+
+    assert_eq!(
+        body["user"]["token"],
+        token.as_str(),
+        "expected GET /api/user to answer with the token it was sent, not a new one, but got {body}"
+    );
+}
+
+#[tokio::test]
 async fn stage2_a_token_with_a_forged_signature_or_no_signature_is_a_401() {
     let api = Api::new().await;
     api.register("jake").await;

@@ -201,6 +201,31 @@ async fn stage4_only_the_author_may_update_an_article() {
 }
 
 #[tokio::test]
+async fn stage4_an_update_finds_the_article_and_its_author_before_it_checks_the_body() {
+    let api = Api::new().await;
+    let author = api.register("author").await;
+    let intruder = api.register("intruder").await;
+    let slug = slug(&api.article(&author, "Original title", &[]).await);
+    let blank_title = json!({"article": {"title": ""}});
+
+    // A body that would be a 422 from the author: 404 and 403 come first (the stub's order).
+    api.put(
+        "/api/articles/no-such-article",
+        Some(&author),
+        blank_title.clone(),
+    )
+    .await
+    .expect_exact_error(StatusCode::NOT_FOUND, "article", "not found");
+    api.put(
+        &format!("/api/articles/{slug}"),
+        Some(&intruder),
+        blank_title,
+    )
+    .await
+    .expect_exact_error(StatusCode::FORBIDDEN, "article", "forbidden");
+}
+
+#[tokio::test]
 async fn stage4_a_slug_has_no_dash_at_either_end_and_a_title_with_the_same_slug_keeps_it() {
     let api = Api::new().await;
     let token = api.register("jake").await;

@@ -193,6 +193,34 @@ async fn stage5_the_default_page_holds_20_articles() {
 }
 
 #[tokio::test]
+async fn stage5_a_limit_above_100_is_lowered_to_100() {
+    let api = Api::new().await;
+    api.register("prolific").await;
+    sqlx::query(
+        "INSERT INTO articles (slug, title, description, body, author_id)
+           SELECT 'p-' || i, 'p-' || i, 'd', 'b', u.id
+           FROM generate_series(1, 101) i JOIN users u ON u.username = 'prolific'",
+    )
+    .execute(&mut api.db.admin().await)
+    .await
+    .expect("the test can seed articles");
+
+    let body = api
+        .get("/api/articles?limit=1000", None)
+        .await
+        .expect(StatusCode::OK);
+
+    assert_eq!(
+        (titles(&body).len(), &body["articlesCount"]),
+        (100, &json!(101)),
+        "expected ?limit=1000 over 101 articles to list MAX_LIMIT = 100 of them (articlesCount \
+         101), but got {} articles and articlesCount {}",
+        titles(&body).len(),
+        body["articlesCount"]
+    );
+}
+
+#[tokio::test]
 async fn stage5_articles_are_filtered_by_tag_author_and_favorited() {
     let api = Api::new().await;
     let ann = api.register("ann").await;

@@ -221,6 +221,43 @@ async fn stage6_comments_are_added_listed_and_deleted_by_their_author_only() {
 }
 
 #[tokio::test]
+async fn stage6_a_comment_is_deleted_only_through_its_own_article() {
+    let api = Api::new().await;
+    let author = api.register("author").await;
+    let commenter = api.register("commenter").await;
+    let discussed = slug(&api.article(&author, "Discussed", &[]).await);
+    let other = slug(&api.article(&author, "Other", &[]).await);
+    let created = api
+        .post(
+            &format!("/api/articles/{discussed}/comments"),
+            Some(&commenter),
+            json!({"comment": {"body": "On Discussed"}}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let id = created["comment"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("expected a numeric comment id, but got {created}"));
+
+    api.delete(
+        &format!("/api/articles/{other}/comments/{id}"),
+        Some(&commenter),
+    )
+    .await
+    .expect_exact_error(StatusCode::NOT_FOUND, "comment", "not found");
+    let listed = api
+        .get(&format!("/api/articles/{discussed}/comments"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        listed["comments"].as_array().map(Vec::len),
+        Some(1),
+        "expected a DELETE through another article's slug to leave the comment in place \
+         (it is not on that article), but got {listed}"
+    );
+}
+
+#[tokio::test]
 async fn stage6_listing_comments_runs_a_bounded_number_of_statements() {
     let api = Api::new().await;
     let author = api.register("author").await;
