@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use kata_testkit::services as kit;
@@ -111,6 +111,9 @@ pub(super) fn warm_loop(rows: &mut Vec<Row>) -> Result<()> {
                         String::from_utf8_lossy(&out.stderr)
                     );
                 }
+                if warm {
+                    holder_idle()?;
+                }
                 Ok(time)
             };
             eprintln!(
@@ -145,6 +148,38 @@ pub(super) fn warm_loop(rows: &mut Vec<Row>) -> Result<()> {
     }
     rustlings(rows);
     Ok(())
+}
+
+/// Waits until the warm servers' holder has stopped making spare databases after a run (as it
+/// has by a learner's next save, seconds later): rounds back to back would otherwise measure
+/// the next build competing with those copies for the 2 cores. Stopped when the spares' count
+/// has not changed over 3 looks 0.7 s apart (the holder pauses 0.5 s when a look finds the
+/// server busy), or after 30 s.
+fn holder_idle() -> Result<()> {
+    use sqlx::Connection;
+    let Some(url) = kit::read_services_file().and_then(|s| s.postgres) else {
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut last, mut same) = (None, 0);
+        while same < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let mut conn = sqlx::PgConnection::connect(&url).await?;
+            let spares: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_database WHERE datname LIKE 'kata\\_tpl\\_%\\_s\\_%'",
+            )
+            .fetch_one(&mut conn)
+            .await?;
+            conn.close().await?;
+            same = if last == Some(spares) { same + 1 } else { 0 };
+            last = Some(spares);
+        }
+        anyhow::Ok(())
+    })
 }
 
 /// rustlings' own loop on this machine, for comparison, when rustlings is installed and an
