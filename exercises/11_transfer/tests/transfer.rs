@@ -32,8 +32,9 @@
 //! - concurrent credits into one account are all kept
 //!   -> `concurrent_credits_into_one_account_all_land`
 //! - 30 opposite transfers at once, no deadlock -> `opposite_transfers_at_once_never_deadlock`
-//! - 300 random concurrent transfers conserve money and match the ledger
-//!   -> `hundreds_of_concurrent_transfers_conserve_money`
+//! - 100 random concurrent transfers conserve money and match the ledger (a stress test beside
+//!   the forced races above; 100 keep it short in every learner's loop)
+//!   -> `a_hundred_concurrent_transfers_conserve_money`
 
 use kata_testkit::TestDb;
 use kata_testkit::race::HeldLocks;
@@ -631,7 +632,7 @@ async fn opposite_transfers_at_once_never_deadlock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hundreds_of_concurrent_transfers_conserve_money() {
+async fn a_hundred_concurrent_transfers_conserve_money() {
     let accounts = [(1, 1_000), (2, 1_000), (3, 1_000), (4, 1_000)];
     let db = bank(&accounts).await;
     let pool = db.pool_with_max(20).await;
@@ -642,8 +643,8 @@ async fn hundreds_of_concurrent_transfers_conserve_money() {
         seed ^= seed << 17;
         (seed % n) as i64
     };
-    let start = std::sync::Arc::new(tokio::sync::Barrier::new(300));
-    let calls: Vec<_> = (0..300)
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(100));
+    let calls: Vec<_> = (0..100)
         .map(|i| {
             let (from, to, amount) = (1 + next(4), 1 + next(4), 1 + next(400));
             let (pool, start) = (pool.clone(), start.clone());
