@@ -6,11 +6,13 @@
 //! ```
 //! Where the servers come from is decided in [`services`]. What tests share beyond the servers:
 //! [`http`] (requests through a topic's router), [`race`] (races forced with held locks or
-//! paused writes), [`stats`] (statements and rows counted by Postgres).
+//! paused writes), [`stats`] (statements and rows counted by Postgres), [`lists`] (a long list compared item by
+//! item).
 
 pub mod cleanup;
 pub mod http;
 pub mod install;
+pub mod lists;
 pub mod local;
 pub mod postgres;
 pub mod race;

@@ -15,9 +15,8 @@
 //! - authors without posts listed with an empty list -> authors_without_posts_are_listed_...
 //! - no posts at all: empty list / every author with an empty list -> an_empty_blog_loads_...
 
-use std::fmt::Debug;
-
 use kata_testkit::TestDb;
+use kata_testkit::lists::assert_same_list;
 use kata_testkit::stats::Statements;
 use n_plus_one::{Author, AuthorWithPosts, Post, PostWithAuthor};
 use n_plus_one::{authors_with_posts, posts_with_authors};
@@ -129,24 +128,6 @@ fn expected_authors_with_posts(blog: &Blog) -> Vec<AuthorWithPosts> {
                 .collect(),
         })
         .collect()
-}
-
-/// Compares two lists item by item, naming the first difference instead of dumping both.
-fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T]) {
-    if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
-        panic!(
-            "{what}: item {i} is wrong.\n expected: {:?}\n      got: {:?}",
-            expected[i], got[i]
-        );
-    }
-    assert_eq!(
-        got.len(),
-        expected.len(),
-        "{what}: expected {} items, got {} (the first {} match)",
-        expected.len(),
-        got.len(),
-        got.len().min(expected.len())
-    );
 }
 
 #[tokio::test]

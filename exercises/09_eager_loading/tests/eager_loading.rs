@@ -20,11 +20,10 @@
 //! - no posts, and `limit` 0 for both functions: empty, at most 2 statements ->
 //!   `an_empty_page_is_an_empty_list`
 
-use std::fmt::Debug;
-
 use eager_loading::{Author, Post, PostWithAuthor, PostWithTags, Tag};
 use eager_loading::{latest_posts_with_author, latest_posts_with_tags};
 use kata_testkit::TestDb;
+use kata_testkit::lists::assert_same_list;
 use kata_testkit::stats::Statements;
 
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -163,24 +162,6 @@ fn expected_with_tags(blog: &Blog, limit: usize) -> Vec<PostWithTags> {
             }
         })
         .collect()
-}
-
-/// Compares two lists item by item, naming the first difference instead of dumping both.
-fn assert_same_list<T: PartialEq + Debug>(what: &str, got: &[T], expected: &[T]) {
-    if let Some(i) = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]) {
-        panic!(
-            "{what}: item {i} is wrong.\n expected: {:?}\n      got: {:?}",
-            expected[i], got[i]
-        );
-    }
-    assert_eq!(
-        got.len(),
-        expected.len(),
-        "{what}: expected {} items, got {} (the first {} match)",
-        expected.len(),
-        got.len(),
-        got.len().min(expected.len())
-    );
 }
 
 #[tokio::test]
