@@ -12,15 +12,15 @@
 //! - right password `Ok(true)` -> `the_right_password_verifies`; wrong `Ok(false)`
 //!   -> `a_wrong_password_does_not_verify`
 //! - other parameters verify (right and wrong) and need rehash
-//!   -> `a_hash_made_with_weaker_parameters_still_verifies_and_needs_rehash`; argon2i, argon2d,
-//!   v=16 verify (right and wrong) -> `argon2i_argon2d_and_version_16_hashes_verify`
+//!   -> `rehash::a_hash_made_with_weaker_parameters_still_verifies_and_needs_rehash`; argon2i, argon2d,
+//!   v=16 verify (right and wrong) -> `legacy::argon2i_argon2d_and_version_16_hashes_verify`
 //! - needs rehash: argon2i, argon2d, v=16, m below, t below, m above but t below (m=47104,t=1)
-//!   -> `other_variants_versions_and_each_weaker_parameter_need_rehash`
-//! - no rehash: a fresh hash -> `a_fresh_hash_does_not_need_rehash`; t=3, m=24576, both at the
-//!   bounds -> `a_hash_stronger_than_the_policy_does_not_need_rehash`
+//!   -> `rehash::other_variants_versions_and_each_weaker_parameter_need_rehash`
+//! - no rehash: a fresh hash -> `rehash::a_fresh_hash_does_not_need_rehash`; t=3, m=24576, both at the
+//!   bounds -> `rehash::a_hash_stronger_than_the_policy_does_not_need_rehash`
 //! - bcrypt `$2a$`, `$2b$`, `$2y$`: right, wrong, needs rehash
-//!   -> `a_legacy_bcrypt_hash_verifies_and_needs_rehash`; past 72 bytes still verifies
-//!   -> `a_bcrypt_user_with_a_password_over_72_bytes_still_logs_in`
+//!   -> `legacy::a_legacy_bcrypt_hash_verifies_and_needs_rehash`; past 72 bytes still verifies
+//!   -> `legacy::a_bcrypt_user_with_a_password_over_72_bytes_still_logs_in`
 //! - every listed malformed hash: `Err(MalformedHash)`, `needs_rehash` true, no panic
 //!   -> `malformed_hashes_are_errors_and_never_panic`
 //! - `""`: `EmptyPassword` from both functions, Argon2 or bcrypt stored
@@ -35,6 +35,10 @@
 
 #[path = "password_hashing/bounds.rs"]
 mod bounds;
+#[path = "password_hashing/legacy.rs"]
+mod legacy;
+#[path = "password_hashing/rehash.rs"]
+mod rehash;
 
 use std::collections::HashSet;
 use std::panic::catch_unwind;
@@ -184,137 +188,6 @@ fn a_wrong_password_does_not_verify() {
 }
 
 #[test]
-fn a_hash_made_with_weaker_parameters_still_verifies_and_needs_rehash() {
-    let old = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "legacy user");
-
-    let right = verify_password("legacy user", &old);
-    let wrong = verify_password("legacy usr", &old);
-
-    assert_eq!(
-        right,
-        Ok(true),
-        "expected an m=4096,t=1 hash to verify with its own parameters: {old:?}"
-    );
-    assert_eq!(
-        wrong,
-        Ok(false),
-        "expected a wrong password not to verify against {old:?}"
-    );
-    assert!(
-        needs_rehash(&old),
-        "expected needs_rehash to be true for the weaker hash {old:?}"
-    );
-}
-
-#[test]
-fn argon2i_argon2d_and_version_16_hashes_verify() {
-    let cases = [
-        ("argon2i", Algorithm::Argon2i, Version::V0x13),
-        ("argon2d", Algorithm::Argon2d, Version::V0x13),
-        ("argon2id v=16", Algorithm::Argon2id, Version::V0x10),
-    ];
-
-    for (what, algorithm, version) in cases {
-        let stored = legacy_argon2(algorithm, version, 4096, 1, "pw");
-        let right = verify_password("pw", &stored);
-        let wrong = verify_password("pv", &stored);
-        assert_eq!(
-            right,
-            Ok(true),
-            "expected the {what} hash {stored:?} to verify with its own algorithm and version"
-        );
-        assert_eq!(
-            wrong,
-            Ok(false),
-            "expected a wrong password not to verify against the {what} hash {stored:?}"
-        );
-    }
-}
-
-#[test]
-fn other_variants_versions_and_each_weaker_parameter_need_rehash() {
-    let base = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "pw");
-    let cases = [
-        ("argon2i", shaped_like(&base, "argon2i", 19, 19_456, 2)),
-        ("argon2d", shaped_like(&base, "argon2d", 19, 19_456, 2)),
-        (
-            "argon2id v=16",
-            shaped_like(&base, "argon2id", 16, 19_456, 2),
-        ),
-        (
-            "argon2id m too low",
-            shaped_like(&base, "argon2id", 19, 12_288, 2),
-        ),
-        (
-            "argon2id t too low",
-            shaped_like(&base, "argon2id", 19, 19_456, 1),
-        ),
-        (
-            "argon2id with more memory but t too low (m=47104,t=1)",
-            shaped_like(&base, "argon2id", 19, 47_104, 1),
-        ),
-    ];
-
-    for (what, stored) in &cases {
-        assert!(
-            needs_rehash(stored),
-            "expected needs_rehash to be true for the {what} hash {stored:?}"
-        );
-    }
-}
-
-#[test]
-fn a_legacy_bcrypt_hash_verifies_and_needs_rehash() {
-    // Cost 4 keeps the test fast; `$2b$` is what passlib writes, `$2a$` and `$2y$` are older.
-    for (prefix, version) in [
-        ("$2a$04$", bcrypt::Version::TwoA),
-        ("$2b$04$", bcrypt::Version::TwoB),
-        ("$2y$04$", bcrypt::Version::TwoY),
-    ] {
-        let stored = bcrypt_hash("hunter2", version);
-        assert!(
-            stored.starts_with(prefix),
-            "test setup: expected a {prefix} hash, got {stored:?}"
-        );
-
-        let right = verify_password("hunter2", &stored);
-        let wrong = verify_password("hunter3", &stored);
-
-        assert_eq!(
-            right,
-            Ok(true),
-            "expected the bcrypt hash {stored:?} to verify"
-        );
-        assert_eq!(
-            wrong,
-            Ok(false),
-            "expected a wrong password not to verify against {stored:?}"
-        );
-        assert!(
-            needs_rehash(&stored),
-            "expected the bcrypt hash {stored:?} to need rehash"
-        );
-    }
-}
-
-#[test]
-fn a_bcrypt_user_with_a_password_over_72_bytes_still_logs_in() {
-    let password = "a long passphrase that passlib once hashed, ".repeat(3);
-    // bcrypt reads the first 72 bytes: the legacy hash was made from them.
-    let stored = bcrypt::hash(&password, 4).expect("bcrypt can hash in the test");
-
-    let result = verify_password(&password, &stored);
-
-    assert_eq!(
-        result,
-        Ok(true),
-        "expected a {}-byte password to verify against its own bcrypt hash {stored:?} \
-         (bcrypt reads its first 72 bytes, as when the hash was made)",
-        password.len()
-    );
-}
-
-#[test]
 fn malformed_hashes_are_errors_and_never_panic() {
     let good = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "pw");
     let bcrypt_hash = bcrypt::hash("pw", 4).expect("bcrypt can hash in the test");
@@ -441,38 +314,6 @@ fn unicode_passwords_round_trip() {
         Ok(false),
         "expected a password differing in one letter not to verify"
     );
-}
-
-#[test]
-fn a_fresh_hash_does_not_need_rehash() {
-    let stored = hash_password("brand new").expect("hashing");
-
-    let result = needs_rehash(&stored);
-
-    assert!(
-        !result,
-        "expected a hash made by hash_password to meet the current policy: {stored:?}"
-    );
-}
-
-#[test]
-fn a_hash_stronger_than_the_policy_does_not_need_rehash() {
-    let base = legacy_argon2(Algorithm::Argon2id, Version::V0x13, 4096, 1, "strong");
-    let cases = [
-        ("t=3", shaped_like(&base, "argon2id", 19, 19_456, 3)),
-        ("m=24576", shaped_like(&base, "argon2id", 19, 24_576, 2)),
-        (
-            "m=65536,t=10 (at the bounds)",
-            shaped_like(&base, "argon2id", 19, 65_536, 10),
-        ),
-    ];
-
-    for (what, stored) in &cases {
-        assert!(
-            !needs_rehash(stored),
-            "expected {what} (above the policy's m=19456,t=2) not to need rehash: {stored:?}"
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
