@@ -21,7 +21,7 @@
 //!   -> `catalogue::a_product_that_fails_part_way_is_not_stored`
 //! - both queries agree, ascending ids (some, all, no products; rows stored out of id order)
 //!   -> `catalogue::document_and_normalized_queries_find_the_same_products`
-//! - GIN index, no seq scan, 50 000 products -> `catalogue::the_document_query_uses_the_gin_index`
+//! - GIN index can serve it (enable_seqscan off), no seq scan, 50 000 products -> `catalogue::the_document_query_uses_the_gin_index`
 
 #[path = "sql_vs_nosql/catalogue.rs"]
 mod catalogue;

@@ -224,8 +224,15 @@ async fn the_document_query_uses_the_gin_index() {
         .replace("$1", "'color'")
         .replace("$2", "'red'");
     let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+    // Whether the index CAN serve the query: with sequential scans priced out, a query the
+    // index cannot answer still plans a Seq Scan, one it can answer uses the index.
+    let mut admin = db.admin().await;
+    sqlx::raw_sql("SET enable_seqscan = off")
+        .execute(&mut admin)
+        .await
+        .expect("the test can disable sequential scans");
     let plan: Value = sqlx::query_scalar(AssertSqlSafe(explain))
-        .fetch_one(&mut db.admin().await)
+        .fetch_one(&mut admin)
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -240,7 +247,7 @@ async fn the_document_query_uses_the_gin_index() {
         nodes
             .iter()
             .any(|n| n.ends_with("using products_attributes")),
-        "with {PRODUCTS} products, of which 0.4% are red, the query must use the GIN index products_attributes; the plan is {nodes:?} for:\n{sql}"
+        "with {PRODUCTS} products, of which 0.4% are red, and sequential scans disabled, the query must use the GIN index products_attributes; the plan is {nodes:?} for:\n{sql}"
     );
     assert!(
         !nodes.iter().any(|n| n.starts_with("Seq Scan on products ")),
