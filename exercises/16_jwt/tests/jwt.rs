@@ -8,7 +8,7 @@
 //! - Expired from `exp + LEEWAY_SECS` on (the token's own `exp`, however short) ->
 //!   a_token_is_accepted_until_exp_plus_the_leeway_and_rejected_from_then_on, a_long_expired_token_is_rejected_as_expired
 //! - NotYetValid before `nbf - LEEWAY_SECS` -> a_token_before_its_nbf_minus_the_leeway_is_rejected_as_not_yet_valid
-//! - iss and aud compared exactly (no prefix either way) -> a_token_from_another_issuer_is_rejected_as_wrong_issuer,
+//! - iss and aud compared exactly (no prefix either way, letter case too) -> a_token_from_another_issuer_is_rejected_as_wrong_issuer,
 //!   a_token_for_another_audience_is_rejected_as_wrong_audience
 //! - BadSignature: another secret, swapped payload, flipped character -> a_token_signed_with_another_secret_is_rejected_as_bad_signature,
 //!   a_swapped_payload_under_the_old_signature_is_rejected_as_bad_signature, a_flipped_signature_character_is_rejected_as_bad_signature
@@ -217,11 +217,14 @@ fn a_token_before_its_nbf_minus_the_leeway_is_rejected_as_not_yet_valid() {
 
 #[test]
 fn a_token_from_another_issuer_is_rejected_as_wrong_issuer() {
-    // Another issuer, ours followed by more, and a prefix of ours.
+    // Another issuer, ours followed by more, a prefix of ours, and ours in other letter case
+    // (the README asks for equal strings, not equal URLs).
     for issuer in [
         "https://evil.example",
         "https://auth.katas.test.evil.example",
         "https://auth.katas",
+        "https://AUTH.katas.test",
+        "HTTPS://auth.katas.test",
     ] {
         let mut other = config();
         other.issuer = issuer.to_owned();
@@ -233,7 +236,7 @@ fn a_token_from_another_issuer_is_rejected_as_wrong_issuer() {
 
 #[test]
 fn a_token_for_another_audience_is_rejected_as_wrong_audience() {
-    for audience in ["billing-api", "katas-api-admin", "katas"] {
+    for audience in ["billing-api", "katas-api-admin", "katas", "Katas-API"] {
         let mut other = config();
         other.audience = audience.to_owned();
         let token = issue_at(&other, &[], NOW);
