@@ -30,7 +30,7 @@
 //! - unicode round trip, one letter off fails -> `unicode_passwords_round_trip`
 //! - stored costs: m = 65536 and t = 10 verify, m = 65537 or t = 11 refused (`MalformedHash`,
 //!   needs rehash) -> `bounds::argon2_costs_above_the_bounds_are_refused_and_at_the_bounds_verified`;
-//!   bcrypt cost 12 verifies, 13 refused
+//!   bcrypt cost 12 verifies (and needs rehash, like any bcrypt hash), 13 refused
 //!   -> `bounds::a_bcrypt_cost_above_12_is_refused_and_12_is_verified`
 
 #[path = "password_hashing/bounds.rs"]

@@ -84,6 +84,11 @@ fn a_bcrypt_cost_above_12_is_refused_and_12_is_verified() {
         "expected a cost-12 bcrypt hash (exactly at the bound) to be verified like any other \
          (Ok(false): it is not a hash of this password), not refused: {at_bound:?}"
     );
+    assert!(
+        needs_rehash(&at_bound),
+        "expected needs_rehash to be true for a cost-12 bcrypt hash (every bcrypt hash needs \
+         rehash, at any cost: bcrypt reads only 72 bytes of the password): {at_bound:?}"
+    );
     assert_refused("bcrypt cost 13", &edited(&base, "$04$", "$13$"));
     assert_refused(
         "bcrypt cost 13 with the $2y$ prefix",
