@@ -44,7 +44,12 @@ pub async fn setup() -> (TestDb, Router) {
 /// The app for requests that must be answered before any query: its pool never connects (a
 /// query would fail, and the answer be a 500).
 pub fn setup_without_database() -> Router {
-    app_on(kata_testkit::postgres::unreachable_pool(), 1_000)
+    setup_without_database_with_limit(1_000)
+}
+
+/// The same, with a limit of `limit` requests per token per 60 s.
+pub fn setup_without_database_with_limit(limit: u32) -> Router {
+    app_on(kata_testkit::postgres::unreachable_pool(), limit)
 }
 
 pub async fn seed_user(db: &TestDb, username: &str) -> i64 {
