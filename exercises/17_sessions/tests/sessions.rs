@@ -28,7 +28,11 @@
 //! - logout everywhere during use -> `logout::logout_everywhere_while_the_sessions_are_in_use_leaves_none`;
 //!   a lookup held in Redis behind it, from another server, revives nothing
 //!   -> `logout::a_lookup_held_behind_logout_everywhere_on_another_server_revives_nothing`
+//!   and one that read it just before leaves no index behind
+//!   -> `logout::a_lookup_that_read_the_session_before_logout_everywhere_leaves_no_index_behind`
 //! - HTTP: 204 + cookie, `/me` 200 / 401 -> `http::login_sets_the_session_cookie_and_me_reads_it`;
+//!   the cookie in any of several `Cookie` headers
+//!   -> `http::me_finds_the_session_cookie_in_any_of_several_cookie_headers`;
 //!   rotation -> `http::logging_in_over_http_with_a_session_cookie_rotates_it`; a real socket
 //!   -> `http::the_cookie_round_trips_over_a_real_socket`; Redis down: 500
 //!   -> `http::a_redis_failure_is_a_500`

@@ -105,6 +105,28 @@ async fn login_sets_the_session_cookie_and_me_reads_it() {
 }
 
 #[tokio::test]
+async fn me_finds_the_session_cookie_in_any_of_several_cookie_headers() {
+    let r = TestRedis::new().await;
+    let store = Arc::new(crate::store(&r).await);
+    let id = session_id(&post_login(&store, "alice", None).await);
+    // HTTP/2 clients send each cookie in a Cookie header of its own (RFC 9113, 8.2.3).
+    let request = Request::get("/me")
+        .header(header::COOKIE, "theme=dark")
+        .header(header::COOKIE, format!("session={id}"))
+        .body(Body::empty())
+        .expect("a valid request");
+
+    let me = send(&store, request).await;
+
+    assert_eq!(
+        (me.status, &*me.text()),
+        (StatusCode::OK, "alice"),
+        "expected GET /me to find the session cookie in the second of two Cookie headers \
+         (`Cookie: theme=dark`, then `Cookie: session=...`): read every Cookie header"
+    );
+}
+
+#[tokio::test]
 async fn logging_in_over_http_with_a_session_cookie_rotates_it() {
     let r = TestRedis::new().await;
     let store = Arc::new(crate::store(&r).await);

@@ -63,6 +63,61 @@ async fn named_store(r: &TestRedis, name: &str) -> Arc<SessionStore> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lookup_that_read_the_session_before_logout_everywhere_leaves_no_index_behind() {
+    let r = TestRedis::new().await;
+    let names = [
+        format!("{}-lookup", r.namespace()),
+        format!("{}-logout", r.namespace()),
+    ];
+    let lookup_server = named_store(&r, &names[0]).await;
+    let logout_server = named_store(&r, &names[1]).await;
+    let id = login(&logout_server, "alice", None).await;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+
+    // Redis holds every write and releases them in arrival order: the lookup's first write
+    // (its refresh) runs just before the logout's delete, so the lookup has read a live
+    // session, and whatever it writes next lands after the logout.
+    let mut paused = r.pause_writes(Duration::from_millis(5_000)).await;
+    let racing_lookup = tokio::spawn({
+        let (store, id) = (lookup_server.clone(), id.clone());
+        async move { store.lookup(&id).await }
+    });
+    paused
+        .wait_until_held(&names, "the lookup's refresh to be held", |held| {
+            held >= 1 || racing_lookup.is_finished()
+        })
+        .await;
+    let logout = tokio::spawn({
+        let store = logout_server.clone();
+        async move { store.logout_everywhere("alice").await }
+    });
+    paused
+        .wait_until_held(&names, "the logout's delete to be held", |held| {
+            held >= 2 || logout.is_finished()
+        })
+        .await;
+    paused.unpause().await;
+    let destroyed = logout.await.expect("logout_everywhere panicked");
+    let looked_up = racing_lookup.await.expect("lookup panicked");
+
+    assert!(
+        matches!(destroyed, Ok(1)) && looked_up.is_ok(),
+        "expected logout_everywhere to destroy the 1 session and the lookup to answer, but got \
+         {destroyed:?} and {looked_up:?}"
+    );
+    assert!(
+        !exists(&r, &index_key(&r, "alice")).await,
+        "expected alice's index to stay deleted after logout everywhere, but the lookup that \
+         read her session just before wrote the index again (a lookup refreshes the index's TTL \
+         with PEXPIRE; it never adds to the index)"
+    );
+    assert!(
+        !exists(&r, &session_key(&r, &id)).await,
+        "expected the session to stay destroyed after logout everywhere"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lookup_held_behind_logout_everywhere_on_another_server_revives_nothing() {
     let r = TestRedis::new().await;
     let names = [
