@@ -3,14 +3,16 @@
 //! lock (its own uncommitted write) while requests pile up behind it inside Postgres.
 //!
 //! Rule (README / stub) -> test:
-//! - GET: 200, the note, `ETag: "1"`; `created_at` RFC 3339 in UTC, the stored instant
+//! - GET: 200, the note, `ETag: "1"`; `created_at` RFC 3339 in UTC, the stored instant, also
+//!   when the connection's session time zone is not UTC (the app's pool uses -03:30)
 //!   -> `get_returns_the_note_with_its_etag`
 //! - PUT replaces every writable field, resets omitted ones (inside `meta` too), stores a full
 //!   body as sent, keeps `id` and `created_at` -> `put_replaces_the_whole_note_and_resets_omitted_fields`
 //! - 400, nothing changes: PUT without title, `null` title, wrong types, not an object, malformed;
 //!   PATCH not an object, malformed, or whose result is no valid note (`{"title": null}`)
 //!   -> `an_invalid_body_is_400_and_changes_nothing`
-//! - PATCH: only the named members -> `patch_changes_only_the_members_it_names`; `null` clears
+//! - PATCH: only the named members, and a PATCH that changes nothing (`{}`, the same title) is
+//!   still a write that adds 1 -> `patch_changes_only_the_members_it_names`; `null` clears
 //!   (nested too, sibling kept) -> `patch_with_null_clears_a_member`; nested objects merge, arrays
 //!   are replaced -> `patch_merges_nested_objects_and_replaces_arrays`
 //! - `merge_patch` = RFC 7396 Appendix A -> `merge_patch_follows_rfc_7396_appendix_a`
@@ -55,8 +57,9 @@ async fn get_returns_the_note_with_its_etag() {
              got {created_at:?}: {why}"
         );
     }
-    let same: bool = sqlx::query_scalar(
-        "SELECT abs(extract(epoch FROM $1::timestamptz - created_at)) < 1 FROM notes",
+    let (same, instant): (bool, String) = sqlx::query_as(
+        "SELECT abs(extract(epoch FROM $1::timestamptz - created_at)) < 1, \
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM notes",
     )
     .bind(created_at)
     .fetch_one(&mut db.admin().await)
@@ -64,7 +67,10 @@ async fn get_returns_the_note_with_its_etag() {
     .expect("comparing created_at with the stored one");
     assert!(
         same,
-        "expected created_at {created_at:?} to be the stored instant (in UTC)"
+        "expected created_at {created_at:?} to be the stored instant in UTC, {instant:?}, \
+         although the app's connections use the session time zone {} (format the instant \
+         `AT TIME ZONE 'UTC'`)",
+        helpers::SESSION_TIME_ZONE
     );
 }
 
@@ -192,6 +198,20 @@ async fn patch_changes_only_the_members_it_names() {
         json!({"fields": want, "version": 2}),
         "expected it stored"
     );
+
+    // A PATCH that changes nothing is still a successful write: it adds 1 to the version.
+    for (version, patch) in [(3, r#"{"title": "Shopping"}"#), (4, "{}")] {
+        let reply = send(&app, Method::PATCH, &uri, Some(MERGE), None, patch).await;
+        let what = format!(
+            "PATCH {patch}, which changes nothing (every successful write adds 1 to the version)"
+        );
+        assert_note(&reply, want.clone(), version, &what);
+        assert_eq!(
+            stored(&db).await,
+            json!({"fields": want, "version": version}),
+            "expected {what} stored"
+        );
+    }
 }
 
 #[tokio::test]

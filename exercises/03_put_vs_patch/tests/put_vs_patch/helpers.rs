@@ -9,6 +9,8 @@ use kata_testkit::TestDb;
 use kata_testkit::http::{self, Reply};
 use put_vs_patch::app;
 use serde_json::{Value, json};
+use sqlx::Executor;
+use sqlx::postgres::PgPoolOptions;
 
 const SCHEMA: &str = include_str!("../../schema.sql");
 pub const MERGE: &str = "application/merge-patch+json";
@@ -36,7 +38,12 @@ pub async fn send(
     http::send(app, request).await
 }
 
-/// A database with one note (version 1); returns it, the app and the note's URI.
+/// The session time zone of the app's connections: not UTC (sqlx asks for UTC, a pool or server
+/// may say otherwise), so a `created_at` formatted in the session's zone shows the offset.
+pub const SESSION_TIME_ZONE: &str = "-03:30";
+
+/// A database with one note (version 1); returns it, the app and the note's URI. The app's
+/// connections use the session time zone [`SESSION_TIME_ZONE`].
 pub async fn setup() -> (TestDb, Router, String) {
     let db = TestDb::new(SCHEMA).await;
     let id: i64 = sqlx::query_scalar(
@@ -47,8 +54,20 @@ pub async fn setup() -> (TestDb, Router, String) {
     .fetch_one(&mut db.admin().await)
     .await
     .expect("seeding a note");
-    let app = app(db.pool_with_max(20).await);
-    (db, app, format!("/notes/{id}"))
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("SET TIME ZONE INTERVAL '-03:30' HOUR TO MINUTE")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(db.options())
+        .await
+        .expect("could not connect to the test database");
+    (db, app(pool), format!("/notes/{id}"))
 }
 
 /// The stored note's writable fields and version, read behind the API's back (`meta` as the
