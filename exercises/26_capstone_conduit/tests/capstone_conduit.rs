@@ -10,6 +10,8 @@
 //!   `stage3_following_needs_a_token_and_an_existing_user`, `stage4_creating_needs_a_token_and_a_title`
 //! - 422 naming every invalid field, missing = blank: `stage1_a_blank_or_missing_field_is_a_422_keyed_by_the_field`,
 //!   `stage4_creating_needs_a_token_and_a_title`
+//! - a registration password under 8 characters (`short`, 4 `é` = 8 bytes) is a 422:
+//!   `stage1_a_blank_or_missing_field_is_a_422_keyed_by_the_field`
 //! - 409 for a taken username/email: `stage1_a_taken_username_or_email_is_a_409_keyed_by_the_field`
 //! - 201 user, null bio/image, HS256 token with `sub`, `exp` 24 h ahead: `stage1_registration_returns_201_and_a_user_with_a_token`
 //! - Argon2id, salted: `stage1_passwords_are_stored_as_salted_argon2id_hashes`
@@ -22,7 +24,8 @@
 //! - bad/no signature, expiry: `stage2_a_token_with_a_forged_signature_or_no_signature_is_a_401`,
 //!   `stage2_an_expired_token_is_a_401`
 //! - PUT /api/user changes only what is present: `stage2_updating_the_user_changes_only_the_fields_given`
-//! - a new password is hashed, at least 8 characters, 64 accepted: `stage2_a_new_password_replaces_the_old_one`,
+//! - a new password is hashed, at least 8 characters (not bytes: 7 `é` refused, 8 accepted), 64
+//!   accepted: `stage2_a_new_password_replaces_the_old_one`,
 //!   `stage2_a_new_password_needs_8_characters_and_64_are_accepted`
 //! - empty/null bio and image stored as NULL: `stage2_an_empty_or_null_bio_or_image_is_stored_as_null`
 //! - null/blank email, username, password are 422s: `stage2_a_null_or_blank_email_username_or_password_is_a_422`

@@ -20,6 +20,23 @@ async fn with_header(api: &Api, value: &str) -> crate::common::Reply {
     .await
 }
 
+/// Registers jake and signs a token for him by hand: `exp` seconds from now (negative: past),
+/// with `secret`.
+async fn jake_with_token(api: &Api, exp: i64, secret: &[u8]) -> String {
+    api.register("jake").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&mut api.db.admin().await)
+        .await
+        .expect("jake exists");
+    let exp = jsonwebtoken::get_current_timestamp().saturating_add_signed(exp);
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": id, "exp": exp}),
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("the test can sign")
+}
+
 #[tokio::test]
 async fn stage2_the_current_user_needs_a_token_in_the_token_scheme() {
     let api = Api::new().await;
@@ -55,18 +72,8 @@ async fn stage2_the_current_user_needs_a_token_in_the_token_scheme() {
 #[tokio::test]
 async fn stage2_the_current_user_echoes_the_token_it_was_sent() {
     let api = Api::new().await;
-    api.register("jake").await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(&mut api.db.admin().await)
-        .await
-        .expect("jake exists");
     // Valid, but not one the service would sign now (its exp is 1 h ahead, not 24 h).
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": id, "exp": jsonwebtoken::get_current_timestamp() + 3600}),
-        &EncodingKey::from_secret(SECRET),
-    )
-    .expect("the test can sign");
+    let token = jake_with_token(&api, 3600, SECRET).await;
 
     let body = with_header(&api, &format!("Token {token}"))
         .await
@@ -82,19 +89,7 @@ async fn stage2_the_current_user_echoes_the_token_it_was_sent() {
 #[tokio::test]
 async fn stage2_a_token_with_a_forged_signature_or_no_signature_is_a_401() {
     let api = Api::new().await;
-    api.register("jake").await;
-    let victim: i64 = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(&mut api.db.admin().await)
-        .await
-        .expect("jake exists");
-    let claims = json!({"sub": victim, "exp": jsonwebtoken::get_current_timestamp() + 3600});
-
-    let forged = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(b"not-the-app-secret"),
-    )
-    .expect("the test can sign");
+    let forged = jake_with_token(&api, 3600, b"not-the-app-secret").await;
     let (head, rest) = forged.split_once('.').expect("a JWT");
     let (payload, _) = rest.split_once('.').expect("a JWT");
     let unsigned = format!("{head}.{payload}.");
@@ -119,17 +114,7 @@ async fn stage2_a_token_with_a_forged_signature_or_no_signature_is_a_401() {
 #[tokio::test]
 async fn stage2_an_expired_token_is_a_401() {
     let api = Api::new().await;
-    api.register("jake").await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(&mut api.db.admin().await)
-        .await
-        .expect("jake exists");
-    let expired = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": id, "exp": jsonwebtoken::get_current_timestamp() - 3600}),
-        &EncodingKey::from_secret(SECRET),
-    )
-    .expect("the test can sign");
+    let expired = jake_with_token(&api, -3600, SECRET).await;
 
     with_header(&api, &format!("Token {expired}"))
         .await
@@ -327,9 +312,24 @@ async fn stage2_a_null_or_blank_email_username_or_password_is_a_422() {
 async fn stage2_a_new_password_needs_8_characters_and_64_are_accepted() {
     let api = Api::new().await;
     let token = api.register("jake").await;
+    // Characters, not bytes: 7 `é` are 14 bytes but 7 characters, 8 `é` are enough.
+    let short = "ééééééé";
+    let mut reply = api
+        .put(
+            "/api/user",
+            Some(&token),
+            json!({"user": {"password": short}}),
+        )
+        .await;
+    reply.what = format!(
+        "PUT /api/user with the password {short:?} (7 characters, {} bytes; the minimum is 8 \
+         characters)",
+        short.len()
+    );
+    reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "password");
     let long = "a".repeat(64);
 
-    for password in ["bonjour1", long.as_str()] {
+    for password in ["bonjour1", "éééééééé", long.as_str()] {
         api.put(
             "/api/user",
             Some(&token),
