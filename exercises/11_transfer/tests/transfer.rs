@@ -31,7 +31,10 @@
 //!   -> `concurrent_debits_never_overdraw_an_account`
 //! - concurrent credits into one account are all kept
 //!   -> `concurrent_credits_into_one_account_all_land`
-//! - 30 opposite transfers at once, no deadlock -> `opposite_transfers_at_once_never_deadlock`
+//! - 30 opposite transfers at once, no deadlock -> `opposite_transfers_at_once_never_deadlock`;
+//!   also when an update moved one account's row in front of the other between the two calls'
+//!   reads (locks taken in the scan's order, without ORDER BY, then cross)
+//!   -> `row_order::opposite_transfers_never_deadlock_when_an_update_moved_a_row`
 //! - 100 random concurrent transfers conserve money and match the ledger (a stress test beside
 //!   the forced races above; 100 keep it short in every learner's loop)
 //!   -> `a_hundred_concurrent_transfers_conserve_money`
@@ -40,6 +43,9 @@ use kata_testkit::TestDb;
 use kata_testkit::race::HeldLocks;
 use sqlx::PgPool;
 use transfer::{Receipt, TransferError, transfer};
+
+#[path = "transfer/row_order.rs"]
+mod row_order;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 
