@@ -4,8 +4,9 @@
 //! never a clock of their own.
 //!
 //! Rules (README) -> tests:
-//! - client key: API key, else peer IP without port (IPv4, IPv6), empty key ignored,
-//!   "anonymous" -> `the_client_key_is_the_api_key_else_the_peer_ip`
+//! - client key: API key as sent (case kept), else peer IP without port (IPv4, IPv6; never
+//!   X-Forwarded-For), empty key ignored, "anonymous" ->
+//!   `the_client_key_is_the_api_key_else_the_peer_ip`
 //! - allowed: handler's body, Limit, Remaining 4 then 3, Reset 1..=45 ->
 //!   `allowed_responses_carry_the_ratelimit_headers`
 //! - 429 + Retry-After (rounded up), Remaining 0, Reset = Retry-After ->
@@ -25,6 +26,8 @@
 //! - no retry loop -> `connecting_to_redis_is_not_retried_with_back_off`
 //! - bounded by REDIS_TIMEOUT -> `a_redis_that_never_answers_does_not_hang_requests`
 //! - ConnectInfo over a real socket -> `the_limit_holds_per_peer_ip_over_a_real_socket`
+//! - one connection shared by every request ->
+//!   `connection::every_request_shares_one_connection_to_redis`
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +41,8 @@ use rate_limiting::{
 };
 use redis::AsyncCommands;
 
+#[path = "rate_limiting/connection.rs"]
+mod connection;
 #[path = "rate_limiting/support.rs"]
 mod support;
 
@@ -50,6 +55,14 @@ fn the_client_key_is_the_api_key_else_the_peer_ip() {
     with_key.insert(API_KEY, "alice".parse().expect("a valid header"));
     let mut empty_key = HeaderMap::new();
     empty_key.insert(API_KEY, "".parse().expect("a valid header"));
+    let mut mixed_case = HeaderMap::new();
+    mixed_case.insert(API_KEY, "AbC-9x".parse().expect("a valid header"));
+    // Only a trusted proxy's X-Forwarded-For names the client (kata 23); here anyone can send one.
+    let mut forwarded = HeaderMap::new();
+    forwarded.insert(
+        "x-forwarded-for",
+        "198.51.100.9".parse().expect("a valid header"),
+    );
 
     let (none, ip) = (HeaderMap::new(), "ip:203.0.113.7");
     let v6: SocketAddr = "[2001:db8::7]:443".parse().expect("a valid address");
@@ -60,6 +73,16 @@ fn the_client_key_is_the_api_key_else_the_peer_ip() {
             "ip:2001:db8::7",
         ),
         ("an API key", client_key(&with_key, Some(peer)), "key:alice"),
+        (
+            "an API key in mixed case (keys are case-sensitive)",
+            client_key(&mixed_case, Some(peer)),
+            "key:AbC-9x",
+        ),
+        (
+            "an X-Forwarded-For header the client made up",
+            client_key(&forwarded, Some(peer)),
+            ip,
+        ),
         ("no API key", client_key(&none, Some(peer)), ip),
         ("an empty API key", client_key(&empty_key, Some(peer)), ip),
         ("nothing known", client_key(&none, None), "anonymous"),
