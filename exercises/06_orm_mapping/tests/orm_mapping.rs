@@ -19,6 +19,8 @@
 //!   cursor) -> `hostile_input_is_stored_read_back_and_paged_verbatim`
 //! - order (name, id), every user once for sizes 1..100 over 23 users sharing 4 names
 //!   -> `paging_visits_every_user_once_in_name_then_id_order`
+//! - order (name, id) in the `name` column's collation (a linguistic one, `und-x-icu`: spaces,
+//!   punctuation, letter case), every user once -> `collation::paging_follows_the_name_columns_collation`
 //! - `next` exactly when more follow, empty table -> `next_is_none_exactly_on_the_last_page`
 //! - inserts / deletes between pages, the cursor's own row deleted
 //!   -> `users_inserted_or_deleted_between_pages_cause_no_repeats`
@@ -29,6 +31,8 @@
 
 #[path = "orm_mapping/blocking.rs"]
 mod blocking;
+#[path = "orm_mapping/collation.rs"]
+mod collation;
 #[path = "orm_mapping/failures.rs"]
 mod failures;
 #[path = "orm_mapping/rows_read.rs"]
