@@ -383,16 +383,9 @@ fn testdb_child(count: usize) -> Result<()> {
 }
 
 async fn wait_for_spares(url: &str, count: usize) -> Result<()> {
-    use sqlx::Connection;
     let deadline = Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let mut conn = sqlx::PgConnection::connect(url).await?;
-        let spares: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE 'kata\\_tpl\\_%\\_s\\_%'",
-        )
-        .fetch_one(&mut conn)
-        .await?;
-        conn.close().await?;
+        let spares = spare_count(url).await?;
         if spares as usize >= count {
             return Ok(());
         }
@@ -401,6 +394,20 @@ async fn wait_for_spares(url: &str, count: usize) -> Result<()> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// How many spare databases the warm servers at `url` hold, over a short connection of its own
+/// (the holder makes spares only while nothing else is connected).
+async fn spare_count(url: &str) -> Result<i64> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let spares = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'kata\\_tpl\\_%\\_s\\_%'",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(spares)
 }
 
 /// 4. The maintainers' whole check, without fmt and clippy.

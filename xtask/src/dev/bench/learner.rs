@@ -156,7 +156,6 @@ pub(super) fn warm_loop(rows: &mut Vec<Row>) -> Result<()> {
 /// has not changed over 3 looks 0.7 s apart (the holder pauses 0.5 s when a look finds the
 /// server busy), or after 30 s.
 fn holder_idle() -> Result<()> {
-    use sqlx::Connection;
     let Some(url) = kit::read_services_file().and_then(|s| s.postgres) else {
         return Ok(());
     };
@@ -168,13 +167,7 @@ fn holder_idle() -> Result<()> {
         let (mut last, mut same) = (None, 0);
         while same < 3 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(700)).await;
-            let mut conn = sqlx::PgConnection::connect(&url).await?;
-            let spares: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_database WHERE datname LIKE 'kata\\_tpl\\_%\\_s\\_%'",
-            )
-            .fetch_one(&mut conn)
-            .await?;
-            conn.close().await?;
+            let spares = super::spare_count(&url).await?;
             same = if last == Some(spares) { same + 1 } else { 0 };
             last = Some(spares);
         }
