@@ -115,10 +115,13 @@ async fn serve_raw(reply: &'static str) -> SocketAddr {
 
 #[tokio::test]
 async fn the_probe_is_false_when_the_answer_is_not_an_http_status_line() {
-    // Same shape as HTTP's status line, 200 in the second word, another protocol.
+    // Same shape as HTTP's status line, 200 in the second word: another protocol, or an
+    // HTTP version that is not 1.x (a prefix check on "HTTP/" lets these through).
     for reply in [
         "RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n",
         "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/2 200\r\ncontent-length: 0\r\n\r\n",
+        "HTTP/0.9 200 OK\r\n\r\n",
     ] {
         let addr = serve_raw(reply).await;
 
