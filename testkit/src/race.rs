@@ -95,7 +95,8 @@ impl TestRedis {
 }
 
 impl PausedWrites {
-    /// How many of the connections named `clients` (`CLIENT SETNAME`) have a command held.
+    /// How many of the connections named `clients` (`CLIENT SETNAME`), or logged in as one of
+    /// them (a [`TestRedis`] user is its namespace), have a command held.
     pub async fn held(&mut self, clients: &[&str]) -> usize {
         let list: redis::RedisResult<String> = redis::cmd("CLIENT")
             .arg("LIST")
@@ -110,7 +111,8 @@ impl PausedWrites {
                         .find_map(|kv| kv.strip_prefix(key))
                         .unwrap_or_default()
                 };
-                clients.contains(&field("name=")) && field("flags=").contains('b')
+                let ours = clients.contains(&field("name=")) || clients.contains(&field("user="));
+                ours && field("flags=").contains('b')
             })
             .count()
     }

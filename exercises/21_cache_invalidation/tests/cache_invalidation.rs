@@ -7,7 +7,8 @@
 //! - `pick()` in `[base, base + jitter]`, spread
 //!   -> `a_jittered_ttl_stays_within_base_and_base_plus_jitter_and_varies`
 //! - `put`: JSON with a jittered TTL in one command, never `-1`
-//!   -> `one_hundred_keys_stored_together_expire_at_spread_out_times`
+//!   -> `one_hundred_keys_stored_together_expire_at_spread_out_times`; in whole
+//!   milliseconds, not seconds -> `exactness::put_stores_the_ttl_to_the_millisecond`
 //! - `get`: missing or undecodable -> `Ok(None)`
 //!   -> `a_cached_value_that_does_not_decode_is_a_miss`
 //! - expiry by TTL, then a fresh load -> `an_expired_entry_is_reloaded_from_the_database`
@@ -18,18 +19,24 @@
 //! - delete-on-write: key gone, next read re-caches
 //!   -> `delete_on_write_removes_the_key_and_the_next_read_repopulates_it`;
 //!   a reader during the row-lock wait, then during the COMMIT
-//!   -> `a_reader_in_the_middle_of_a_write_cannot_leave_the_old_row_in_the_cache`;
+//!   -> `a_reader_in_the_middle_of_a_write_cannot_leave_the_old_row_in_the_cache`; a read
+//!   that goes to Postgres meanwhile does not wait for the row lock
+//!   -> `exactness::an_uncached_read_does_not_wait_for_a_writes_row_lock`;
 //!   20 concurrent writers -> `after_concurrent_writers_settle_the_cache_matches_the_database`
 //! - generations: every entry reloads, other groups stay
 //!   -> `bumping_the_generation_makes_every_old_entry_unreachable`; nothing deleted, entries
 //!   keep a TTL, the counter has none, returns 1 then 2
-//!   -> `invalidating_a_group_leaves_old_entries_to_expire_instead_of_deleting_them`
+//!   -> `invalidating_a_group_leaves_old_entries_to_expire_instead_of_deleting_them`; one
+//!   atomic INCR: two servers at once make it 2
+//!   -> `exactness::two_servers_invalidating_a_group_at_once_both_count`
 //! - query cache: served from Redis, reloaded after a write to a read table, also when a
 //!   query ran while the write waited for its row lock (bump after the write)
 //!   -> `a_cached_query_is_served_until_a_write_to_its_table`; parameters in the key
 //!   -> `the_same_sql_with_different_parameters_does_not_collide`; other tables stay cached
 //!   -> `a_write_invalidates_only_the_queries_that_read_its_table`
 
+#[path = "cache_invalidation/exactness.rs"]
+mod exactness;
 #[path = "cache_invalidation/support.rs"]
 mod support;
 

@@ -1,0 +1,114 @@
+//! What a quick test would let through: a TTL in whole seconds, a reader that waits for a
+//! writer's row lock, a generation bumped by GET then SET.
+
+use std::time::{Duration, Instant};
+
+use cache_invalidation::TtlPolicy;
+
+use super::support::*;
+
+#[tokio::test]
+async fn put_stores_the_ttl_to_the_millisecond() {
+    // 10.5 s: whole seconds give 10 000 or 11 000 ms, far outside [10 500, 10 501].
+    let policy = TtlPolicy {
+        base: Duration::from_millis(10_500),
+        jitter: Duration::from_millis(1),
+    };
+    let kata = kata(policy).await;
+    let key = kata.redis.key("exact");
+
+    // The PTTL read back is lower by the time the put and the read took: that is only a
+    // measurement if it took far less than the half second whole seconds would be off by.
+    let (pttl, elapsed) = loop {
+        let started = Instant::now();
+        let stored = kata.caches.put("exact", &1).await;
+        stored.unwrap_or_else(|e| panic!("expected put to succeed, got {e}"));
+        let pttl = kata.pttl(&key).await;
+        let elapsed = started.elapsed().as_millis() as i64 + 2;
+        if elapsed < 250 {
+            break (pttl, elapsed);
+        }
+    };
+
+    assert!(
+        (10_500 - elapsed..=10_501).contains(&pttl),
+        "expected put with a TTL policy of 10500 ms + up to 1 ms of jitter to store the value \
+         with a PTTL between {} and 10501 ms (a TTL in whole milliseconds, PSETEX or SET PX), \
+         got {pttl} ms (-1: no TTL; 10000 or 11000: whole seconds)",
+        10_500 - elapsed
+    );
+}
+
+#[tokio::test]
+async fn an_uncached_read_does_not_wait_for_a_writes_row_lock() {
+    let kata = kata(LONG).await;
+    // The test is a writer in the middle of its transaction: Dune's row is locked, its new
+    // price not committed. Dune is not cached, so the read goes to Postgres.
+    let mut writer = kata.db.admin().await;
+    sqlx::raw_sql("BEGIN; UPDATE products SET price_cents = 9999 WHERE id = 1")
+        .execute(&mut writer)
+        .await
+        .expect("locking Dune");
+
+    let read = tokio::time::timeout(Duration::from_secs(10), kata.caches.get_product(1)).await;
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut writer)
+        .await
+        .expect("releasing Dune");
+
+    let read = read.unwrap_or_else(|_| {
+        panic!(
+            "expected a read of an uncached row to return the committed row at once while a \
+             write holds the row's lock, but it was still waiting after 10 s (a plain SELECT \
+             never waits for row locks; SELECT ... FOR SHARE or FOR UPDATE does)"
+        )
+    });
+    assert!(
+        matches!(&read, Ok(p) if *p == dune()),
+        "expected the committed Dune (price 1000), got {read:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_invalidating_a_group_at_once_both_count() {
+    let kata = kata(LONG).await;
+    assert!(
+        kata.redis.isolated(),
+        "this test needs a Redis with ACL users (Redis 6 or later) to find the repository's \
+         connections; the configured Redis has none"
+    );
+    let other_server = caches(&kata.db, &kata.redis, LONG).await;
+    let learner = [kata.redis.namespace()];
+
+    // Redis holds every write (reads still run) until both invalidations have one held: a
+    // GET then SET reads the same generation on both servers before either writes.
+    let mut paused = kata.redis.pause_writes(Duration::from_millis(5_000)).await;
+    let (first, second) = tokio::join!(kata.caches.invalidate_group("catalog"), async {
+        paused
+            .wait_until_held(&learner, "the first invalidation to be held", |held| {
+                held >= 1
+            })
+            .await;
+        let second = other_server.invalidate_group("catalog");
+        let unpause = async {
+            paused
+                .wait_until_held(&learner, "both invalidations to be held", |held| held >= 2)
+                .await;
+            paused.unpause().await;
+        };
+        tokio::join!(second, unpause).0
+    });
+
+    let mut generations = [first, second].map(|r| r.unwrap_or_else(|e| panic!("{e}")));
+    generations.sort();
+    let counter: Option<u64> =
+        redis::AsyncCommands::get(&mut kata.admin().await, kata.redis.key("gen:catalog"))
+            .await
+            .expect("GET gen:catalog");
+    assert!(
+        generations == [1, 2] && counter == Some(2),
+        "expected two invalidations of a group on two servers at once to return 1 and 2 and \
+         leave gen:catalog at 2, got {generations:?} and {counter:?}: a GET then SET lets both \
+         read 0 and write 1, and one invalidation is lost (INCR is one atomic step)"
+    );
+}
