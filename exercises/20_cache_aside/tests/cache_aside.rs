@@ -9,6 +9,8 @@
 //!   `a_loaded_value_is_stored_as_json_under_the_namespace_with_the_ttl`
 //! - a miss has stored the value when it returns (not left to a background task) ->
 //!   `a_miss_has_stored_the_value_when_it_returns`
+//! - value and TTL in one command (a connection dropped between two leaves no TTL) ->
+//!   `redis_failures::a_connection_dropped_right_after_the_write_leaves_no_value_without_its_ttl`
 //! - a hit leaves the value and its TTL alone -> `a_hit_leaves_the_cached_value_and_its_ttl_alone`
 //! - round trips (unicode, `None`, `"null"`, maps) -> `values_of_any_shape_round_trip_through_the_cache`
 //! - loader `Err` unchanged, nothing cached -> `the_loaders_error_is_returned_and_nothing_is_cached`
@@ -29,7 +31,8 @@
 //! - reconnects by itself ->
 //!   `redis_failures::the_cache_reconnects_by_itself_after_its_connection_is_dropped`
 //! - single-flight, exactly once -> `single_flight::concurrent_misses_for_one_key_call_the_loader_once`
-//! - single-flight per key -> `single_flight::misses_for_different_keys_load_at_the_same_time`
+//! - single-flight per key (no whole-cache lock, no lock shared by several keys) ->
+//!   `single_flight::misses_for_different_keys_load_at_the_same_time`
 
 #[path = "cache_aside/fakes.rs"]
 mod fakes;

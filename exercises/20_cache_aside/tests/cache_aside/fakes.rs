@@ -105,13 +105,7 @@ type Upstream = (
 );
 
 pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.expect("a free port");
-    let port = listener.local_addr().expect("a bound address").port();
-    let info = r.client().get_connection_info().clone();
-    let upstream = info.addr().clone();
-    let local = redis::ConnectionAddr::Tcp("127.0.0.1".into(), port);
-    let client = redis::Client::open(info.set_addr(local)).expect("a valid address");
+    let (listener, client, upstream) = proxy_listener(r).await;
     let (count, gets) = watch::channel(0);
     let commands = Arc::new(Mutex::new(Vec::new()));
     let log = commands.clone();
@@ -120,19 +114,7 @@ pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
         while let Ok((socket, _)) = listener.accept().await {
             let (upstream, count, log) = (upstream.clone(), count.clone(), log.clone());
             connections.spawn(async move {
-                let (mut up_read, mut up_write): Upstream = match &upstream {
-                    redis::ConnectionAddr::Tcp(host, port) => {
-                        let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await;
-                        let (read, write) = tokio::io::split(stream.expect("Redis answers"));
-                        (Box::new(read), Box::new(write))
-                    }
-                    redis::ConnectionAddr::Unix(path) => {
-                        let stream = tokio::net::UnixStream::connect(path).await;
-                        let (read, write) = tokio::io::split(stream.expect("Redis answers"));
-                        (Box::new(read), Box::new(write))
-                    }
-                    other => panic!("the proxy cannot reach Redis at {other:?}"),
-                };
+                let (mut up_read, mut up_write) = connect(&upstream).await;
                 let (read, mut write) = socket.into_split();
                 let replies = tokio::spawn(async move {
                     let _ = tokio::io::copy(&mut up_read, &mut write).await;
@@ -145,13 +127,7 @@ pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
                     log.lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push(line.collect());
-                    let mut resp = format!("*{}\r\n", command.len()).into_bytes();
-                    for arg in &command {
-                        resp.extend(format!("${}\r\n", arg.len()).bytes());
-                        resp.extend(arg);
-                        resp.extend(b"\r\n");
-                    }
-                    if up_write.write_all(&resp).await.is_err() {
+                    if up_write.write_all(&encode(&command)).await.is_err() {
                         break;
                     }
                     if command[0].eq_ignore_ascii_case(b"GET") {
@@ -168,6 +144,104 @@ pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
         commands,
         server,
     }
+}
+
+/// A proxy cut off right after a write: connections end, and none is made again.
+pub struct CuttingProxy {
+    pub client: redis::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Passes every command on to the test's real Redis until the first command other than `GET`
+/// that names `key` (a write). That one is passed on too, then both sides of the connection
+/// are closed before anything else is: a crash, or a dropped connection, right after it.
+/// Connections made after that are closed at once.
+pub async fn cutting_proxy(r: &TestRedis, key: &str) -> CuttingProxy {
+    let (listener, client, upstream) = proxy_listener(r).await;
+    let key = key.as_bytes().to_vec();
+    let server = tokio::spawn(async move {
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            if cut.load(SeqCst) {
+                continue;
+            }
+            let (upstream, key, cut) = (upstream.clone(), key.clone(), cut.clone());
+            connections.spawn(async move {
+                let (mut up_read, mut up_write) = connect(&upstream).await;
+                let (read, mut write) = socket.into_split();
+                let replies = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut up_read, &mut write).await;
+                });
+                let mut read = BufReader::new(read);
+                while let Some(command) = read_command(&mut read).await {
+                    if up_write.write_all(&encode(&command)).await.is_err() {
+                        break;
+                    }
+                    let names_key = command[1..].contains(&key);
+                    if names_key && !command[0].eq_ignore_ascii_case(b"GET") {
+                        cut.store(true, SeqCst);
+                        break;
+                    }
+                }
+                // Dropping both halves of each side closes both connections.
+                replies.abort();
+            });
+        }
+    });
+    CuttingProxy { client, server }
+}
+
+/// A local port for a proxy, a client for the cache that connects there as the test's user,
+/// and the test Redis's own address.
+async fn proxy_listener(
+    r: &TestRedis,
+) -> (
+    tokio::net::TcpListener,
+    redis::Client,
+    redis::ConnectionAddr,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
+    let listener = listener.expect("a free port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let info = r.client().get_connection_info().clone();
+    let upstream = info.addr().clone();
+    let local = redis::ConnectionAddr::Tcp("127.0.0.1".into(), port);
+    let client = redis::Client::open(info.set_addr(local)).expect("a valid address");
+    (listener, client, upstream)
+}
+
+async fn connect(upstream: &redis::ConnectionAddr) -> Upstream {
+    match upstream {
+        redis::ConnectionAddr::Tcp(host, port) => {
+            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await;
+            let (read, write) = tokio::io::split(stream.expect("Redis answers"));
+            (Box::new(read), Box::new(write))
+        }
+        redis::ConnectionAddr::Unix(path) => {
+            let stream = tokio::net::UnixStream::connect(path).await;
+            let (read, write) = tokio::io::split(stream.expect("Redis answers"));
+            (Box::new(read), Box::new(write))
+        }
+        other => panic!("the proxy cannot reach Redis at {other:?}"),
+    }
+}
+
+/// `command` as RESP: an array of bulk strings.
+fn encode(command: &[Vec<u8>]) -> Vec<u8> {
+    let mut resp = format!("*{}\r\n", command.len()).into_bytes();
+    for arg in command {
+        resp.extend(format!("${}\r\n", arg.len()).bytes());
+        resp.extend(arg);
+        resp.extend(b"\r\n");
+    }
+    resp
 }
 
 /// One RESP command (an array of bulk strings), or `None` at the end of the stream.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use cache_aside::Cache;
 use kata_testkit::TestRedis;
 
-use super::fakes::fake_redis;
+use super::fakes::{cutting_proxy, fake_redis};
 use super::{Db, TTL, alice, bob, cache, within};
 
 #[tokio::test]
@@ -180,4 +180,53 @@ async fn a_redis_that_never_answers_does_not_hang_the_call() {
     silent.abort();
 
     assert_eq!(got, Ok(alice()), "expected the loader's value");
+}
+
+#[tokio::test]
+async fn a_connection_dropped_right_after_the_write_leaves_no_value_without_its_ttl() {
+    let r = TestRedis::new().await;
+    assert!(
+        r.isolated(),
+        "this test needs a Redis with ACL users (Redis 6 or later) to find the cache's \
+         connections; the configured Redis has none"
+    );
+    let proxy = cutting_proxy(&r, &r.key("user:1")).await;
+    let (cache, db) = (
+        Cache::new(proxy.client.clone(), r.namespace(), TTL),
+        Db::default(),
+    );
+
+    // The connection drops right after the first write of the key reaches Redis.
+    let got = within("a miss whose connection drops", async {
+        cache.get_or_load("user:1", || db.load(alice())).await
+    })
+    .await;
+    // Once Redis has closed the connection, it has run every command it received on it.
+    within("Redis to close the cache's connection", async {
+        while connections_of(&r).await > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+
+    assert_eq!(got, Ok(alice()), "expected the loader's Alice");
+    let pttl = r.pttl(&r.key("user:1")).await;
+    assert!(
+        pttl == -2 || pttl > 0,
+        "expected user:1 either stored with its TTL or not stored at all after the connection \
+         dropped right after the write, but it is stored without an expiry (PTTL {pttl}): the \
+         value and its TTL must go in one command (PSETEX, or SET with PX), not SET then \
+         PEXPIRE"
+    );
+}
+
+/// The connections Redis has open for the test's learner user.
+async fn connections_of(r: &TestRedis) -> usize {
+    let list: redis::RedisResult<String> = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut r.admin().await)
+        .await;
+    let list = list.unwrap_or_else(|e| panic!("could not read CLIENT LIST: {e}"));
+    let user = format!(" user={} ", r.namespace());
+    list.lines().filter(|line| line.contains(&user)).count()
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use cache_aside::Cache;
 use kata_testkit::TestRedis;
-use tokio::sync::{Barrier, Notify};
+use tokio::sync::Barrier;
 
 use super::fakes::counting_proxy;
-use super::{Db, LoadError, TTL, alice, bob, cache, within};
+use super::{Db, LoadError, TTL, alice, cache, user, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_misses_for_one_key_call_the_loader_once() {
@@ -50,26 +50,39 @@ async fn concurrent_misses_for_one_key_call_the_loader_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn misses_for_different_keys_load_at_the_same_time() {
+    // More keys than any fixed set of striped locks has stripes: with locks shared between
+    // keys, two of these would share one, and one would wait for the other.
+    const KEYS: usize = 200;
     let r = TestRedis::new().await;
-    let cache = cache(&r);
-    let (a_loading, b_loading) = (Notify::new(), Notify::new());
+    let cache = Arc::new(cache(&r));
+    let all_loading = Arc::new(Barrier::new(KEYS));
 
-    // Each loader waits until the other one has started: this finishes only if the two
+    // Each loader waits until every other one has started: this finishes only if the 200
     // loads run at the same time, i.e. single-flight locks per key, not the whole cache.
-    let a = cache.get_or_load("a", || async {
-        a_loading.notify_one();
-        b_loading.notified().await;
-        Ok::<_, LoadError>(alice())
-    });
-    let b = cache.get_or_load("b", || async {
-        b_loading.notify_one();
-        a_loading.notified().await;
-        Ok::<_, LoadError>(bob())
-    });
-    let both = within("loads of \"a\" and \"b\" at once", async {
-        tokio::join!(a, b)
-    })
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..KEYS {
+        let (cache, all_loading) = (cache.clone(), all_loading.clone());
+        tasks.spawn(async move {
+            let loader = || async move {
+                all_loading.wait().await;
+                Ok::<_, LoadError>(user(i as i64, "Alice"))
+            };
+            (i, cache.get_or_load(&format!("user:{i}"), loader).await)
+        });
+    }
+    let results = within(
+        "misses for 200 different keys at once (each load waits until all 200 have started: \
+         keys that share a lock wait for each other)",
+        tasks.join_all(),
+    )
     .await;
 
-    assert_eq!(both, (Ok(alice()), Ok(bob())), "expected each key's value");
+    let wrong: Vec<_> = results
+        .iter()
+        .filter(|(i, got)| *got != Ok(user(*i as i64, "Alice")))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "expected each key's own value, got {wrong:?}"
+    );
 }
