@@ -39,30 +39,36 @@ async fn put_stores_the_ttl_to_the_millisecond() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uncached_read_does_not_wait_for_a_writes_row_lock() {
     let kata = kata(LONG).await;
     // The test is a writer in the middle of its transaction: Dune's row is locked, its new
     // price not committed. Dune is not cached, so the read goes to Postgres.
-    let mut writer = kata.db.admin().await;
-    sqlx::raw_sql("BEGIN; UPDATE products SET price_cents = 9999 WHERE id = 1")
-        .execute(&mut writer)
-        .await
-        .expect("locking Dune");
+    let held = kata
+        .db
+        .hold_locks("UPDATE products SET price_cents = 9999 WHERE id = 1")
+        .await;
+    let caches = kata.caches;
+    let read = tokio::spawn(async move { caches.get_product(1).await });
 
-    let read = tokio::time::timeout(Duration::from_secs(10), kata.caches.get_product(1)).await;
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut writer)
-        .await
-        .expect("releasing Dune");
-
-    let read = read.unwrap_or_else(|_| {
-        panic!(
-            "expected a read of an uncached row to return the committed row at once while a \
-             write holds the row's lock, but it was still waiting after 10 s (a plain SELECT \
-             never waits for row locks; SELECT ... FOR SHARE or FOR UPDATE does)"
+    // Returns as soon as the read has returned or waits for the lock (Postgres' own view).
+    kata.db
+        .wait_until_blocked(
+            "the read to return or to wait for Dune's row lock",
+            &[&read],
         )
-    });
+        .await;
+    let waited = !read.is_finished();
+    held.rollback().await;
+    let read = read.await.expect("the read panicked");
+
+    assert!(
+        !waited,
+        "expected a read of an uncached row to return the committed row at once while a write \
+         holds the row's lock, but it waited for that lock inside Postgres (a plain SELECT \
+         never waits for row locks; SELECT ... FOR SHARE or FOR UPDATE does); after the \
+         write rolled back it returned {read:?}"
+    );
     assert!(
         matches!(&read, Ok(p) if *p == dune()),
         "expected the committed Dune (price 1000), got {read:?}"
