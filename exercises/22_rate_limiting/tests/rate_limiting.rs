@@ -12,27 +12,25 @@
 //! - 429 + Retry-After (rounded up), Remaining 0, Reset = Retry-After ->
 //!   `requests_past_the_limit_get_429_with_retry_after`
 //! - Reset / Retry-After count down the time left, rounded up ->
-//!   `the_reset_counts_down_the_time_left_in_the_window`
+//!   `window::the_reset_counts_down_the_time_left_in_the_window`
 //! - counter key and integer, PTTL within the window, never -1 ->
-//!   `the_counter_lives_under_the_prefix_and_expires_with_the_window`
+//!   `window::the_counter_lives_under_the_prefix_and_expires_with_the_window`
 //! - a new window expires exactly one window later (ms) ->
-//!   `a_new_window_lasts_exactly_the_window_to_the_millisecond`
+//!   `window::a_new_window_lasts_exactly_the_window_to_the_millisecond`
 //! - atomic counting -> `a_hundred_concurrent_requests_let_exactly_the_limit_through`
 //! - shared budget across instances -> `two_instances_sharing_redis_share_one_budget`
 //! - separate budgets -> `different_clients_do_not_share_a_budget`
-//! - window ends with the key -> `the_window_recovers_when_its_key_expires`
-//! - expiry never moved -> `steady_traffic_does_not_push_the_end_of_the_window_back`
-//! - fail open, no RateLimit headers, a warning logged -> `when_redis_is_down_requests_are_let_through`
-//! - no retry loop -> `connecting_to_redis_is_not_retried_with_back_off`
-//! - bounded by REDIS_TIMEOUT -> `a_redis_that_never_answers_does_not_hang_requests`
+//! - window ends with the key -> `window::the_window_recovers_when_its_key_expires`
+//! - expiry never moved -> `window::steady_traffic_does_not_push_the_end_of_the_window_back`
+//! - fail open, no RateLimit headers, a warning logged -> `redis_failures::when_redis_is_down_requests_are_let_through`
+//! - no retry loop -> `redis_failures::connecting_to_redis_is_not_retried_with_back_off`
+//! - bounded by REDIS_TIMEOUT -> `redis_failures::a_redis_that_never_answers_does_not_hang_requests`
 //! - ConnectInfo over a real socket -> `the_limit_holds_per_peer_ip_over_a_real_socket`
 //! - one connection shared by every request ->
 //!   `connection::every_request_shares_one_connection_to_redis`
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use kata_testkit::TestRedis;
@@ -43,8 +41,12 @@ use redis::AsyncCommands;
 
 #[path = "rate_limiting/connection.rs"]
 mod connection;
+#[path = "rate_limiting/redis_failures.rs"]
+mod redis_failures;
 #[path = "rate_limiting/support.rs"]
 mod support;
+#[path = "rate_limiting/window.rs"]
+mod window;
 
 use support::*;
 
@@ -168,91 +170,6 @@ async fn requests_past_the_limit_get_429_with_retry_after() {
     }
 }
 
-#[tokio::test]
-async fn the_counter_lives_under_the_prefix_and_expires_with_the_window() {
-    let r = TestRedis::new().await;
-    let app = app(limiter(&r, 3, LONG));
-
-    key_of(&app, "alice").await;
-    key_of(&app, "alice").await;
-
-    let key = counter(&r, "key:alice");
-    let count: Option<i64> = r.admin().await.get(&key).await.expect("GET the counter");
-    assert_eq!(
-        count,
-        Some(2),
-        "expected the counter {key:?} to hold 2 after 2 requests"
-    );
-    let ttl = r.pttl(&key).await;
-    assert!(
-        ttl > 0 && ttl <= LONG.as_millis() as i64,
-        "expected the counter to expire within the 45000 ms window, but its PTTL is {ttl} \
-         (-1: it never expires, so the window never ends and keys pile up)"
-    );
-}
-
-#[tokio::test]
-async fn a_new_window_lasts_exactly_the_window_to_the_millisecond() {
-    const WINDOW: i64 = 2_500;
-    let r = TestRedis::new().await;
-    let app = app(limiter(&r, 3, Duration::from_millis(WINDOW as u64)));
-    let key = counter(&r, "key:alice");
-
-    let before = r.clock_ms().await;
-    let first = key_of(&app, "alice").await;
-    let after = r.clock_ms().await;
-
-    assert_status(&first, 200, "the first request");
-    let end = r.expiry_ms(&key).await;
-    let end = end.unwrap_or_else(|pttl| {
-        panic!(
-            "expected the counter {key:?} to expire, but its PTTL is {pttl} (-1: never, -2: no key)"
-        )
-    });
-    // 2 ms of slack: TIME reads the clock a moment after PTTL's snapshot of it.
-    let (earliest, latest) = (before + WINDOW - 2, after + WINDOW + 2);
-    assert!(
-        (earliest..=latest).contains(&end),
-        "expected the window to end {WINDOW} ms after its first request (between {} and {} ms \
-         after the request started), but the counter expires {} ms after it (whole seconds?)",
-        earliest - before,
-        latest - before,
-        end - before
-    );
-}
-
-#[tokio::test]
-async fn the_reset_counts_down_the_time_left_in_the_window() {
-    let r = TestRedis::new().await;
-    let app = app(limiter(&r, 5, LONG));
-    // Windows started 34.1 s ago by another instance: 10.9 s left, 1 and 5 requests counted.
-    let mut admin = r.admin().await;
-    let seeded: redis::RedisResult<()> = admin.pset_ex(counter(&r, "key:alice"), 1, 10_900).await;
-    seeded.unwrap_or_else(|e| panic!("could not seed a counter: {e}"));
-    let seeded: redis::RedisResult<()> = admin.pset_ex(counter(&r, "key:bob"), 5, 10_900).await;
-    seeded.unwrap_or_else(|e| panic!("could not seed a counter: {e}"));
-
-    let allowed = key_of(&app, "alice").await;
-    let refused = key_of(&app, "bob").await;
-
-    assert_status(&allowed, 200, "the 2nd request of 5");
-    assert_eq!(
-        [RATELIMIT_REMAINING, RATELIMIT_RESET].map(|name| number(&allowed, &name)),
-        [3, 11],
-        "the 2nd request of 5 with 10.9 s of the window left: RateLimit-Remaining and \
-         RateLimit-Reset (seconds left, rounded up; not the whole window)"
-    );
-    assert_status(&refused, 429, "the 6th request of 5");
-    let retry_after = refused.header_value(&header::RETRY_AFTER);
-    let reset = refused.header_value(&RATELIMIT_RESET);
-    assert_eq!(
-        (retry_after, reset),
-        (Some("11"), Some("11")),
-        "the 6th request of 5 with 10.9 s of the window left: Retry-After and RateLimit-Reset \
-         (seconds left, rounded up; not the whole window)"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_concurrent_requests_let_exactly_the_limit_through() {
     let r = TestRedis::new().await;
@@ -342,158 +259,6 @@ async fn different_clients_do_not_share_a_budget() {
         );
     }
     assert_status(&alice, 429, "alice past her limit");
-}
-
-#[tokio::test]
-async fn the_window_recovers_when_its_key_expires() {
-    let r = TestRedis::new().await;
-    let app = app(limiter(&r, 2, Duration::from_millis(300)));
-    let key = counter(&r, "key:alice");
-    key_of(&app, "alice").await;
-    key_of(&app, "alice").await;
-    let refused = key_of(&app, "alice").await;
-    assert_status(&refused, 429, "the 3rd request of 2");
-    let retry_after = refused.header_value(&header::RETRY_AFTER);
-    assert_eq!(
-        retry_after,
-        Some("1"),
-        "with a 300 ms window Retry-After must be 1 (seconds, rounded up)"
-    );
-
-    let deadline = Instant::now() + HANG;
-    loop {
-        match r.pttl(&key).await {
-            -2 => break,
-            -1 => panic!("the counter {key:?} has no TTL (PTTL -1): the window never ends"),
-            _ => assert!(
-                Instant::now() < deadline,
-                "the 300 ms window did not end in {HANG:?}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let after = key_of(&app, "alice").await;
-
-    assert_status(&after, 200, "the first request of the next window");
-    assert_eq!(
-        number(&after, &RATELIMIT_REMAINING),
-        1,
-        "a new window's RateLimit-Remaining"
-    );
-}
-
-#[tokio::test]
-async fn steady_traffic_does_not_push_the_end_of_the_window_back() {
-    const WINDOW: i64 = 400;
-    let r = TestRedis::new().await;
-    let app = app(limiter(&r, 2, Duration::from_millis(WINDOW as u64)));
-    // A stall of the machine can end the window before the test looks: then it starts over.
-    'attempt: for attempt in 0..5 {
-        let client = format!("steady{attempt}");
-        let key = counter(&r, &format!("key:{client}"));
-        key_of(&app, &client).await;
-        key_of(&app, &client).await;
-        let Ok(end) = r.expiry_ms(&key).await else {
-            panic!("expected the counter {key:?} to exist with a TTL after 2 requests");
-        };
-        // Let 50 ms of the window pass on Redis's clock, so a moved expiry shows.
-        loop {
-            match r.pttl(&key).await {
-                -2 => continue 'attempt,
-                left if left <= WINDOW - 50 => break,
-                _ => tokio::time::sleep(Duration::from_millis(5)).await,
-            }
-        }
-        let (mut refused, deadline) = (0, Instant::now() + HANG);
-        loop {
-            let reply = key_of(&app, &client).await;
-            if reply.status == StatusCode::OK {
-                break;
-            }
-            assert_status(&reply, 429, "a request past the limit");
-            refused += 1;
-            match r.expiry_ms(&key).await {
-                Ok(now_end) => assert!(
-                    (now_end - end).abs() <= 2,
-                    "a refused request moved the end of the window by {} ms: the window must \
-                     end {WINDOW} ms after its first request, whatever comes after",
-                    now_end - end
-                ),
-                Err(-1) => panic!("the counter {key:?} has no TTL: the window never ends"),
-                Err(_) => {}
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the {WINDOW} ms window did not end in {HANG:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        if refused == 0 {
-            continue 'attempt;
-        }
-        return;
-    }
-    panic!("the machine stalled for a whole window 5 times in a row: could not test");
-}
-
-#[tokio::test]
-async fn when_redis_is_down_requests_are_let_through() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
-    let port = closed.expect("a free port").port();
-    let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
-    let warnings = Arc::new(AtomicUsize::new(0));
-    let _logging = tracing::subscriber::set_default(Warnings(warnings.clone()));
-
-    for n in 1..=3 {
-        let reply = key_of(&app, "alice").await;
-
-        let what = format!("request {n} with Redis down (limit 1)");
-        assert_status(&reply, 200, &what);
-        assert_eq!(
-            reply.text(),
-            "hello\n",
-            "{what}: expected the handler's body"
-        );
-        let claimed = reply.header_value(&RATELIMIT_REMAINING);
-        assert_eq!(
-            claimed, None,
-            "{what}: with no count there is no RateLimit-Remaining"
-        );
-    }
-    assert!(
-        warnings.load(SeqCst) > 0,
-        "expected the limiter to log a warning (tracing::warn!) when Redis is down, so \
-         someone notices that requests go unlimited, but nothing was logged"
-    );
-}
-
-#[tokio::test]
-async fn connecting_to_redis_is_not_retried_with_back_off() {
-    let (port, attempts, server) = dropping_redis().await;
-    let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
-
-    let reply = key_of(&app, "alice").await;
-    server.abort();
-
-    assert_status(&reply, 200, "a request while Redis drops every connection");
-    let attempts = attempts.load(SeqCst);
-    assert!(
-        attempts <= 4,
-        "expected at most 4 connection attempts for one request while Redis drops every \
-         connection, but it saw {attempts}: a retry loop with back-off stalls every request \
-         while Redis is down (no retries)"
-    );
-}
-
-#[tokio::test]
-async fn a_redis_that_never_answers_does_not_hang_requests() {
-    let (port, silent) = kata_testkit::redis::silent_server().await;
-    let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
-
-    let reply = key_of(&app, "alice").await;
-    silent.abort();
-
-    assert_status(&reply, 200, "a request while Redis never answers");
 }
 
 #[tokio::test]
