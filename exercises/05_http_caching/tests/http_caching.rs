@@ -3,16 +3,16 @@
 //!
 //! Rule (README) -> test:
 //! - fingerprint = first 16 lowercase hex of SHA-256, before the last extension ->
-//!   `a_fingerprint_follows_the_content_and_keeps_the_extension`,
-//!   `a_fingerprint_is_the_first_16_hex_digits_of_the_sha256_before_the_last_extension`
+//!   `assets::a_fingerprint_follows_the_content_and_keeps_the_extension`,
+//!   `assets::a_fingerprint_is_the_first_16_hex_digits_of_the_sha256_before_the_last_extension`
 //! - strong_etag = quoted lowercase hex SHA-256 -> `a_strong_etag_is_the_quoted_hex_sha256`
 //! - fingerprinted asset: bytes, content type, IMMUTABLE, for every asset ->
-//!   `a_fingerprinted_asset_is_cached_for_a_year_as_immutable`,
-//!   `every_asset_is_served_under_its_own_names_with_its_own_content_type`
-//! - plain name: bytes, no-cache, ETag, 304 -> `an_asset_under_its_plain_name_is_revalidated_not_kept`,
-//!   `an_asset_under_its_plain_name_answers_304_to_a_current_copy`
+//!   `assets::a_fingerprinted_asset_is_cached_for_a_year_as_immutable`,
+//!   `assets::every_asset_is_served_under_its_own_names_with_its_own_content_type`
+//! - plain name: bytes, no-cache, ETag, 304 -> `assets::an_asset_under_its_plain_name_is_revalidated_not_kept`,
+//!   `assets::an_asset_under_its_plain_name_answers_304_to_a_current_copy`
 //! - any other name is 404 (old, another asset's, upper case, unknown) ->
-//!   `an_old_fingerprint_is_not_found`, `a_name_that_is_not_exactly_a_current_fingerprint_is_not_found`
+//!   `assets::an_old_fingerprint_is_not_found`, `assets::a_name_that_is_not_exactly_a_current_fingerprint_is_not_found`
 //! - product JSON, ETag = strong_etag(body) on every instance, no-cache ->
 //!   `an_api_response_carries_a_strong_etag_of_its_body`
 //! - French only when Accept-Language starts with fr ->
@@ -21,11 +21,11 @@
 //!   `a_response_that_depends_on_accept_language_says_vary`
 //! - changed product, new ETag -> `a_changed_resource_gets_a_new_etag_and_a_full_response`
 //! - unknown id 404 -> `an_unknown_product_is_not_found`
-//! - 304: no body, ETag, Cache-Control, Vary -> `a_current_copy_gets_304_with_no_body`
+//! - 304: no body, ETag, Cache-Control, Vary -> `conditional::a_current_copy_gets_304_with_no_body`
 //! - If-None-Match `*`, lists, weak, no prefix/substring match ->
-//!   `if_none_match_accepts_lists_weak_tags_and_a_star`,
-//!   `if_none_match_refuses_tags_that_only_resemble_the_etag`,
-//!   `a_list_a_weak_tag_or_a_star_gets_304_over_http`
+//!   `conditional::if_none_match_accepts_lists_weak_tags_and_a_star`,
+//!   `conditional::if_none_match_refuses_tags_that_only_resemble_the_etag`,
+//!   `conditional::a_list_a_weak_tag_or_a_star_gets_304_over_http`
 //! - /api/me: 200 `{"user": name}` for a known Bearer token, else 401; private, no-store ->
 //!   `a_users_own_data_never_lands_in_a_shared_cache`, `only_a_known_bearer_token_gets_the_users_data`
 //! - 304 over a socket has no body -> `a_304_over_a_real_socket_has_no_body`
@@ -39,6 +39,11 @@ use http_caching::{
     AppState, Asset, Product, app, fingerprinted_name, if_none_match_matches, strong_etag,
 };
 use kata_testkit::http::{self, Reply};
+
+#[path = "http_caching/assets.rs"]
+mod assets;
+#[path = "http_caching/conditional.rs"]
+mod conditional;
 
 const APP_JS: &[u8] = b"console.log('v1');";
 const STYLE_CSS: &[u8] = b"body { color: teal; }";
@@ -90,75 +95,6 @@ async fn send(state: &AppState, uri: &str, headers: &[(header::HeaderName, &str)
     http::send(&app(state.clone()), request).await
 }
 
-#[test]
-fn a_fingerprint_follows_the_content_and_keeps_the_extension() {
-    let v1 = fingerprinted_name("app.js", b"one");
-    let again = fingerprinted_name("app.js", b"one");
-    let v2 = fingerprinted_name("app.js", b"two");
-
-    let parts: Vec<&str> = v1.split('.').collect();
-    assert!(
-        parts.len() == 3 && parts[0] == "app" && parts[2] == "js",
-        "expected app.<hash>.js, got {v1:?}"
-    );
-    assert!(
-        parts[1].len() == 16 && parts[1].chars().all(|c| c.is_ascii_hexdigit()),
-        "expected 16 hex digits of the content's SHA-256 in {v1:?}"
-    );
-    assert_eq!(v1, again, "the same content must get the same name");
-    assert_ne!(
-        v1, v2,
-        "new content must get a new name, or caches keep serving the old one"
-    );
-}
-
-#[tokio::test]
-async fn a_fingerprinted_asset_is_cached_for_a_year_as_immutable() {
-    let state = state();
-    let name = fingerprinted_name("app.js", APP_JS);
-
-    let reply = send(&state, &format!("/static/{name}"), &[]).await;
-
-    assert_eq!(reply.status, StatusCode::OK, "GET /static/{name}");
-    assert_eq!(reply.body, APP_JS, "GET /static/{name} must serve the file");
-    assert_eq!(
-        reply.header(header::CACHE_CONTROL),
-        "public, max-age=31536000, immutable",
-        "a fingerprinted asset never changes under its name: cache it for a year"
-    );
-    assert_eq!(reply.header(header::CONTENT_TYPE), "text/javascript");
-}
-
-#[tokio::test]
-async fn an_asset_under_its_plain_name_is_revalidated_not_kept() {
-    let state = state();
-
-    let reply = send(&state, "/static/app.js", &[]).await;
-
-    assert_eq!(reply.status, StatusCode::OK, "GET /static/app.js");
-    let cache_control = reply.header(header::CACHE_CONTROL);
-    assert_eq!(
-        cache_control, "no-cache",
-        "app.js changes with every deploy: caches must revalidate it, got {cache_control:?}"
-    );
-    assert_eq!(reply.header(header::ETAG), strong_etag(APP_JS));
-}
-
-#[tokio::test]
-async fn an_old_fingerprint_is_not_found() {
-    let state = state();
-    let old = fingerprinted_name("app.js", b"console.log('v0');");
-
-    let reply = send(&state, &format!("/static/{old}"), &[]).await;
-
-    assert_eq!(
-        reply.status,
-        StatusCode::NOT_FOUND,
-        "a name whose hash is not the current content's must be 404, or a CDN would keep \
-         today's file for a year under yesterday's name"
-    );
-}
-
 #[tokio::test]
 async fn an_api_response_carries_a_strong_etag_of_its_body() {
     let (first, second) = (state(), state());
@@ -191,62 +127,6 @@ async fn an_api_response_carries_a_strong_etag_of_its_body() {
         body["id"] == 7 && body["price_cents"] == 2999,
         "expected product 7 at 2999 cents, got {body}"
     );
-}
-
-#[tokio::test]
-async fn a_current_copy_gets_304_with_no_body() {
-    let state = state();
-    let etag = send(&state, "/api/products/7", &[])
-        .await
-        .header(header::ETAG)
-        .to_owned();
-
-    let reply = send(&state, "/api/products/7", &[(header::IF_NONE_MATCH, &etag)]).await;
-
-    assert_eq!(
-        reply.status,
-        StatusCode::NOT_MODIFIED,
-        "If-None-Match: {etag}"
-    );
-    assert!(
-        reply.body.is_empty(),
-        "a 304 has no body, got {} bytes",
-        reply.body.len()
-    );
-    assert_eq!(reply.header(header::ETAG), etag, "a 304 repeats the ETag");
-    assert_eq!(
-        reply.header(header::CACHE_CONTROL),
-        "no-cache",
-        "and Cache-Control"
-    );
-    assert!(
-        varies_on(reply.header(header::VARY), "Accept-Language"),
-        "a 304 repeats Vary: Accept-Language (a cache refreshing its copy with the 304 would \
-         otherwise forget it), got Vary {:?}",
-        reply.header(header::VARY)
-    );
-}
-
-#[tokio::test]
-async fn if_none_match_accepts_lists_weak_tags_and_a_star() {
-    let etag = strong_etag(b"{}");
-
-    for (header_value, expected) in [
-        (etag.clone(), true),
-        (format!("\"other\", {etag}"), true),
-        (format!("\"a\",{etag} , \"b\""), true),
-        (format!("W/{etag}"), true),
-        ("*".to_string(), true),
-        ("\"other\"".to_string(), false),
-        (etag.trim_matches('"').to_string() + "0", false),
-    ] {
-        assert_eq!(
-            if_none_match_matches(&header_value, &etag),
-            expected,
-            "If-None-Match: {header_value} against ETag {etag}: expected {expected} (RFC 9110: \
-             a list of tags, compared weakly, or *)"
-        );
-    }
 }
 
 #[tokio::test]
@@ -378,24 +258,6 @@ async fn a_304_over_a_real_socket_has_no_body() {
 }
 
 #[test]
-fn a_fingerprint_is_the_first_16_hex_digits_of_the_sha256_before_the_last_extension() {
-    let hash = &ABC_SHA256[..16];
-
-    for (name, expected) in [
-        ("app.js", format!("app.{hash}.js")),
-        ("app.min.js", format!("app.min.{hash}.js")),
-        ("style.css", format!("style.{hash}.css")),
-    ] {
-        assert_eq!(
-            fingerprinted_name(name, b"abc"),
-            expected,
-            "fingerprinted_name({name:?}, b\"abc\"): the first 16 lowercase hex digits of \
-             SHA-256(\"abc\") = {ABC_SHA256}, before the last extension"
-        );
-    }
-}
-
-#[test]
 fn a_strong_etag_is_the_quoted_hex_sha256() {
     assert_eq!(
         strong_etag(b"abc"),
@@ -407,130 +269,6 @@ fn a_strong_etag_is_the_quoted_hex_sha256() {
         "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"",
         "strong_etag of an empty body"
     );
-}
-
-#[tokio::test]
-async fn every_asset_is_served_under_its_own_names_with_its_own_content_type() {
-    let state = state();
-    let name = fingerprinted_name("style.css", STYLE_CSS);
-
-    let fingerprinted = send(&state, &format!("/static/{name}"), &[]).await;
-    let plain = send(&state, "/static/style.css", &[]).await;
-
-    assert_eq!(fingerprinted.status, StatusCode::OK, "GET /static/{name}");
-    assert_eq!(
-        fingerprinted.body, STYLE_CSS,
-        "GET /static/{name} must serve style.css, not another asset"
-    );
-    assert_eq!(
-        fingerprinted.header(header::CONTENT_TYPE),
-        "text/css",
-        "each asset keeps its own content type"
-    );
-    assert_eq!(
-        fingerprinted.header(header::CACHE_CONTROL),
-        "public, max-age=31536000, immutable"
-    );
-    assert_eq!(plain.status, StatusCode::OK, "GET /static/style.css");
-    assert_eq!(plain.body, STYLE_CSS, "GET /static/style.css");
-    assert_eq!(plain.header(header::CONTENT_TYPE), "text/css");
-    assert_eq!(plain.header(header::CACHE_CONTROL), "no-cache");
-    assert_eq!(plain.header(header::ETAG), strong_etag(STYLE_CSS));
-}
-
-#[tokio::test]
-async fn an_asset_under_its_plain_name_answers_304_to_a_current_copy() {
-    let state = state();
-    let etag = strong_etag(APP_JS);
-
-    let reply = send(&state, "/static/app.js", &[(header::IF_NONE_MATCH, &etag)]).await;
-
-    assert_eq!(
-        reply.status,
-        StatusCode::NOT_MODIFIED,
-        "GET /static/app.js with If-None-Match: {etag} (its current ETag): a revalidated \
-         asset answers 304, or the browser downloads it again on every page"
-    );
-    assert!(reply.body.is_empty(), "a 304 has no body");
-    assert_eq!(reply.header(header::ETAG), etag, "a 304 repeats the ETag");
-    assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache");
-}
-
-#[tokio::test]
-async fn a_name_that_is_not_exactly_a_current_fingerprint_is_not_found() {
-    let state = state();
-    let current = fingerprinted_name("app.js", APP_JS);
-    let full_hash = strong_etag(APP_JS).trim_matches('"').to_string();
-    let css_hash = fingerprinted_name("style.css", STYLE_CSS)
-        .split('.')
-        .nth(1)
-        .unwrap()
-        .to_string();
-
-    for name in [
-        current
-            .to_uppercase()
-            .replace(".JS", ".js")
-            .replace("APP.", "app."),
-        format!("app.{css_hash}.js"),
-        format!("app.{full_hash}.js"),
-        format!("{current}.map"),
-        "missing.js".to_string(),
-    ] {
-        let reply = send(&state, &format!("/static/{name}"), &[]).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "GET /static/{name}: only app.js and its exact current fingerprint {current} \
-             exist; anything else is 404"
-        );
-    }
-}
-
-#[test]
-fn if_none_match_refuses_tags_that_only_resemble_the_etag() {
-    let etag = strong_etag(b"{}");
-    let hex = etag.trim_matches('"');
-
-    for header_value in [
-        String::new(),
-        "W/\"other\"".to_string(),
-        format!("\"{hex}0\""),
-        format!("\"0{hex}\""),
-        format!("\"{}\"", &hex[..63]),
-        format!("\"a\", \"{}\"", &hex[1..]),
-    ] {
-        assert!(
-            !if_none_match_matches(&header_value, &etag),
-            "If-None-Match: {header_value:?} against ETag {etag}: a tag matches only when it \
-             is equal (ignoring W/), expected false"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_list_a_weak_tag_or_a_star_gets_304_over_http() {
-    let state = state();
-    let etag = send(&state, "/api/products/7", &[])
-        .await
-        .header(header::ETAG)
-        .to_owned();
-
-    for header_value in [format!("\"other\", W/{etag}"), "*".to_string()] {
-        let reply = send(
-            &state,
-            "/api/products/7",
-            &[(header::IF_NONE_MATCH, &header_value)],
-        )
-        .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_MODIFIED,
-            "GET /api/products/7 with If-None-Match: {header_value} (current ETag {etag}): \
-             the handler must compare as if_none_match_matches does"
-        );
-        assert!(reply.body.is_empty(), "a 304 has no body");
-    }
 }
 
 #[tokio::test]
