@@ -20,30 +20,34 @@
 //!   -> `a_failure_part_way_through_changes_nothing`
 //! - same key again -> first receipt, `replayed: true`, nothing moves (also once the balance no
 //!   longer covers it); keys match exactly (no LIKE wildcard, case or prefix match)
-//!   -> `retrying_with_the_same_idempotency_key_moves_the_money_once`
+//!   -> `idempotency::retrying_with_the_same_idempotency_key_moves_the_money_once`
 //! - 10 retries at the same moment -> one applies, all get its receipt
-//!   -> `concurrent_retries_of_one_key_move_the_money_once`
+//!   -> `idempotency::concurrent_retries_of_one_key_move_the_money_once`
 //! - key reused with another from, to, amount or direction -> `IdempotencyKeyReused(key)`
-//!   -> `an_idempotency_key_reused_for_another_transfer_is_rejected`;
+//!   -> `idempotency::an_idempotency_key_reused_for_another_transfer_is_rejected`;
 //!   at the same moment, between other accounts
-//!   -> `one_key_sent_at_once_for_different_transfers_applies_exactly_one`
+//!   -> `idempotency::one_key_sent_at_once_for_different_transfers_applies_exactly_one`
 //! - 20 x 10 cents out of 100 at once -> 10 ok, 10 `InsufficientFunds`
-//!   -> `concurrent_debits_never_overdraw_an_account`
+//!   -> `concurrency::concurrent_debits_never_overdraw_an_account`
 //! - concurrent credits into one account are all kept
-//!   -> `concurrent_credits_into_one_account_all_land`
-//! - 30 opposite transfers at once, no deadlock -> `opposite_transfers_at_once_never_deadlock`;
+//!   -> `concurrency::concurrent_credits_into_one_account_all_land`
+//! - 30 opposite transfers at once, no deadlock -> `concurrency::opposite_transfers_at_once_never_deadlock`;
 //!   also when an update moved one account's row in front of the other between the two calls'
 //!   reads (locks taken in the scan's order, without ORDER BY, then cross)
 //!   -> `row_order::opposite_transfers_never_deadlock_when_an_update_moved_a_row`
 //! - 100 random concurrent transfers conserve money and match the ledger (a stress test beside
 //!   the forced races above; 100 keep it short in every learner's loop)
-//!   -> `a_hundred_concurrent_transfers_conserve_money`
+//!   -> `concurrency::a_hundred_concurrent_transfers_conserve_money`
 
 use kata_testkit::TestDb;
 use kata_testkit::race::HeldLocks;
 use sqlx::PgPool;
 use transfer::{Receipt, TransferError, transfer};
 
+#[path = "transfer/concurrency.rs"]
+mod concurrency;
+#[path = "transfer/idempotency.rs"]
+mod idempotency;
 #[path = "transfer/row_order.rs"]
 mod row_order;
 
@@ -368,336 +372,5 @@ async fn a_failure_part_way_through_changes_nothing() {
             .execute(&mut admin)
             .await
             .expect("removing the failing trigger");
-    }
-}
-
-#[tokio::test]
-async fn retrying_with_the_same_idempotency_key_moves_the_money_once() {
-    let db = bank(&[(1, 600), (2, 0)]).await;
-    let pool = db.pool().await;
-    let first = transfer(&pool, 1, 2, 300, "order-42")
-        .await
-        .expect("the first call should succeed");
-    // `_` is LIKE's one-character wildcard: this is another key, so another transfer.
-    let second = transfer(&pool, 1, 2, 300, "order_42")
-        .await
-        .expect("the same transfer under another key (order_42) should succeed");
-    assert!(
-        !second.replayed && second.ledger_id != first.ledger_id,
-        "key order_42 is not order-42: it must move the money again with a new ledger row, \
-         got {second:?} after {first:?}"
-    );
-    // Account 1 is now empty: a retry must still be answered from the ledger.
-    for (key, receipt) in [("order-42", &first), ("order_42", &second)] {
-        let retry = transfer(&pool, 1, 2, 300, key).await;
-        let expected = Receipt {
-            ledger_id: receipt.ledger_id,
-            replayed: true,
-        };
-        assert!(
-            matches!(&retry, Ok(r) if *r == expected),
-            "a retry of key {key} must return its first receipt marked replayed ({expected:?}), \
-             even though account 1 no longer holds the amount; got {retry:?}"
-        );
-    }
-    for key in ["Order-42", "order-4", "order%"] {
-        let result = transfer(&pool, 1, 2, 300, key).await;
-        assert!(
-            matches!(result, Err(TransferError::InsufficientFunds { .. })),
-            "key {key:?} was never used (keys match exactly), so this is a new transfer out of \
-             an empty account: expected InsufficientFunds, got {result:?}"
-        );
-    }
-    assert_eq!(
-        balances(&db).await,
-        vec![(1, 0), (2, 600)],
-        "two transfers of 300 under two keys; retries must not move the money again"
-    );
-    assert_eq!(
-        ledger_rows(&db).await,
-        2,
-        "retries must not write another ledger row"
-    );
-}
-
-#[tokio::test]
-async fn an_idempotency_key_reused_for_another_transfer_is_rejected() {
-    let db = bank(&[(1, 1_000), (2, 0), (3, 0)]).await;
-    let pool = db.pool().await;
-    transfer(&pool, 1, 2, 300, "order-42")
-        .await
-        .expect("the first call should succeed");
-    for (what, from, to, amount) in [
-        ("another amount", 1, 2, 299),
-        ("another receiver", 1, 3, 300),
-        ("another sender", 3, 2, 300),
-        ("the opposite direction", 2, 1, 300),
-    ] {
-        let result = transfer(&pool, from, to, amount, "order-42").await;
-        assert!(
-            matches!(&result, Err(TransferError::IdempotencyKeyReused(k)) if k == "order-42"),
-            "key order-42 moved 300 cents from 1 to 2; reused with {what} ({amount} from {from} \
-             to {to}): expected IdempotencyKeyReused(\"order-42\"), got {result:?}"
-        );
-    }
-    assert_eq!(
-        balances(&db).await,
-        vec![(1, 700), (2, 300), (3, 0)],
-        "a rejected key must not move money"
-    );
-    assert_eq!(
-        ledger_rows(&db).await,
-        1,
-        "a rejected key must not write a ledger row"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_retries_of_one_key_move_the_money_once() {
-    let db = bank(&[(1, 1_000), (2, 0)]).await;
-    let results = race(
-        &db,
-        (0..10)
-            .map(|_| (1, 2, 100, "pay-once".to_string()))
-            .collect(),
-    )
-    .await;
-    let mut receipts = Vec::new();
-    for result in results {
-        receipts.push(result.unwrap_or_else(|e| {
-            panic!("10 concurrent retries of one key must all succeed, one failed with: {e}")
-        }));
-    }
-    let applied = receipts.iter().filter(|r| !r.replayed).count();
-    assert_eq!(
-        applied, 1,
-        "exactly one of 10 concurrent retries may apply the transfer, {applied} did"
-    );
-    assert!(
-        receipts
-            .iter()
-            .all(|r| r.ledger_id == receipts[0].ledger_id),
-        "every retry must return the same ledger id: {receipts:?}"
-    );
-    assert_eq!(
-        balances(&db).await,
-        vec![(1, 900), (2, 100)],
-        "the money must move once"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_key_sent_at_once_for_different_transfers_applies_exactly_one() {
-    // Every sender can cover its transfer, so whichever call takes the key first applies (a
-    // refused first call would rightly leave the key unused).
-    let db = bank(&[(1, 1_000), (2, 0), (3, 1_000), (4, 1_000), (5, 0), (6, 0)]).await;
-    // The test's own pending (then rolled back) ledger row holds key k: every call that looks
-    // the key up before it can insert it is held up here, so all of them race for it.
-    let pending = db
-        .hold_locks(
-            "INSERT INTO ledger (from_account, to_account, amount_cents, idempotency_key) \
-         VALUES (5, 6, 1, 'k')",
-        )
-        .await;
-    let transfers = vec![
-        (1, 2, 100, "k".to_string()),
-        (3, 4, 100, "k".to_string()),
-        (1, 2, 200, "k".to_string()),
-        (4, 3, 100, "k".to_string()),
-    ];
-    let results = race_behind(&db, pending, transfers.clone()).await;
-    let applied: Vec<_> = transfers
-        .iter()
-        .zip(&results)
-        .filter(|(_, r)| {
-            matches!(
-                r,
-                Ok(Receipt {
-                    replayed: false,
-                    ..
-                })
-            )
-        })
-        .map(|(t, _)| (t.0, t.1, t.2))
-        .collect();
-    let wrong: Vec<_> = results
-        .iter()
-        .filter(|r| {
-            !matches!(
-                r,
-                Ok(Receipt {
-                    replayed: false,
-                    ..
-                })
-            ) && !matches!(r, Err(TransferError::IdempotencyKeyReused(k)) if k == "k")
-        })
-        .collect();
-    assert!(
-        applied.len() == 1 && wrong.is_empty(),
-        "four different transfers sent at the same moment with key k (1->2 100, 3->4 100, \
-         1->2 200, 4->3 100): exactly one may apply, every other one must be \
-         IdempotencyKeyReused(\"k\"); got {results:?}"
-    );
-    let (from, to, amount) = applied[0];
-    let mut expected = vec![(1, 1_000), (2, 0), (3, 1_000), (4, 1_000), (5, 0), (6, 0)];
-    expected[from as usize - 1].1 -= amount;
-    expected[to as usize - 1].1 += amount;
-    assert_eq!(
-        balances(&db).await,
-        expected,
-        "only the applied transfer ({amount} from {from} to {to}) may move money"
-    );
-    assert_eq!(ledger_rows(&db).await, 1, "one key, one ledger row");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_debits_never_overdraw_an_account() {
-    let db = bank(&[(1, 100), (2, 0)]).await;
-    let results = race(&db, (0..20).map(|i| (1, 2, 10, format!("k{i}"))).collect()).await;
-    let succeeded = results.iter().filter(|r| r.is_ok()).count();
-    let refused = results
-        .iter()
-        .filter(|r| matches!(r, Err(TransferError::InsufficientFunds { .. })))
-        .count();
-    let other: Vec<_> = results
-        .iter()
-        .filter_map(|r| r.as_ref().err())
-        .filter(|e| !matches!(e, TransferError::InsufficientFunds { .. }))
-        .collect();
-    assert!(
-        other.is_empty(),
-        "every call must succeed or be InsufficientFunds, but some failed with: {other:?}"
-    );
-    assert_eq!(
-        balances(&db).await,
-        vec![(1, 0), (2, 100)],
-        "20 concurrent transfers of 10 cents out of 100: the balances"
-    );
-    assert_eq!(
-        (succeeded, refused),
-        (10, 10),
-        "20 concurrent transfers of 10 cents out of 100: exactly 10 may succeed"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_credits_into_one_account_all_land() {
-    let db = bank(&[(1, 100), (2, 100), (3, 100), (4, 100), (5, 100), (6, 0)]).await;
-    // Only the receiver is locked by the test: each call can lock (or read) its own sender, then
-    // waits for account 6.
-    let locks = db
-        .hold_locks("SELECT id FROM accounts WHERE id = 6 FOR UPDATE")
-        .await;
-    let results = race_behind(
-        &db,
-        locks,
-        (1..=5).map(|id| (id, 6, 10, format!("k{id}"))).collect(),
-    )
-    .await;
-    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(
-        failures.is_empty(),
-        "5 transfers of 10 cents from 5 different accounts into account 6 must all succeed, \
-         got: {failures:?}"
-    );
-    assert_eq!(
-        balances(&db).await,
-        vec![(1, 90), (2, 90), (3, 90), (4, 90), (5, 90), (6, 50)],
-        "5 concurrent credits of 10 cents into account 6: every one must land (a credit \
-         computed from a balance read before taking the row's lock overwrites the others)"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn opposite_transfers_at_once_never_deadlock() {
-    let db = bank(&[(1, 10_000), (2, 10_000)]).await;
-    let transfers = (0..30).map(|i| {
-        if i % 2 == 0 {
-            (1, 2, 7, format!("k{i}"))
-        } else {
-            (2, 1, 5, format!("k{i}"))
-        }
-    });
-    let results = race(&db, transfers.collect()).await;
-    let failures: Vec<String> = results
-        .iter()
-        .filter_map(|r| r.as_ref().err())
-        .map(|e| e.to_string())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "30 transfers between two rich accounts in both directions must all succeed, but {} failed: {:?}",
-        failures.len(),
-        failures
-    );
-    assert_eq!(
-        balances(&db).await,
-        vec![(1, 9_970), (2, 10_030)],
-        "15 x 7 cents one way and 15 x 5 cents back"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_hundred_concurrent_transfers_conserve_money() {
-    let accounts = [(1, 1_000), (2, 1_000), (3, 1_000), (4, 1_000)];
-    let db = bank(&accounts).await;
-    let pool = db.pool_with_max(20).await;
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64; // fixed seed: the same transfers every run
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n) as i64
-    };
-    let start = std::sync::Arc::new(tokio::sync::Barrier::new(100));
-    let calls: Vec<_> = (0..100)
-        .map(|i| {
-            let (from, to, amount) = (1 + next(4), 1 + next(4), 1 + next(400));
-            let (pool, start) = (pool.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                transfer(
-                    &pool,
-                    from,
-                    if to == from { to % 4 + 1 } else { to },
-                    amount,
-                    &format!("k{i}"),
-                )
-                .await
-            })
-        })
-        .collect();
-    for call in calls {
-        match call.await.expect("a transfer call panicked") {
-            Ok(_) | Err(TransferError::InsufficientFunds { .. }) => {}
-            Err(e) => panic!(
-                "under concurrency every transfer must succeed or be InsufficientFunds, one failed with: {e}"
-            ),
-        }
-    }
-    let after = balances(&db).await;
-    let total: i64 = after.iter().map(|(_, b)| b).sum();
-    assert_eq!(
-        total, 4_000,
-        "money was created or destroyed: the balances are {after:?}"
-    );
-    assert!(
-        after.iter().all(|(_, b)| *b >= 0),
-        "an account went negative: {after:?}"
-    );
-    let flows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT a.id, coalesce((SELECT sum(amount_cents) FROM ledger WHERE to_account = a.id), 0)::int8
-                    - coalesce((SELECT sum(amount_cents) FROM ledger WHERE from_account = a.id), 0)::int8
-         FROM accounts a ORDER BY a.id",
-    )
-    .fetch_all(&mut db.admin().await)
-    .await
-    .expect("reading the ledger");
-    for ((id, before), ((_, now), (_, flow))) in accounts.iter().zip(after.iter().zip(&flows)) {
-        assert_eq!(
-            before + flow,
-            *now,
-            "account {id}: the ledger says {before} + {flow}, the balance says {now}"
-        );
     }
 }
