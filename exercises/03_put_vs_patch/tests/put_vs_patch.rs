@@ -4,7 +4,8 @@
 //!
 //! Rule (README / stub) -> test:
 //! - GET: 200, the note, `ETag: "1"`; `created_at` RFC 3339 in UTC, the stored instant, also
-//!   when the connection's session time zone is not UTC (the app's pool uses -03:30)
+//!   when the connection's session time zone is not UTC (the app's pool uses -03:30), at an
+//!   afternoon hour (a 12-hour clock differs)
 //!   -> `get_returns_the_note_with_its_etag`
 //! - PUT replaces every writable field, resets omitted ones (inside `meta` too), stores a full
 //!   body as sent, keeps `id` and `created_at` -> `put_replaces_the_whole_note_and_resets_omitted_fields`
@@ -17,10 +18,11 @@
 //!   are replaced -> `patch_merges_nested_objects_and_replaces_arrays`
 //! - `merge_patch` = RFC 7396 Appendix A -> `merge_patch_follows_rfc_7396_appendix_a`
 //! - 415: PATCH as `application/json`, `application/json-patch+json`, `text/plain`, none; PUT as
-//!   `text/plain`, `application/merge-patch+json`, none -> `patch_and_put_each_need_their_own_content_type`
+//!   `text/plain`, `application/merge-patch+json`, none; parameters (`; charset=utf-8`) accepted
+//!   -> `patch_and_put_each_need_their_own_content_type`
 //! - `id`, `version`, `created_at` in a body: 422 for PUT and PATCH, even with the current value
 //!   -> `read_only_members_are_refused_with_422`
-//! - `If-Match` naming another version (older, newer, a prefix): 412 for PATCH and PUT; the first
+//! - `If-Match` naming another version (older, newer, a prefix), weak, or no ETag: 412 for PATCH and PUT; the first
 //!   of two writers wins; every write adds 1; without `If-Match` or with `*`: unconditional
 //!   -> `preconditions::if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_through`
 //! - another write commits while a request waits for the row: PUT with `If-Match` 412; PATCH
@@ -295,6 +297,29 @@ async fn patch_and_put_each_need_their_own_content_type() {
         );
     }
     assert_eq!(stored(&db).await, seeded(), "expected the note unchanged");
+
+    // Parameters do not change the media type.
+    for (method, content_type) in [
+        (Method::PATCH, "application/merge-patch+json; charset=utf-8"),
+        (Method::PUT, "application/json; charset=utf-8"),
+    ] {
+        let reply = send(
+            &app,
+            method.clone(),
+            &uri,
+            Some(content_type),
+            None,
+            r#"{"title": "X"}"#,
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "expected a {method} with Content-Type {content_type:?} to be accepted (a media type \
+             with parameters is still that media type), got {}",
+            reply.status
+        );
+    }
 }
 
 #[tokio::test]

@@ -47,8 +47,10 @@ pub const SESSION_TIME_ZONE: &str = "-03:30";
 pub async fn setup() -> (TestDb, Router, String) {
     let db = TestDb::new(SCHEMA).await;
     let id: i64 = sqlx::query_scalar(
-        r#"INSERT INTO notes (title, body, tags, meta)
-           VALUES ('Groceries', 'milk, eggs', '{home,weekly}', '{"color": "red", "pinned": true}')
+        // created_at fixed in the afternoon (UTC), where a 12-hour clock reads otherwise.
+        r#"INSERT INTO notes (title, body, tags, meta, created_at)
+           VALUES ('Groceries', 'milk, eggs', '{home,weekly}', '{"color": "red", "pinned": true}',
+                   '2026-01-31 15:04:05.123456+00')
            RETURNING id"#,
     )
     .fetch_one(&mut db.admin().await)

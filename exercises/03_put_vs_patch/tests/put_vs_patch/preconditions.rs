@@ -9,7 +9,8 @@ use super::helpers::{JSON, MERGE, assert_note, seeded, send, setup, stored};
 #[tokio::test]
 async fn if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_through() {
     let (db, app, uri) = setup().await;
-    for other in ["\"2\"", "\"0\"", "\"10\""] {
+    // Other versions, a weak tag of this one (If-Match compares strongly) and no ETag at all.
+    for other in ["\"2\"", "\"0\"", "\"10\"", "W/\"1\"", "1", "abc"] {
         for (method, content_type) in [(Method::PATCH, MERGE), (Method::PUT, JSON)] {
             let reply = send(
                 &app,
@@ -23,7 +24,9 @@ async fn if_match_guards_every_write_and_without_it_or_with_a_star_writes_go_thr
             assert_eq!(
                 reply.status,
                 StatusCode::PRECONDITION_FAILED,
-                "expected {method} with If-Match {other} on a note at version 1 to answer 412"
+                "expected {method} with If-Match {other} on a note at version 1 to answer 412 (only \
+                 the strong ETag \"1\" matches: another version, a weak tag or a value that is \
+                 not an ETag fails the precondition)"
             );
         }
     }
