@@ -50,6 +50,18 @@ async fn a_page_receives_at_most_page_size_plus_one_rows_whatever_the_table_size
         MAX_PAGE_SIZE + 1
     );
 
+    let (small, rows) = rows_received(&db, repo.list(None, 10)).await;
+    assert_eq!(
+        ids(&small.users),
+        expected[..10],
+        "a first page of 10 over {USERS} users must hold the first 10 by (name, id)"
+    );
+    assert!(
+        rows <= 11,
+        "list(None, 10) over {USERS} users received {rows} rows from Postgres; at most 11 are \
+         needed (LIMIT page_size + 1 on the first page too, not a cut of a larger page in Rust)"
+    );
+
     let (second, rows) = rows_received(&db, repo.list(first.next.as_ref(), 10)).await;
     assert_eq!(
         ids(&second.users),
