@@ -11,7 +11,8 @@
 //! - login stores user + index entry, both with a PTTL in 1..=TTL; a later login resets the
 //!   index's PTTL to the TTL -> `a_login_stores_the_session_and_its_index_entry_with_the_ttl`; TTL in milliseconds
 //!   (50 ms is at most 50 ms, not a second) -> `an_expired_session_resolves_to_nothing`
-//! - lookup resets both PTTLs to the TTL (not beyond), anonymous sessions too
+//! - start_anonymous stores with the TTL; lookup resets both PTTLs to the TTL (not beyond),
+//!   anonymous sessions too
 //!   -> `every_lookup_resets_the_ttl`
 //! - unknown / tampered / upper-cased / too long / too short / empty / junk: `Ok(None)`
 //!   -> `ids::unknown_tampered_and_malformed_ids_resolve_to_nothing`; never sent to Redis (64
@@ -243,6 +244,12 @@ async fn every_lookup_resets_the_ttl() {
         .await
         .unwrap_or_else(|e| panic!("expected an anonymous session, but got {e}"));
     let anonymous_key = session_key(&r, &anonymous);
+    let fresh = r.pttl(&anonymous_key).await;
+    assert!(
+        fresh > 0 && fresh <= TTL_MS,
+        "expected start_anonymous to store the session with the store's TTL ({TTL_MS} ms), but \
+         its PTTL is {fresh} (-1: no expiry; an anonymous session nobody looks up must expire too)"
+    );
     for target in [key.clone(), index_key(&r, "alice"), anonymous_key.clone()] {
         let shortened: bool = r
             .admin()
