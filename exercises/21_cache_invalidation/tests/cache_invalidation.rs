@@ -29,7 +29,7 @@
 //!   -> `generations::invalidating_a_group_leaves_old_entries_to_expire_instead_of_deleting_them`; one
 //!   atomic INCR: two servers at once make it 2
 //!   -> `exactness::two_servers_invalidating_a_group_at_once_both_count`
-//! - query cache: served from Redis, reloaded after a write to a read table, also when a
+//! - query cache: served from Redis (with a TTL), reloaded after a write to a read table, also when a
 //!   query ran while the write waited for its row lock (bump after the write)
 //!   -> `generations::a_cached_query_is_served_until_a_write_to_its_table`; parameters in the key
 //!   -> `generations::the_same_sql_with_different_parameters_does_not_collide`; other tables stay cached

@@ -84,6 +84,24 @@ async fn invalidating_a_group_leaves_old_entries_to_expire_instead_of_deleting_t
 async fn a_cached_query_is_served_until_a_write_to_its_table() {
     let kata = kata(LONG).await;
     let first = query(&kata, BY_CATEGORY, &books(), &["products"]).await;
+    let entries: Vec<String> = kata
+        .keys()
+        .await
+        .into_iter()
+        .filter(|k| k.contains(":query:"))
+        .collect();
+    assert!(
+        !entries.is_empty(),
+        "expected query_products to cache its rows under query:{{sha256}}"
+    );
+    for key in &entries {
+        let ttl = kata.pttl(key).await;
+        assert!(
+            ttl > 0,
+            "expected the cached query result {key} to carry a TTL (every copy expires by \
+             itself; superseded generations are never read again), got PTTL {ttl} (-1: no TTL)"
+        );
+    }
     kata.sneak("UPDATE products SET price_cents = 1 WHERE id = 2")
         .await;
 
