@@ -98,6 +98,37 @@ impl TestRedis {
         self.isolated
     }
 
+    /// Fails the test unless the per-test ACL user is in force: without ACLs every connection
+    /// is the default user's, and a test that tells learner code's connections apart would
+    /// pass without checking anything.
+    pub fn require_isolation(&self) {
+        assert!(
+            self.isolated,
+            "this test needs a Redis with ACL users (Redis 6 or later) to tell the learner \
+             code's connections apart; the configured Redis has none"
+        );
+    }
+
+    /// The ids of the connections logged in as the learner's user, in `CLIENT LIST` order (an
+    /// id is never reused: a new id is a new connection). Needs ACL users, see
+    /// [`require_isolation`](Self::require_isolation).
+    pub async fn learner_connections(&self) -> Vec<u64> {
+        self.require_isolation();
+        let list: redis::RedisResult<String> = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut self.admin().await)
+            .await;
+        let list = list.unwrap_or_else(|e| panic!("the test could not read CLIENT LIST: {e}"));
+        let user = format!("user={}", self.namespace);
+        list.lines()
+            .filter(|line| line.split(' ').any(|field| field == user))
+            .filter_map(|line| {
+                let id = line.split(' ').find_map(|field| field.strip_prefix("id="));
+                id.and_then(|id| id.parse().ok())
+            })
+            .collect()
+    }
+
     /// An unrestricted connection for inspecting what learner code stored.
     pub async fn admin(&self) -> MultiplexedConnection {
         connect(&self.admin_url)

@@ -105,39 +105,22 @@ type Upstream = (
 );
 
 pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
-    let (listener, client, upstream) = proxy_listener(r).await;
     let (count, gets) = watch::channel(0);
     let commands = Arc::new(Mutex::new(Vec::new()));
     let log = commands.clone();
-    let server = tokio::spawn(async move {
-        let mut connections = tokio::task::JoinSet::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            let (upstream, count, log) = (upstream.clone(), count.clone(), log.clone());
-            connections.spawn(async move {
-                let (mut up_read, mut up_write) = connect(&upstream).await;
-                let (read, mut write) = socket.into_split();
-                let replies = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut up_read, &mut write).await;
-                });
-                let mut read = BufReader::new(read);
-                while let Some(command) = read_command(&mut read).await {
-                    let line = command
-                        .iter()
-                        .map(|a| String::from_utf8_lossy(a).into_owned());
-                    log.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(line.collect());
-                    if up_write.write_all(&encode(&command)).await.is_err() {
-                        break;
-                    }
-                    if command[0].eq_ignore_ascii_case(b"GET") {
-                        count.send_modify(|gets| *gets += 1);
-                    }
-                }
-                replies.abort();
-            });
+    let (client, server) = proxy(r, move |command| {
+        let line = command
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+        log.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line.collect());
+        if command[0].eq_ignore_ascii_case(b"GET") {
+            count.send_modify(|gets| *gets += 1);
         }
-    });
+        Flow::Pass
+    })
+    .await;
     CountingProxy {
         client,
         gets,
@@ -163,8 +146,35 @@ impl Drop for CuttingProxy {
 /// are closed before anything else is: a crash, or a dropped connection, right after it.
 /// Connections made after that are closed at once.
 pub async fn cutting_proxy(r: &TestRedis, key: &str) -> CuttingProxy {
-    let (listener, client, upstream) = proxy_listener(r).await;
     let key = key.as_bytes().to_vec();
+    let (client, server) = proxy(r, move |command| {
+        let write_of_key = command[1..].contains(&key) && !command[0].eq_ignore_ascii_case(b"GET");
+        if write_of_key {
+            Flow::PassThenCut
+        } else {
+            Flow::Pass
+        }
+    })
+    .await;
+    CuttingProxy { client, server }
+}
+
+/// What a proxy does with a command.
+enum Flow {
+    Pass,
+    /// Pass it on, then close both sides of the connection before anything else is, and close
+    /// every later connection at once.
+    PassThenCut,
+}
+
+/// Stands between the cache and the test's real Redis, passing each command on once
+/// `on_command` has seen it (so whatever it records is there before the reply can arrive).
+async fn proxy(
+    r: &TestRedis,
+    on_command: impl Fn(&[Vec<u8>]) -> Flow + Send + Sync + 'static,
+) -> (redis::Client, tokio::task::JoinHandle<()>) {
+    let (listener, client, upstream) = proxy_listener(r).await;
+    let on_command = Arc::new(on_command);
     let server = tokio::spawn(async move {
         let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut connections = tokio::task::JoinSet::new();
@@ -172,7 +182,7 @@ pub async fn cutting_proxy(r: &TestRedis, key: &str) -> CuttingProxy {
             if cut.load(SeqCst) {
                 continue;
             }
-            let (upstream, key, cut) = (upstream.clone(), key.clone(), cut.clone());
+            let (upstream, on_command, cut) = (upstream.clone(), on_command.clone(), cut.clone());
             connections.spawn(async move {
                 let (mut up_read, mut up_write) = connect(&upstream).await;
                 let (read, mut write) = socket.into_split();
@@ -181,11 +191,11 @@ pub async fn cutting_proxy(r: &TestRedis, key: &str) -> CuttingProxy {
                 });
                 let mut read = BufReader::new(read);
                 while let Some(command) = read_command(&mut read).await {
+                    let flow = on_command(&command);
                     if up_write.write_all(&encode(&command)).await.is_err() {
                         break;
                     }
-                    let names_key = command[1..].contains(&key);
-                    if names_key && !command[0].eq_ignore_ascii_case(b"GET") {
+                    if let Flow::PassThenCut = flow {
                         cut.store(true, SeqCst);
                         break;
                     }
@@ -195,7 +205,7 @@ pub async fn cutting_proxy(r: &TestRedis, key: &str) -> CuttingProxy {
             });
         }
     });
-    CuttingProxy { client, server }
+    (client, server)
 }
 
 /// A local port for a proxy, a client for the cache that connects there as the test's user,

@@ -185,11 +185,7 @@ async fn a_redis_that_never_answers_does_not_hang_the_call() {
 #[tokio::test]
 async fn a_connection_dropped_right_after_the_write_leaves_no_value_without_its_ttl() {
     let r = TestRedis::new().await;
-    assert!(
-        r.isolated(),
-        "this test needs a Redis with ACL users (Redis 6 or later) to find the cache's \
-         connections; the configured Redis has none"
-    );
+    r.require_isolation();
     let proxy = cutting_proxy(&r, &r.key("user:1")).await;
     let (cache, db) = (
         Cache::new(proxy.client.clone(), r.namespace(), TTL),
@@ -203,7 +199,7 @@ async fn a_connection_dropped_right_after_the_write_leaves_no_value_without_its_
     .await;
     // Once Redis has closed the connection, it has run every command it received on it.
     within("Redis to close the cache's connection", async {
-        while connections_of(&r).await > 0 {
+        while !r.learner_connections().await.is_empty() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
@@ -218,15 +214,4 @@ async fn a_connection_dropped_right_after_the_write_leaves_no_value_without_its_
          value and its TTL must go in one command (PSETEX, or SET with PX), not SET then \
          PEXPIRE"
     );
-}
-
-/// The connections Redis has open for the test's learner user.
-async fn connections_of(r: &TestRedis) -> usize {
-    let list: redis::RedisResult<String> = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut r.admin().await)
-        .await;
-    let list = list.unwrap_or_else(|e| panic!("could not read CLIENT LIST: {e}"));
-    let user = format!(" user={} ", r.namespace());
-    list.lines().filter(|line| line.contains(&user)).count()
 }
