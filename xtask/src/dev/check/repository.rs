@@ -1,6 +1,7 @@
 //! The repository's own checks: every topic directory is listed, each topic's files are
 //! complete, and the student template builds and runs on its own.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
@@ -17,9 +18,7 @@ pub(super) const TEMPLATE_TOPIC: &str = "password_hashing";
 /// topic: it must build without `solutions/` and report the stub as not started, exiting
 /// non-zero. Built in a target directory of its own (`target/kata-template`), kept between
 /// checks: cargo names a path crate's outputs after its path inside the workspace, the same in
-/// both copies, so sharing this checkout's would have each build overwrite the other's. The
-/// first check seeds it with a copy of this checkout's (the registry crates' outputs are the
-/// same), so only the path crates build there.
+/// both copies, so sharing this checkout's would have each build overwrite the other's.
 pub(super) fn student_template() -> Result<Vec<String>> {
     let dir = std::env::temp_dir().join(format!("kata-template-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -27,14 +26,10 @@ pub(super) fn student_template() -> Result<Vec<String>> {
         template::export(&dir, None)?;
         let target = manifest::root().join("target/kata-template");
         if !target.exists() {
-            let copied = process::status(
-                Command::new("cp")
-                    .arg("-a")
-                    .arg(cargo::target_dir())
-                    .arg(&target),
-            )?;
-            if !copied.success() {
+            let own = workspace_crates(&manifest::load()?);
+            if let Err(e) = seed_with_registry_outputs(&cargo::target_dir(), &target, &own) {
                 let _ = std::fs::remove_dir_all(&target);
+                return Err(e.into());
             }
         }
         let out = process::output(
@@ -43,7 +38,9 @@ pub(super) fn student_template() -> Result<Vec<String>> {
                 .args(["run", "--quiet", "--package", "xtask", "--target-dir"])
                 .arg(&target)
                 .args(["--", "verify", TEMPLATE_TOPIC])
-                .env("KATA_TARGET_DIR", &target),
+                .env("KATA_TARGET_DIR", &target)
+                // Built once per check: an incremental cache would only take disk.
+                .env("CARGO_INCREMENTAL", "0"),
         )?;
         let text = format!(
             "{}{}",
@@ -65,6 +62,60 @@ pub(super) fn student_template() -> Result<Vec<String>> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     outcome
+}
+
+/// The workspace's own crates, as they name their outputs (`-` as `_`).
+fn workspace_crates(topics: &[Topic]) -> Vec<String> {
+    let mut own = vec!["xtask".to_string(), "kata_testkit".to_string()];
+    for topic in topics {
+        own.push(topic.name().to_string());
+        own.push(topic.solution_package());
+    }
+    own
+}
+
+/// Seeds the template's target directory with this checkout's registry crates, which the
+/// template builds the same (same sources, flags and hashes), so only its own crates build
+/// there. Outputs are hard links: a full copy would double the disk a check needs. Cargo's
+/// fingerprints, which it rewrites in place, are copied instead.
+fn seed_with_registry_outputs(from: &Path, to: &Path, own: &[String]) -> std::io::Result<()> {
+    for dir in ["deps", "build", ".fingerprint"] {
+        let (from, to) = (from.join("debug").join(dir), to.join("debug").join(dir));
+        std::fs::create_dir_all(&to)?;
+        for entry in std::fs::read_dir(&from)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().replace('-', "_");
+            let crate_name = name.rsplit_once('_').map_or(name.as_str(), |(c, _)| c);
+            let crate_name = crate_name.strip_prefix("lib").unwrap_or(crate_name);
+            if own.iter().any(|o| o == crate_name) {
+                continue;
+            }
+            link_tree(
+                &entry.path(),
+                &to.join(entry.file_name()),
+                dir == ".fingerprint",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn link_tree(from: &Path, to: &Path, copy: bool) -> std::io::Result<()> {
+    let kind = std::fs::symlink_metadata(from)?.file_type();
+    if kind.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            link_tree(&entry.path(), &to.join(entry.file_name()), copy)?;
+        }
+    } else if kind.is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
+    } else if copy {
+        std::fs::copy(from, to)?;
+    } else {
+        std::fs::hard_link(from, to)?;
+    }
+    Ok(())
 }
 
 pub(super) fn orphans(topics: &[Topic]) -> Vec<String> {
