@@ -10,10 +10,14 @@
 //! -> a_later_migration_backfills_...; None/Some(3)/Some(1) again: [] and nothing rewritten ->
 //! migrating_twice_is_a_no_op; failure midway -> a_migration_that_fails_midway_...; bookkeeping
 //! failure -> a_migration_whose_bookkeeping_fails_...; two migrators, bookkeeping table created
-//! with no migrations -> two_migrators_at_once_...
+//! with no migrations -> two_migrators_at_once_...; a migrator never returns while another is
+//! inside a migration (waits for the lock, no skipping) ->
+//! waiting::a_migrator_does_not_return_while_another_is_inside_a_migration
 
 #[path = "migrations/catalog.rs"]
 mod catalog;
+#[path = "migrations/waiting.rs"]
+mod waiting;
 
 use catalog::{columns, constraints, exists, nullable, recorded_versions, strings};
 use kata_testkit::TestDb;
