@@ -19,6 +19,11 @@
 //!   (for authors: `select_related_returns_the_latest_posts_with_their_authors_newest_first`)
 //! - no posts, and `limit` 0 for both functions: empty, at most 2 statements ->
 //!   `an_empty_page_is_an_empty_list`
+//! - `limit` bound, never written into the SQL (both functions) ->
+//!   `sql_text::the_page_size_is_bound_not_written_into_the_sql`
+
+#[path = "eager_loading/sql_text.rs"]
+mod sql_text;
 
 use eager_loading::{Author, Post, PostWithAuthor, PostWithTags, Tag};
 use eager_loading::{latest_posts_with_author, latest_posts_with_tags};
