@@ -7,7 +7,8 @@
 //! Where the servers come from is decided in [`services`]. What tests share beyond the servers:
 //! [`http`] (requests through a topic's router), [`race`] (races forced with held locks or
 //! paused writes), [`stats`] (statements and rows counted by Postgres), [`lists`] (a long list compared item by
-//! item).
+//! item), [`redis_fakes`] (stand-ins and proxies for the Redis failures a real server will not
+//! produce on demand).
 
 pub mod cleanup;
 pub mod http;
@@ -17,6 +18,7 @@ pub mod local;
 pub mod postgres;
 pub mod race;
 pub mod redis;
+pub mod redis_fakes;
 pub mod services;
 pub mod spares;
 pub mod stats;

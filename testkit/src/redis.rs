@@ -196,21 +196,6 @@ pub fn with_user(url: &str, user: &str, password: &str) -> String {
     format!("{scheme}://{user}:{password}@{host}")
 }
 
-/// A server that accepts connections and never writes a byte back (a frozen Redis, a dead
-/// network path): its port, and the task to abort when the test is done.
-pub async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.expect("a free port");
-    let port = listener.local_addr().expect("a bound address").port();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    (port, silent)
-}
-
 #[cfg(test)]
 mod tests {
     use super::with_user;

@@ -34,8 +34,6 @@
 //! - single-flight per key (no whole-cache lock, no lock shared by several keys) ->
 //!   `single_flight::misses_for_different_keys_load_at_the_same_time`
 
-#[path = "cache_aside/fakes.rs"]
-mod fakes;
 #[path = "cache_aside/redis_failures.rs"]
 mod redis_failures;
 #[path = "cache_aside/single_flight.rs"]
@@ -46,8 +44,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use cache_aside::Cache;
-use fakes::counting_proxy;
 use kata_testkit::TestRedis;
+use kata_testkit::redis_fakes::counting_proxy;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 

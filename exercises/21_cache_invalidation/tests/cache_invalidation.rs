@@ -8,7 +8,9 @@
 //!   -> `a_jittered_ttl_stays_within_base_and_base_plus_jitter_and_varies`
 //! - `put`: JSON with a jittered TTL in one command, never `-1`
 //!   -> `one_hundred_keys_stored_together_expire_at_spread_out_times`; in whole
-//!   milliseconds, not seconds -> `exactness::put_stores_the_ttl_to_the_millisecond`
+//!   milliseconds, not seconds -> `exactness::put_stores_the_ttl_to_the_millisecond`; value
+//!   and TTL in one command (a connection dropped after the first)
+//!   -> `exactness::a_connection_dropped_right_after_put_leaves_no_value_without_its_ttl`
 //! - `get`: missing or undecodable -> `Ok(None)`
 //!   -> `a_cached_value_that_does_not_decode_is_a_miss`
 //! - expiry by TTL, then a fresh load -> `an_expired_entry_is_reloaded_from_the_database`

@@ -24,7 +24,10 @@
 //! - expiry never moved -> `window::steady_traffic_does_not_push_the_end_of_the_window_back`
 //! - fail open, no RateLimit headers, a warning logged -> `redis_failures::when_redis_is_down_requests_are_let_through`
 //! - no retry loop -> `redis_failures::connecting_to_redis_is_not_retried_with_back_off`
-//! - bounded by REDIS_TIMEOUT -> `redis_failures::a_redis_that_never_answers_does_not_hang_requests`
+//! - bounded by REDIS_TIMEOUT -> `redis_failures::a_redis_that_never_answers_does_not_hang_requests`;
+//!   each reply too -> `redis_failures::a_redis_that_stops_answering_after_the_handshake_does_not_hang_requests`
+//! - counting is one step (a connection dropped after the first command) ->
+//!   `redis_failures::a_connection_dropped_right_after_the_count_leaves_no_counter_without_its_expiry`
 //! - ConnectInfo over a real socket -> `the_limit_holds_per_peer_ip_over_a_real_socket`
 //! - one connection shared by every request ->
 //!   `connection::every_request_shares_one_connection_to_redis`

@@ -6,8 +6,8 @@ use std::time::Duration;
 use cache_aside::Cache;
 use kata_testkit::TestRedis;
 
-use super::fakes::{cutting_proxy, fake_redis};
 use super::{Db, TTL, alice, bob, cache, within};
+use kata_testkit::redis_fakes::{cutting_proxy, fake_redis};
 
 #[tokio::test]
 async fn when_redis_is_down_the_loader_serves_every_call() {
@@ -171,7 +171,7 @@ async fn a_redis_that_answers_within_redis_timeout_is_waited_for() {
 #[tokio::test]
 async fn a_redis_that_never_answers_does_not_hang_the_call() {
     // Accepts connections and never writes a byte back: a frozen server or a dead network path.
-    let (port, silent) = kata_testkit::redis::silent_server().await;
+    let (port, silent) = kata_testkit::redis_fakes::silent_server().await;
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("a valid URL");
     let (cache, db) = (Cache::new(client, "kata_silent", TTL), Db::default());
 

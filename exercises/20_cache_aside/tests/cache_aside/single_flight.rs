@@ -8,8 +8,8 @@ use cache_aside::Cache;
 use kata_testkit::TestRedis;
 use tokio::sync::Barrier;
 
-use super::fakes::counting_proxy;
 use super::{Db, LoadError, TTL, alice, cache, user, within};
+use kata_testkit::redis_fakes::counting_proxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_misses_for_one_key_call_the_loader_once() {

@@ -1,11 +1,17 @@
-//! What a quick test would let through: a TTL in whole seconds, a reader that waits for a
-//! writer's row lock, a generation bumped by GET then SET.
+//! What a quick test would let through: a TTL in whole seconds, a value whose TTL comes in a
+//! second command, a reader that waits for a writer's row lock, a generation bumped by GET
+//! then SET.
 
 use std::time::{Duration, Instant};
 
-use cache_invalidation::TtlPolicy;
+use cache_invalidation::{Caches, TtlPolicy};
+use kata_testkit::redis_fakes::cutting_proxy;
+use kata_testkit::{TestDb, TestRedis};
 
 use super::support::*;
+
+/// Only detects a call that hangs.
+const HANG: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn put_stores_the_ttl_to_the_millisecond() {
@@ -42,6 +48,37 @@ async fn put_stores_the_ttl_to_the_millisecond() {
          with a PTTL between {} and 10501 ms (a TTL in whole milliseconds, PSETEX or SET PX), \
          got {pttl} ms (-1: no TTL; 10000 or 11000: whole seconds)",
         10_500 - elapsed
+    );
+}
+
+#[tokio::test]
+async fn a_connection_dropped_right_after_put_leaves_no_value_without_its_ttl() {
+    let (db, r) = (TestDb::new(SCHEMA).await, TestRedis::new().await);
+    r.require_isolation();
+    let proxy = cutting_proxy(&r, &r.key("cut")).await;
+    let caches = Caches::new(db.pool().await, proxy.client.clone(), r.namespace(), LONG).await;
+    let caches = caches.unwrap_or_else(|e| panic!("expected Caches::new to succeed, got {e}"));
+
+    // The connection drops right after the first command naming the key reaches Redis: put
+    // may fail, but must not leave the value behind without its TTL.
+    let _ = tokio::time::timeout(HANG, caches.put("cut", &1)).await;
+    // Once Redis has closed the connection, it has run every command it received on it.
+    let closed = tokio::time::timeout(HANG, async {
+        while !r.learner_connections().await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    closed
+        .await
+        .expect("Redis closes the cache's connection once the proxy drops it");
+
+    let pttl = r.pttl(&r.key("cut")).await;
+    assert!(
+        pttl == -2 || pttl > 0,
+        "expected `cut` either stored with its TTL or not stored at all after the connection \
+         dropped right after put's first command on it, but it is stored without an expiry \
+         (PTTL {pttl}): the value and its TTL must go in one command (PSETEX, or SET with PX), \
+         not SET then PEXPIRE"
     );
 }
 

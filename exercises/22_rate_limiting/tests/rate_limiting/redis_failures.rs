@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
 
-use rate_limiting::{RATELIMIT_REMAINING, app};
+use kata_testkit::TestRedis;
+use kata_testkit::redis_fakes::{cutting_proxy, fake_redis, silent_server};
+use rate_limiting::{LimiterConfig, RATELIMIT_REMAINING, RateLimiter, app};
 
 use super::support::*;
 
@@ -40,14 +43,15 @@ async fn when_redis_is_down_requests_are_let_through() {
 
 #[tokio::test]
 async fn connecting_to_redis_is_not_retried_with_back_off() {
-    let (port, attempts, server) = dropping_redis().await;
-    let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
+    // Accepts every connection and closes it at once: a Redis that is restarting, a proxy
+    // with no backend.
+    let dropping = fake_redis(|_| None).await;
+    let app = app(limiter_at(dropping.url(), 1));
 
     let reply = key_of(&app, "alice").await;
-    server.abort();
 
     assert_status(&reply, 200, "a request while Redis drops every connection");
-    let attempts = attempts.load(SeqCst);
+    let attempts = dropping.accepted();
     assert!(
         attempts <= 4,
         "expected at most 4 connection attempts for one request while Redis drops every \
@@ -58,11 +62,67 @@ async fn connecting_to_redis_is_not_retried_with_back_off() {
 
 #[tokio::test]
 async fn a_redis_that_never_answers_does_not_hang_requests() {
-    let (port, silent) = kata_testkit::redis::silent_server().await;
+    let (port, silent) = silent_server().await;
     let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
 
     let reply = key_of(&app, "alice").await;
     silent.abort();
 
     assert_status(&reply, 200, "a request while Redis never answers");
+}
+
+#[tokio::test]
+async fn a_redis_that_stops_answering_after_the_handshake_does_not_hang_requests() {
+    // Answers the connection's handshake, then no command: a Redis frozen by a long script or
+    // a full disk, which a connect timeout alone does not bound.
+    let frozen = fake_redis(|command| match command {
+        "CLIENT" | "SELECT" | "AUTH" => Some((Duration::ZERO, "+OK\r\n".into())),
+        _ => Some((Duration::from_secs(3600), "+OK\r\n".into())),
+    })
+    .await;
+    let app = app(limiter_at(frozen.url(), 1));
+
+    let reply = key_of(&app, "alice").await;
+
+    assert_status(
+        &reply,
+        200,
+        "a request while Redis answers the handshake and then never answers a command \
+         (REDIS_TIMEOUT bounds each reply, not only connecting)",
+    );
+}
+
+#[tokio::test]
+async fn a_connection_dropped_right_after_the_count_leaves_no_counter_without_its_expiry() {
+    let r = TestRedis::new().await;
+    r.require_isolation();
+    let proxy = cutting_proxy(&r, &counter(&r, "key:alice")).await;
+    let config = LimiterConfig {
+        limit: 5,
+        window: LONG,
+        prefix: r.key("rl"),
+    };
+    let app = app(RateLimiter::new(proxy.client.clone(), config));
+
+    // The connection drops right after the first command naming the counter reaches Redis.
+    key_of(&app, "alice").await;
+    // Once Redis has closed the limiter's connection, it has run every command it received.
+    let closed = tokio::time::timeout(HANG, async {
+        while !r.learner_connections().await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    closed
+        .await
+        .expect("Redis closes the limiter's connection once the proxy drops it");
+
+    let pttl = r.pttl(&counter(&r, "key:alice")).await;
+    assert!(
+        pttl == -2 || pttl > 0,
+        "expected the counter either counted with its expiry or not counted at all after the \
+         connection dropped right after the count reached Redis, but it has no expiry (PTTL \
+         {pttl}): this client is refused for good once it reaches the limit. INCR and \
+         PEXPIRE must run as one step (a Lua script, or MULTI ... EXEC), not one command after \
+         the other"
+    );
 }

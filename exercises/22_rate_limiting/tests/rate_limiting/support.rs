@@ -91,23 +91,6 @@ pub async fn get_over_tcp(addr: SocketAddr) -> String {
     response.to_ascii_lowercase()
 }
 
-/// A server that accepts every connection and closes it at once (a Redis restarting, a proxy
-/// without a backend): its port, how many connections it accepted, and the task to abort.
-pub async fn dropping_redis() -> (u16, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.expect("a free port");
-    let port = listener.local_addr().expect("a bound address").port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let server = tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            counter.fetch_add(1, SeqCst);
-            drop(socket);
-        }
-    });
-    (port, accepted, server)
-}
-
 /// Counts the warnings (and errors) logged through `tracing` on the thread it is the default
 /// subscriber of: a current-thread test runs the whole app there.
 pub struct Warnings(pub Arc<AtomicUsize>);
