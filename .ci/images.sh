@@ -19,8 +19,9 @@
 #     cargo xtask check
 #
 # It prints nothing on stdout but progress; the caller sets the two variables (see .ci/run).
-# The engine started here keeps running (log: /tmp/dockerd.log); vfs storage and no iptables,
-# so it also works inside a VM or container without overlayfs or netfilter.
+# The engine started here keeps running (log: /tmp/dockerd.log; its pid in
+# /tmp/kata-dockerd.pid, for the caller to stop it); vfs storage and no iptables, so it also
+# works inside a VM or container without overlayfs or netfilter.
 set -euo pipefail
 
 PG_MAJOR=${PG_MAJOR:-15}
@@ -63,6 +64,8 @@ if ! docker version >/dev/null 2>&1; then
   setsid dockerd --iptables=false --ip6tables=false --storage-driver=vfs \
     </dev/null >/tmp/dockerd.log 2>&1 &
   dockerd_pid=$!
+  # Whoever called this script stops the engine it started (.ci/run does, on exit).
+  echo "$dockerd_pid" >/tmp/kata-dockerd.pid
   for _ in $(seq 1 120); do
     docker version >/dev/null 2>&1 && break
     kill -0 "$dockerd_pid" 2>/dev/null || { log "dockerd exited:"; tail -n 20 /tmp/dockerd.log >&2; exit 1; }
