@@ -23,7 +23,8 @@
 //!   -> `retries::a_serialization_failure_is_retried_in_a_fresh_transaction`;
 //!   40001 at COMMIT, up to the last allowed attempt
 //!   -> `retries::a_serialization_failure_at_commit_is_retried_up_to_the_last_attempt`;
-//!   40P01 -> `retries::a_deadlock_is_retried_too`
+//!   40P01 -> `retries::a_deadlock_is_retried_too`; every attempt, retries included, at
+//!   SERIALIZABLE -> each `retries::` test
 //! - every attempt 40001 -> exactly `MAX_ATTEMPTS`, `RetriesExhausted`, nothing changes
 //!   -> `retries::retries_stop_after_max_attempts`
 //! - any other error (P0001, and 40002 of the same class 40) -> `Database(..)` after one

@@ -8,13 +8,20 @@ use sqlx::AssertSqlSafe;
 use super::{on_call, rota};
 use kata_testkit::TestDb;
 
+/// Counts, in a sequence (which a rollback does not undo), each attempt that does not run at
+/// SERIALIZABLE: a retry that begins a default transaction.
+const COUNT_BELOW_SERIALIZABLE: &str = "IF current_setting('transaction_isolation') <> \
+    'serializable' THEN PERFORM nextval('below_serializable'); END IF;";
+
 /// Makes the first `failures` updates of `doctors` fail with SQLSTATE `code`; every update,
 /// failed or not, is counted by [`attempts`].
 async fn inject_failures(db: &TestDb, code: &str, failures: u32) {
     sqlx::raw_sql(AssertSqlSafe(format!(
         "CREATE SEQUENCE attempts;
+         CREATE SEQUENCE below_serializable;
          CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
          BEGIN
+             {COUNT_BELOW_SERIALIZABLE}
              IF nextval('attempts') <= {failures} THEN
                  RAISE EXCEPTION 'injected failure {code}' USING ERRCODE = '{code}';
              END IF;
@@ -33,8 +40,10 @@ async fn inject_failures(db: &TestDb, code: &str, failures: u32) {
 async fn inject_commit_failures(db: &TestDb, code: &str, failures: u32) {
     sqlx::raw_sql(AssertSqlSafe(format!(
         "CREATE SEQUENCE attempts;
+         CREATE SEQUENCE below_serializable;
          CREATE FUNCTION flaky_commit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
          BEGIN
+             {COUNT_BELOW_SERIALIZABLE}
              IF nextval('attempts') <= {failures} THEN
                  RAISE EXCEPTION 'injected failure {code} at commit' USING ERRCODE = '{code}';
              END IF;
@@ -46,6 +55,22 @@ async fn inject_commit_failures(db: &TestDb, code: &str, failures: u32) {
     .execute(&mut db.admin().await)
     .await
     .expect("installing the failing commit trigger");
+}
+
+/// Fails the test if an attempt (a retry, say) ran below SERIALIZABLE.
+async fn assert_every_attempt_serializable(db: &TestDb, tries: u32) {
+    let below: i64 = sqlx::query_scalar(
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM below_serializable",
+    )
+    .fetch_one(&mut db.admin().await)
+    .await
+    .expect("reading the below-SERIALIZABLE counter");
+    assert_eq!(
+        below, 0,
+        "{below} of {tries} attempts ran below SERIALIZABLE: every attempt, retries included, \
+         must begin a SERIALIZABLE transaction (a retry at the default READ COMMITTED is open \
+         to write skew again)"
+    );
 }
 
 /// How many times learner code tried to update `doctors` (or, with [`inject_commit_failures`],
@@ -65,6 +90,7 @@ async fn a_serialization_failure_is_retried_in_a_fresh_transaction() {
     inject_failures(&db, "40001", 1).await;
     let result = go_off_call(&db.pool().await, 1).await;
     let tries = attempts(&db).await;
+    assert_every_attempt_serializable(&db, tries).await;
     assert!(
         result.is_ok(),
         "the first update failed with a serialization failure (40001): the call must run its \
@@ -80,6 +106,7 @@ async fn a_serialization_failure_at_commit_is_retried_up_to_the_last_attempt() {
     inject_commit_failures(&db, "40001", MAX_ATTEMPTS - 1).await;
     let result = go_off_call(&db.pool().await, 1).await;
     let tries = attempts(&db).await;
+    assert_every_attempt_serializable(&db, tries).await;
     assert!(
         result.is_ok() && tries == MAX_ATTEMPTS,
         "the first {} COMMITs failed with a serialization failure (40001): the call must run \
@@ -100,6 +127,7 @@ async fn a_deadlock_is_retried_too() {
     inject_failures(&db, "40P01", 2).await;
     let result = go_off_call(&db.pool().await, 1).await;
     let tries = attempts(&db).await;
+    assert_every_attempt_serializable(&db, tries).await;
     assert!(
         result.is_ok(),
         "the first two updates failed with a deadlock (40P01): the call must retry and \
@@ -117,6 +145,7 @@ async fn retries_stop_after_max_attempts() {
     inject_failures(&db, "40001", MAX_ATTEMPTS + 3).await;
     let result = go_off_call(&db.pool().await, 1).await;
     let tries = attempts(&db).await;
+    assert_every_attempt_serializable(&db, tries).await;
     assert!(
         matches!(result, Err(RotaError::RetriesExhausted)) && tries == MAX_ATTEMPTS,
         "with every attempt failing with 40001, the call must give up after MAX_ATTEMPTS = \
@@ -138,6 +167,7 @@ async fn an_error_that_is_not_a_conflict_is_not_retried() {
         inject_failures(&db, code, 1_000).await;
         let result = go_off_call(&db.pool().await, 1).await;
         let tries = attempts(&db).await;
+        assert_every_attempt_serializable(&db, tries).await;
         let got = match &result {
             Err(RotaError::Database(e)) => e
                 .as_database_error()
