@@ -17,7 +17,7 @@
 //! - invalidate: DEL, next call loads, absent key Ok -> `invalidate_makes_the_next_call_load_again`
 //! - invalidate with Redis unreachable is Err ->
 //!   `redis_failures::when_redis_is_down_the_loader_serves_every_call`
-//! - keys and namespaces apart -> `different_keys_and_namespaces_do_not_collide`
+//! - keys and namespaces apart, keys as given (case kept) -> `different_keys_and_namespaces_do_not_collide`
 //! - corrupt value (3 kinds) is a miss, overwritten with the exact TTL ->
 //!   `a_corrupt_cached_value_is_a_miss_and_is_overwritten`
 //! - Redis down (closed port, no socket) ->
@@ -339,12 +339,19 @@ async fn different_keys_and_namespaces_do_not_collide() {
     let b = v1.get_or_load("user:2", || db.load(bob())).await;
     let other_namespace = v2.get_or_load("user", || db.load(bob())).await;
     let a_again = v1.get_or_load("user", || db.load(bob())).await;
+    let other_case = v1.get_or_load("USER", || db.load(bob())).await;
 
     assert_eq!(a, Ok(alice()), "expected Alice under \"user\"");
     assert_eq!(b, Ok(bob()), "expected Bob under \"user:2\"");
     assert_eq!(other_namespace, Ok(bob()), "expected v2 not to see v1");
     assert_eq!(a_again, Ok(alice()), "expected v1's Alice to stay");
-    assert_eq!(db.calls(), 3, "expected one load per key and namespace");
+    assert_eq!(
+        other_case,
+        Ok(bob()),
+        "expected \"USER\" to be a key of its own (keys are used as given: \"{{namespace}}:USER\"), \
+         but it saw the value cached under \"user\""
+    );
+    assert_eq!(db.calls(), 4, "expected one load per key and namespace");
 }
 
 #[tokio::test]
