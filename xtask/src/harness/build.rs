@@ -51,6 +51,8 @@ struct Diagnostic {
 
 /// Builds the tests of `package` (in the workspace at `manifest_path`, or the command's own)
 /// with `cmd`, a cargo command set up by the caller (its directory and target directory).
+/// Only the integration tests (`--test '*'`, the hidden tests): the library's own unit-test
+/// executable is never run, and linking it cost every save and every wrong answer's build.
 pub fn build_tests_with(
     mut cmd: Command,
     package: &str,
@@ -59,6 +61,8 @@ pub fn build_tests_with(
     cmd.args([
         "test",
         "--no-run",
+        "--test",
+        "*",
         "--message-format=json-diagnostic-short",
         "--package",
         package,
@@ -205,7 +209,7 @@ fn unit_graph(cmd: &Command, package: &str, manifest_path: Option<&Path>) -> Com
         };
     }
     query
-        .args(["test", "--no-run", "--package", package])
+        .args(["test", "--no-run", "--test", "*", "--package", package])
         .args(["--unit-graph", "-Z", "unstable-options"])
         .args(
             manifest_path
