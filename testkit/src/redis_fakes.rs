@@ -129,17 +129,21 @@ pub async fn counting_proxy(r: &TestRedis) -> CountingProxy {
     let (count, gets) = watch::channel(0);
     let commands = Arc::new(Mutex::new(Vec::new()));
     let log = commands.clone();
-    let (client, server) = proxy(r, move |command| {
-        let line = command
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned());
-        log.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(line.collect());
-        if command[0].eq_ignore_ascii_case(b"GET") {
-            count.send_modify(|gets| *gets += 1);
+    let count = Arc::new(count);
+    let (client, server) = proxy(r, move || {
+        let (log, count) = (log.clone(), count.clone());
+        move |command: &[Vec<u8>]| {
+            let line = command
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned());
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(line.collect());
+            if command[0].eq_ignore_ascii_case(b"GET") {
+                count.send_modify(|gets| *gets += 1);
+            }
+            Flow::Pass
         }
-        Flow::Pass
     })
     .await;
     CountingProxy {
@@ -168,34 +172,79 @@ impl Drop for CuttingProxy {
 /// Connections made after that are closed at once.
 pub async fn cutting_proxy(r: &TestRedis, key: &str) -> CuttingProxy {
     let key = key.as_bytes().to_vec();
-    let (client, server) = proxy(r, move |command| {
-        let write_of_key = command[1..].contains(&key) && !command[0].eq_ignore_ascii_case(b"GET");
-        if write_of_key {
-            Flow::PassThenCut
-        } else {
-            Flow::Pass
+    let (client, server) = proxy(r, move || {
+        let key = key.clone();
+        move |command: &[Vec<u8>]| {
+            let write_of_key =
+                command[1..].contains(&key) && !command[0].eq_ignore_ascii_case(b"GET");
+            if write_of_key {
+                Flow::PassThenCut
+            } else {
+                Flow::Pass
+            }
         }
     })
     .await;
     CuttingProxy { client, server }
 }
 
+/// A proxy that answers late: see [`slow_proxy`].
+pub struct SlowProxy {
+    pub client: redis::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Passes every command on to the test's real Redis, some of them late. On each connection:
+/// the first command (the client's connection set-up, `AUTH` and `CLIENT SETINFO` sent
+/// together) after `setup`, and the first command that names `key` after `command`; the rest
+/// at once (and in order, so a command sent behind a delayed one waits for it).
+pub async fn slow_proxy(r: &TestRedis, key: &str, setup: Duration, command: Duration) -> SlowProxy {
+    let key = key.as_bytes().to_vec();
+    let (client, server) = proxy(r, move || {
+        let (key, mut first, mut key_seen) = (key.clone(), true, false);
+        move |args: &[Vec<u8>]| {
+            let delay = if std::mem::take(&mut first) {
+                setup
+            } else if !key_seen && args[1..].contains(&key) {
+                key_seen = true;
+                command
+            } else {
+                Duration::ZERO
+            };
+            Flow::PassAfter(delay)
+        }
+    })
+    .await;
+    SlowProxy { client, server }
+}
+
 /// What a proxy does with a command.
 enum Flow {
     Pass,
+    /// Pass it on after this long (not a synchronisation: the slow server under test).
+    PassAfter(Duration),
     /// Pass it on, then close both sides of the connection before anything else is, and close
     /// every later connection at once.
     PassThenCut,
 }
 
-/// Stands between the cache and the test's real Redis, passing each command on once
-/// `on_command` has seen it (so whatever it records is there before the reply can arrive).
-async fn proxy(
+/// Stands between the cache and the test's real Redis, passing each command on once the
+/// connection's `on_command` (made by `new_connection` for each connection) has seen it, so
+/// whatever it records is there before the reply can arrive.
+async fn proxy<F>(
     r: &TestRedis,
-    on_command: impl Fn(&[Vec<u8>]) -> Flow + Send + Sync + 'static,
-) -> (redis::Client, tokio::task::JoinHandle<()>) {
+    new_connection: impl Fn() -> F + Send + Sync + 'static,
+) -> (redis::Client, tokio::task::JoinHandle<()>)
+where
+    F: FnMut(&[Vec<u8>]) -> Flow + Send + 'static,
+{
     let (listener, client, upstream) = proxy_listener(r).await;
-    let on_command = Arc::new(on_command);
     let server = tokio::spawn(async move {
         let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut connections = tokio::task::JoinSet::new();
@@ -203,7 +252,7 @@ async fn proxy(
             if cut.load(SeqCst) {
                 continue;
             }
-            let (upstream, on_command, cut) = (upstream.clone(), on_command.clone(), cut.clone());
+            let (upstream, mut on_command, cut) = (upstream.clone(), new_connection(), cut.clone());
             connections.spawn(async move {
                 let (mut up_read, mut up_write) = connect(&upstream).await;
                 let (read, mut write) = socket.into_split();
@@ -213,6 +262,9 @@ async fn proxy(
                 let mut read = BufReader::new(read);
                 while let Some(command) = read_command(&mut read).await {
                     let flow = on_command(&command);
+                    if let Flow::PassAfter(delay) = flow {
+                        tokio::time::sleep(delay).await;
+                    }
                     if up_write.write_all(&encode(&command)).await.is_err() {
                         break;
                     }

@@ -26,8 +26,9 @@
 //! - refused write (read-only replica) ->
 //!   `redis_failures::a_redis_that_refuses_the_write_still_serves_the_loaders_value`
 //! - timeouts: bounded -> `redis_failures::a_redis_that_never_answers_does_not_hang_the_call`,
-//!   and not shorter than `REDIS_TIMEOUT` ->
-//!   `redis_failures::a_redis_that_answers_within_redis_timeout_is_waited_for`
+//!   and not shorter than `REDIS_TIMEOUT`: replies ->
+//!   `redis_failures::a_redis_that_answers_within_redis_timeout_is_waited_for`, connecting ->
+//!   `redis_failures::a_redis_slow_to_set_up_the_connection_within_redis_timeout_is_waited_for`
 //! - reconnects by itself ->
 //!   `redis_failures::the_cache_reconnects_by_itself_after_its_connection_is_dropped`
 //! - single-flight, exactly once -> `single_flight::concurrent_misses_for_one_key_call_the_loader_once`

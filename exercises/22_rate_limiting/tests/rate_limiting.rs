@@ -26,6 +26,8 @@
 //! - no retry loop -> `redis_failures::connecting_to_redis_is_not_retried_with_back_off`
 //! - bounded by REDIS_TIMEOUT -> `redis_failures::a_redis_that_never_answers_does_not_hang_requests`;
 //!   each reply too -> `redis_failures::a_redis_that_stops_answering_after_the_handshake_does_not_hang_requests`
+//! - REDIS_TIMEOUT, no less: a reply -> `redis_failures::a_count_answered_within_redis_timeout_is_waited_for`,
+//!   connecting -> `redis_failures::a_connection_set_up_within_redis_timeout_is_waited_for`
 //! - counting is one step (a connection dropped after the first command) ->
 //!   `redis_failures::a_connection_dropped_right_after_the_count_leaves_no_counter_without_its_expiry`
 //! - ConnectInfo over a real socket -> `the_limit_holds_per_peer_ip_over_a_real_socket`

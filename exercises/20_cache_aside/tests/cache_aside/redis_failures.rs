@@ -169,6 +169,34 @@ async fn a_redis_that_answers_within_redis_timeout_is_waited_for() {
 }
 
 #[tokio::test]
+async fn a_redis_slow_to_set_up_the_connection_within_redis_timeout_is_waited_for() {
+    // Answers each command the client sends while connecting (`CLIENT SETINFO`, twice) after
+    // 0.7 s: connecting takes about 1.4 s, past the client's default connection timeout (1 s)
+    // and within REDIS_TIMEOUT (2 s). A GET is answered at once with the cached Alice.
+    let slow = fake_redis(|command| match command {
+        "CLIENT" => Some((Duration::from_millis(700), "+OK\r\n".into())),
+        "GET" => {
+            let json = serde_json::to_string(&alice()).expect("Alice serialises");
+            Some((Duration::ZERO, format!("${}\r\n{json}\r\n", json.len())))
+        }
+        _ => Some((Duration::ZERO, "+OK\r\n".into())),
+    })
+    .await;
+    let (cache, db) = (Cache::new(slow.client(), "kata_slow", TTL), Db::default());
+
+    let call = cache.get_or_load("user:1", || db.load(bob()));
+    let got = within("a call to a Redis that takes 1.4 s to connect", call).await;
+
+    assert_eq!(
+        (got, db.calls()),
+        (Ok(alice()), 0),
+        "expected the cache to wait up to REDIS_TIMEOUT (2 s) for a connection set up in 1.4 s \
+         and return the cached Alice without calling the loader (value, loader calls): is the \
+         connection timeout shorter? (the client's default is 1 s)"
+    );
+}
+
+#[tokio::test]
 async fn a_redis_that_never_answers_does_not_hang_the_call() {
     // Accepts connections and never writes a byte back: a frozen server or a dead network path.
     let (port, silent) = kata_testkit::redis_fakes::silent_server().await;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use kata_testkit::TestRedis;
-use kata_testkit::redis_fakes::{cutting_proxy, fake_redis, silent_server};
+use kata_testkit::redis_fakes::{cutting_proxy, fake_redis, silent_server, slow_proxy};
 use rate_limiting::{LimiterConfig, RATELIMIT_REMAINING, RateLimiter, app};
 
 use super::support::*;
@@ -124,5 +124,61 @@ async fn a_connection_dropped_right_after_the_count_leaves_no_counter_without_it
          {pttl}): this client is refused for good once it reaches the limit. INCR and \
          PEXPIRE must run as one step (a Lua script, or MULTI ... EXEC), not one command after \
          the other"
+    );
+}
+
+/// A limiter for the test's Redis, seen through `proxy`'s client, with a limit of 5.
+fn limiter_through(r: &TestRedis, client: redis::Client) -> RateLimiter {
+    let config = LimiterConfig {
+        limit: 5,
+        window: LONG,
+        prefix: r.key("rl"),
+    };
+    RateLimiter::new(client, config)
+}
+
+#[tokio::test]
+async fn a_count_answered_within_redis_timeout_is_waited_for() {
+    // The first command naming the counter reaches Redis 0.9 s late: within REDIS_TIMEOUT
+    // (2 s), past the client's default response timeout (500 ms).
+    let r = TestRedis::new().await;
+    let key = counter(&r, "key:alice");
+    let slow = slow_proxy(&r, &key, Duration::ZERO, Duration::from_millis(900)).await;
+    let app = app(limiter_through(&r, slow.client.clone()));
+
+    let reply = key_of(&app, "alice").await;
+
+    assert_status(&reply, 200, "a request whose count Redis answers in 0.9 s");
+    assert_eq!(
+        reply.header_value(&RATELIMIT_REMAINING),
+        Some("4"),
+        "expected the limiter to wait up to REDIS_TIMEOUT (2 s) for a count answered in 0.9 s \
+         and send RateLimit-Remaining: 4 of 5; it let the request through uncounted: is the \
+         response timeout shorter? (the client's default is 500 ms)"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_set_up_within_redis_timeout_is_waited_for() {
+    // The connection's set-up (AUTH, CLIENT SETINFO) reaches Redis 1.4 s late: within
+    // REDIS_TIMEOUT (2 s), past the client's default connection timeout (1 s).
+    let r = TestRedis::new().await;
+    let key = counter(&r, "key:alice");
+    let slow = slow_proxy(&r, &key, Duration::from_millis(1400), Duration::ZERO).await;
+    let app = app(limiter_through(&r, slow.client.clone()));
+
+    let reply = key_of(&app, "alice").await;
+
+    assert_status(
+        &reply,
+        200,
+        "a request while connecting to Redis takes 1.4 s",
+    );
+    assert_eq!(
+        reply.header_value(&RATELIMIT_REMAINING),
+        Some("4"),
+        "expected the limiter to wait up to REDIS_TIMEOUT (2 s) for a connection set up in \
+         1.4 s and send RateLimit-Remaining: 4 of 5; it let the request through uncounted: is \
+         the connection timeout shorter? (the client's default is 1 s)"
     );
 }
