@@ -1,5 +1,10 @@
 //! Redis down, dropping connections, refusing writes, slow or silent: the call still gets its
 //! value, and in bounded time.
+//!
+//! Tests whose only server is an in-process fake run on a paused clock (`start_paused`): the
+//! fake's delays and the client's timeouts pass in virtual time, in the same order as in real
+//! time, and cost the learner nothing. A test that talks to the real Redis cannot: its replies
+//! take real time, and the paused clock would jump past them.
 
 use std::time::Duration;
 
@@ -140,7 +145,7 @@ async fn the_cache_reconnects_by_itself_after_its_connection_is_dropped() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_redis_that_answers_within_redis_timeout_is_waited_for() {
     // Answers every GET with the cached Alice after 0.9 s: slow, but within REDIS_TIMEOUT (2 s).
     let slow = fake_redis(|command| match command {
@@ -168,7 +173,7 @@ async fn a_redis_that_answers_within_redis_timeout_is_waited_for() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_redis_slow_to_set_up_the_connection_within_redis_timeout_is_waited_for() {
     // Answers each command the client sends while connecting (`CLIENT SETINFO`, twice) after
     // 0.7 s: connecting takes about 1.4 s, past the client's default connection timeout (1 s)
@@ -196,7 +201,7 @@ async fn a_redis_slow_to_set_up_the_connection_within_redis_timeout_is_waited_fo
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_redis_that_never_answers_does_not_hang_the_call() {
     // Accepts connections and never writes a byte back: a frozen server or a dead network path.
     let (port, silent) = kata_testkit::redis_fakes::silent_server().await;
