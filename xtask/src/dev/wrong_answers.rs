@@ -173,14 +173,24 @@ pub fn workspace(topic: &Topic, wrong: &WrongAnswer) -> Result<PathBuf> {
 }
 
 /// Splits a diff into (path relative to the crate, that file's patch): one diff may patch
-/// several files (`--- a/src/lib.rs`, `--- a/src/Dockerfile`, ...).
+/// several files (`--- a/src/lib.rs`, `--- a/src/Dockerfile`, ...). Accepts what `diff -ru`
+/// and `git diff` write around the patches: a timestamp after the path, and `diff ...`,
+/// `index ...` or `Only in ...` lines between files.
 fn file_patches(diff: &str) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = Vec::new();
+    let mut in_file = false;
     for line in diff.split_inclusive('\n') {
-        if let Some(path) = line.strip_prefix("--- a/") {
-            files.push((path.trim_end().to_string(), String::new()));
+        if let Some(header) = line.strip_prefix("--- a/") {
+            let path = header.split('\t').next().unwrap_or_default().trim_end();
+            files.push((path.to_string(), String::new()));
+            in_file = true;
+        } else if ["diff ", "index ", "Only in "]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            in_file = false;
         }
-        if let Some((_, patch)) = files.last_mut() {
+        if let (true, Some((_, patch))) = (in_file, files.last_mut()) {
             patch.push_str(line);
         }
     }
@@ -253,5 +263,23 @@ mod tests {
                 "{outside} must be refused"
             );
         }
+    }
+
+    #[test]
+    fn a_diff_written_by_diff_ru_is_split_like_a_plain_one() {
+        let diff = "diff -ru a/src/lib.rs b/src/lib.rs\n\
+                    --- a/src/lib.rs\t2026-12-05 10:40:56.19 +0000\n\
+                    +++ b/src/lib.rs\t2026-12-05 10:41:02.57 +0000\n@@ -1 +1 @@\n-a\n+b\n\
+                    diff -ru a/src/main.rs b/src/main.rs\n\
+                    --- a/src/main.rs\t2026-12-05 10:40:56.19 +0000\n\
+                    +++ b/src/main.rs\t2026-12-05 10:41:02.57 +0000\n@@ -1 +1 @@\n-c\n+d\n";
+
+        let files = file_patches(diff);
+
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["src/lib.rs", "src/main.rs"]);
+        assert!(files[0].1.ends_with("+b\n"), "{:?}", files[0].1);
+        let patched = diffy::apply("a\n", &diffy::Patch::from_str(&files[0].1).unwrap());
+        assert_eq!(patched.unwrap(), "b\n");
     }
 }
