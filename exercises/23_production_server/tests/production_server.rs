@@ -8,7 +8,8 @@
 //! config::every_config_problem_...; every scheme (rediss too), PORT 1 and 65535, "contains" is
 //! not "starts with" -> config::every_listed_url_scheme_...; the refusal's message, one line per
 //! problem `VAR: problem` -> config::the_config_errors_message_...; /healthz 200 `ok` without
-//! deps -> healthz_...; /readyz 200 / 503 naming each -> readyz_...; 503 on timeout ->
+//! deps -> healthz_...; /readyz 200 / 503 naming each -> readyz_...; each check bounded by
+//! READY_TIMEOUT -> readyz_gives_up_on_dependencies_that_never_answer_...; 503 on timeout ->
 //! a_handler_...; 413 past the limit, with or without Content-Length -> a_body_over_the_limit_...;
 //! a 3 MiB limit, not axum's 2 MB default -> a_limit_above_axums_2_mb_default_...;
 //! untrusted peer -> an_untrusted_peer_...; right-most untrusted hop, several lines, IPv6,
@@ -23,7 +24,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get as route_get;
 use kata_testkit::{TestDb, TestRedis};
-use production_server::{Config, Readiness, app, production_layers, serve};
+use production_server::{Config, READY_TIMEOUT, Readiness, app, production_layers, serve};
 use tokio::sync::oneshot;
 
 #[path = "production_server/config.rs"]
@@ -108,6 +109,48 @@ async fn readyz_is_503_naming_each_dependency_that_is_down() {
             "/readyz with {what}"
         );
     }
+}
+
+// On a paused clock: the silent servers are in-process, so the waits pass in virtual time and
+// the elapsed time measured is exact, however loaded the machine.
+#[tokio::test(start_paused = true)]
+async fn readyz_gives_up_on_dependencies_that_never_answer_after_ready_timeout() {
+    // Both accept connections and never write a byte back: a frozen server, a dead path.
+    let (postgres_port, silent_postgres) = kata_testkit::redis_fakes::silent_server().await;
+    let (redis_port, silent_redis) = kata_testkit::redis_fakes::silent_server().await;
+    let mut state = state_down(config());
+    // A pool that would wait a minute for a connection: only the probe's own bound stops it.
+    state.db = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(60))
+        .connect_lazy(&format!("postgres://kata@127.0.0.1:{postgres_port}/kata"))
+        .expect("a valid database URL");
+    state.redis =
+        redis::Client::open(format!("redis://127.0.0.1:{redis_port}")).expect("a valid Redis URL");
+    let app = app(state);
+
+    // Each check bounded: the two may run one after the other.
+    let bound = 2 * READY_TIMEOUT + Duration::from_secs(1);
+    let answered = tokio::time::timeout(bound, readiness(&app)).await;
+    silent_postgres.abort();
+    silent_redis.abort();
+
+    let (status, body) = answered.unwrap_or_else(|_| {
+        panic!(
+            "expected /readyz to give up on a Postgres and a Redis that never answer after at \
+             most READY_TIMEOUT ({READY_TIMEOUT:?}) per check, but it was still waiting after \
+             {bound:?}: is each check wrapped in its own timeout, not left to the pool's or the \
+             client's?"
+        )
+    });
+    let expected = Readiness {
+        status: "unavailable".into(),
+        failed: vec!["postgres".into(), "redis".into()],
+    };
+    assert_eq!(
+        (status, body),
+        (StatusCode::SERVICE_UNAVAILABLE, expected),
+        "/readyz with a Postgres and a Redis that never answer"
+    );
 }
 
 #[tokio::test]
