@@ -202,7 +202,7 @@ impl TestDb {
     }
 
     /// How many statements the learner's role has executed in this database so far, from
-    /// `pg_stat_statements`; `None` where the server does not load it (the test is then not
+    /// `pg_stat_statements` (transaction control and settings not counted, as in `stats`); `None` where the server does not load it (the test is then not
     /// graded here rather than passed).
     pub async fn statements_executed(&self) -> Option<i64> {
         let mut admin =
@@ -212,7 +212,8 @@ impl TestDb {
         sqlx::query_scalar(
             "SELECT coalesce(sum(s.calls), 0)::int8 FROM pg_stat_statements s \
              JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
-             WHERE d.datname = $1 AND r.rolname = $2",
+             WHERE d.datname = $1 AND r.rolname = $2 \
+             AND s.query !~* '^\\s*(begin|start|commit|end|rollback|abort|savepoint|release|set|reset|show)\\M'",
         )
         .bind(&self.name)
         .bind(&self.role)

@@ -1,6 +1,9 @@
 //! What the learner's code asked of Postgres, counted by Postgres itself
 //! (`pg_stat_statements`, for the test's own database and role): the statements it ran and the
 //! rows they returned. The test's own admin connections are another role and never count.
+//! Neither do transaction control and session settings (`BEGIN`, `COMMIT`, `SET` ...): the
+//! servers the katas start do not track them (`pg_stat_statements.track_utility = off`), and a
+//! server that does must give the same counts.
 //!
 //! ```ignore
 //! let (posts, cost) = db.counted(posts_with_authors(&pool)).await;
@@ -45,7 +48,8 @@ impl TestDb {
             "SELECT coalesce(sum(s.calls), 0)::int8, coalesce(sum(s.rows), 0)::int8 \
              FROM pg_stat_statements s \
              JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
-             WHERE d.datname = $1 AND r.rolname = $2",
+             WHERE d.datname = $1 AND r.rolname = $2 \
+             AND s.query !~* '^\\s*(begin|start|commit|end|rollback|abort|savepoint|release|set|reset|show)\\M'",
         )
         .bind(self.name())
         .bind(self.role())
