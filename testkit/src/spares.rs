@@ -6,16 +6,21 @@
 //! takes one by renaming it, which is instant. Only on servers the holder started itself: it
 //! goes away with them, spares included, so nothing is left on anyone's server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::Result;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::postgres::PgListener;
+use sqlx::{AssertSqlSafe, PgConnection};
 
 /// Spares kept per template: one per test of most topics (more fall back to `CREATE DATABASE`).
 const SPARES: usize = 24;
 /// Templates kept in spares: the learner works on one topic at a time (~7.5 MB a spare).
 const TEMPLATES: usize = 2;
+
+/// The channel a test notifies when it found no spare of a template: the holder learns that the
+/// template is in use again (its spares may be gone since another topic took their place).
+const WANTED: &str = "kata_spares_wanted";
 
 /// The pattern of `template`'s spares, for `LIKE`.
 fn spares_of(template: &str) -> String {
@@ -33,7 +38,7 @@ pub(crate) async fn claim(admin: &mut PgConnection, template: &str, name: &str) 
         .fetch_optional(&mut *admin)
         .await?;
         let Some(spare) = spare else {
-            return Ok(false);
+            break;
         };
         let renamed = sqlx::raw_sql(AssertSqlSafe(format!(
             "ALTER DATABASE {spare} RENAME TO {name}"
@@ -47,6 +52,12 @@ pub(crate) async fn claim(admin: &mut PgConnection, template: &str, name: &str) 
             Err(e) => return Err(e.into()),
         }
     }
+    // Nobody listens on a server without a holder: the notification is dropped there.
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WANTED)
+        .bind(template)
+        .execute(&mut *admin)
+        .await?;
     Ok(false)
 }
 
@@ -62,10 +73,10 @@ pub fn keep(url: String) {
         };
         runtime.block_on(async {
             let mut recent = Recent::default();
-            let mut admin: Option<PgConnection> = None;
+            let mut admin: Option<PgListener> = None;
             loop {
                 if admin.is_none() {
-                    admin = PgConnection::connect(&url).await.ok();
+                    admin = listen(&url).await.ok();
                 }
                 // A failure (the server stopping with the holder, say) drops the connection and
                 // waits for the next turn.
@@ -87,20 +98,31 @@ pub fn keep(url: String) {
     });
 }
 
-/// Which templates were used last, from how their spares went.
+/// The holder's connection: an admin connection that also hears the tests' [`WANTED`].
+async fn listen(url: &str) -> sqlx::Result<PgListener> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(WANTED).await?;
+    Ok(listener)
+}
+
+/// Which templates were used last, from how their spares went and which ones tests wanted.
 #[derive(Default)]
 struct Recent {
     /// Templates, most recently used first.
     order: Vec<String>,
     /// Spares each had at the last look.
     seen: BTreeMap<String, usize>,
+    /// Templates tests found without a spare since the last look.
+    wanted: BTreeSet<String>,
 }
 
 impl Recent {
-    /// Notes what the server holds now: a new template, or one whose spares went, was just used.
+    /// Notes what the server holds now: a new template, one whose spares went, or one a test
+    /// wanted, was just used.
     fn update(&mut self, spares: &BTreeMap<String, usize>) {
         for (template, &count) in spares {
-            let used = self.seen.get(template).is_none_or(|&before| count < before);
+            let used = self.wanted.remove(template)
+                || self.seen.get(template).is_none_or(|&before| count < before);
             if used {
                 self.order.retain(|t| t != template);
                 self.order.insert(0, template.clone());
@@ -108,18 +130,23 @@ impl Recent {
         }
         self.order.retain(|t| spares.contains_key(t));
         self.seen = spares.clone();
+        self.wanted.clear();
     }
 }
 
 /// Makes or drops one spare, if one is due and no run is using the server (its tests get the
 /// CPU first). Returns whether it changed anything (then the next turn comes at once).
-async fn top_up(admin: &mut PgConnection, recent: &mut Recent) -> Result<bool> {
+async fn top_up(admin: &mut PgListener, recent: &mut Recent) -> Result<bool> {
     let busy: bool = sqlx::query_scalar(
         "SELECT exists(SELECT FROM pg_stat_activity \
          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())",
     )
     .fetch_one(&mut *admin)
     .await?;
+    // Heard while that query ran, kept until the next look at the templates.
+    while let Some(wanted) = admin.next_buffered() {
+        recent.wanted.insert(wanted.payload().to_owned());
+    }
     if busy {
         return Ok(false);
     }
@@ -149,6 +176,12 @@ async fn top_up(admin: &mut PgConnection, recent: &mut Recent) -> Result<bool> {
         sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {stale}")))
             .execute(&mut *admin)
             .await?;
+        // Gone by the holder's hand, not a test's: the template was not used.
+        if let Some((template, _)) = stale.rsplit_once("_s_")
+            && let Some(seen) = recent.seen.get_mut(template)
+        {
+            *seen = seen.saturating_sub(1);
+        }
         return Ok(true);
     }
     let Some(template) = keep.iter().find(|t| count[*t] < SPARES) else {
@@ -192,6 +225,28 @@ mod tests {
             ["kata_tpl_b"],
             "a dropped template is forgotten"
         );
+    }
+
+    #[test]
+    fn a_template_a_test_wanted_is_the_most_recent_even_with_no_spare_left() {
+        let mut recent = Recent::default();
+        let counts = |a: usize, b: usize, c: usize| {
+            BTreeMap::from([
+                ("kata_tpl_a".to_string(), a),
+                ("kata_tpl_b".to_string(), b),
+                ("kata_tpl_c".to_string(), c),
+            ])
+        };
+        recent.update(&counts(0, 5, 5));
+        recent.update(&counts(0, 5, 4));
+        recent.update(&counts(0, 4, 4));
+        assert_eq!(recent.order[..2], ["kata_tpl_b", "kata_tpl_c"]);
+
+        // a's spares were dropped for b and c: its count cannot fall, only a test can say.
+        recent.wanted.insert("kata_tpl_a".into());
+        recent.update(&counts(0, 4, 4));
+
+        assert_eq!(recent.order[..2], ["kata_tpl_a", "kata_tpl_b"]);
     }
 
     #[test]
