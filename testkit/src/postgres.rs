@@ -224,10 +224,12 @@ impl TestDb {
 }
 
 /// A pool whose every connection is refused (`127.0.0.1:9`, where nothing listens), for code
-/// that must answer before any query: a query fails after at most 1 s.
+/// that must answer before any query, or that must see Postgres down: a query fails after
+/// 100 ms (a refusal is immediate; the pool retries it until then, and correct code that
+/// checks a down Postgres waits that long on every run).
 pub fn unreachable_pool() -> PgPool {
     PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(1))
+        .acquire_timeout(Duration::from_millis(100))
         .connect_lazy("postgres://kata@127.0.0.1:9/no_database_here")
         .expect("a valid database URL")
 }
