@@ -1,4 +1,8 @@
 //! Redis down, refusing connections or silent: requests go through, in bounded time.
+//!
+//! Tests whose only server is an in-process fake run on a paused clock (`start_paused`): the
+//! client's timeouts pass in virtual time, in the same order as in real time, and cost the
+//! learner nothing. Tests through `slow_proxy` talk to the real Redis and keep real time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -60,7 +64,7 @@ async fn connecting_to_redis_is_not_retried_with_back_off() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_redis_that_never_answers_does_not_hang_requests() {
     let (port, silent) = silent_server().await;
     let app = app(limiter_at(&format!("redis://127.0.0.1:{port}"), 1));
@@ -71,7 +75,7 @@ async fn a_redis_that_never_answers_does_not_hang_requests() {
     assert_status(&reply, 200, "a request while Redis never answers");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_redis_that_stops_answering_after_the_handshake_does_not_hang_requests() {
     // Answers the connection's handshake, then no command: a Redis frozen by a long script or
     // a full disk, which a connect timeout alone does not bound.
