@@ -56,7 +56,8 @@ async fn a_burst_of_100_calls_never_opens_more_than_max_connections() {
         .execute(&mut db.admin().await)
         .await
         .expect("raising lock_timeout");
-    let pool = pool_of(&db, &config(5, Duration::from_secs(3))).await;
+    // The 95 calls left without a connection give up after this: short, as every run waits it.
+    let pool = pool_of(&db, &config(5, Duration::from_millis(500))).await;
     drop(take(&pool, 5).await); // 5 open connections, so nobody waits for a connect
     // The test locks the table: every call that gets a connection blocks on its first read.
     let mut lock = db.admin().await;
@@ -75,7 +76,7 @@ async fn a_burst_of_100_calls_never_opens_more_than_max_connections() {
     let blocked = db
         .wait_for_lock_waiters(
             "every call to be blocked in Postgres (holding a connection) or to have given up \
-             after the 3 s acquire_timeout",
+             after the 500 ms acquire_timeout",
             |waiting| {
                 waiting + calls.iter().filter(|call| call.is_finished()).count() >= calls.len()
             },
