@@ -201,25 +201,16 @@ impl TestDb {
         }
     }
 
-    /// How many statements the learner's role has executed in this database so far, from
-    /// `pg_stat_statements` (transaction control and settings not counted, as in `stats`); `None` where the server does not load it (the test is then not
-    /// graded here rather than passed).
+    /// How many statements the learner's role has executed in this database so far, counted
+    /// as [`TestDb::statements_so_far`] counts them; `None` where the server does not load
+    /// `pg_stat_statements` (the test is then not graded here rather than passed).
     pub async fn statements_executed(&self) -> Option<i64> {
         let mut admin =
             PgConnection::connect(&replace_credentials(&self.admin_url, None, "postgres"))
                 .await
                 .ok()?;
-        sqlx::query_scalar(
-            "SELECT coalesce(sum(s.calls), 0)::int8 FROM pg_stat_statements s \
-             JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
-             WHERE d.datname = $1 AND r.rolname = $2 \
-             AND s.query !~* '^\\s*(begin|start|commit|end|rollback|abort|savepoint|release|set|reset|show)\\M'",
-        )
-        .bind(&self.name)
-        .bind(&self.role)
-        .fetch_one(&mut admin)
-        .await
-        .ok()
+        let ran = self.learner_statements(&mut admin).await.ok();
+        ran.map(|ran| ran.statements)
     }
 }
 

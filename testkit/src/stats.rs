@@ -44,6 +44,17 @@ impl TestDb {
     /// What the learner's role has run in this database so far; fails the test, saying how to
     /// start Postgres, where the server does not load `pg_stat_statements`.
     pub async fn statements_so_far(&self) -> Statements {
+        self.learner_statements(&mut self.stats_reader().await)
+            .await
+            .unwrap_or_else(|e| panic!("{MISSING} ({e})"))
+    }
+
+    /// What the learner's role has run in this database so far, read on `reader` (an error
+    /// where the server does not load `pg_stat_statements`).
+    pub(crate) async fn learner_statements(
+        &self,
+        reader: &mut PgConnection,
+    ) -> sqlx::Result<Statements> {
         let (statements, rows) = sqlx::query_as(
             "SELECT coalesce(sum(s.calls), 0)::int8, coalesce(sum(s.rows), 0)::int8 \
              FROM pg_stat_statements s \
@@ -53,10 +64,9 @@ impl TestDb {
         )
         .bind(self.name())
         .bind(self.role())
-        .fetch_one(&mut self.stats_reader().await)
-        .await
-        .unwrap_or_else(|e| panic!("{MISSING} ({e})"));
-        Statements { statements, rows }
+        .fetch_one(reader)
+        .await?;
+        Ok(Statements { statements, rows })
     }
 
     /// Awaits `call` and returns its output with what it ran.
