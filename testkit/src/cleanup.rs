@@ -3,6 +3,7 @@
 //! `TestDb` / `TestRedis` goes away, and the first test of a process sweeps what killed runs
 //! left there. Servers the run started itself go away whole and are left alone; their
 //! directories too, even when their supervisor could not clean up (a sweep of dead runs').
+//! On the warm servers, whose holder started them, the holder drops the databases (`spares`).
 //!
 //! Every name a test creates is `kata_t_<seconds since the epoch, hex>_<random>`, so a sweep
 //! can tell leftovers (older than any test can run) from a parallel run's live objects.
@@ -50,7 +51,7 @@ fn is_leftover(name: &str) -> bool {
 
 /// Runs `work` to completion on a runtime of its own, on a thread of its own: usable from
 /// `Drop`, inside or outside the test's runtime.
-fn block_on_own_thread<F>(work: impl FnOnce() -> F + Send + 'static)
+pub(crate) fn block_on_own_thread<F>(work: impl FnOnce() -> F + Send + 'static)
 where
     F: Future<Output = ()>,
 {

@@ -27,15 +27,26 @@ pub struct TestDb {
     role: String,
     url: String,
     pub(crate) admin_url: String,
-    /// The server's admin URL, where this database and role must be dropped at the end
-    /// (servers the run does not own; see `cleanup`).
-    drop_on: Option<String>,
+    at_end: AtEnd,
+}
+
+/// What becomes of a test's database and role when the test ends.
+enum AtEnd {
+    /// Nothing: the run's own server goes away whole.
+    Kept,
+    /// Dropped by the test, on a server the run does not own (see `cleanup`).
+    Dropped { server: String },
+    /// Marked done on the warm servers: their holder drops it between runs (see `spares`),
+    /// so the checkpoint of `DROP DATABASE` does not hold up the test.
+    HandedOver { server: String },
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some(server) = self.drop_on.take() {
-            crate::cleanup::drop_database(server, self.name.clone());
+        match std::mem::replace(&mut self.at_end, AtEnd::Kept) {
+            AtEnd::Kept => {}
+            AtEnd::Dropped { server } => crate::cleanup::drop_database(server, self.name.clone()),
+            AtEnd::HandedOver { server } => crate::spares::hand_over(server, self.name.clone()),
         }
     }
 }
@@ -91,8 +102,8 @@ impl TestDb {
         )))
         .execute(&mut admin)
         .await?;
-        // Warm servers hold spare clones (see `spares`); a run's own servers never do.
-        if server.ephemeral || !crate::spares::claim(&mut admin, &template, &id).await? {
+        // Warm servers hold spare clones (see `spares`); others never do.
+        if !(server.tended && crate::spares::claim(&mut admin, &template, &id).await?) {
             let file_copy = if server_version(&mut admin, &server.url).await? >= 150_000 {
                 "STRATEGY FILE_COPY"
             } else {
@@ -118,7 +129,11 @@ impl TestDb {
             role: id,
             url,
             admin_url,
-            drop_on: (!server.ephemeral).then_some(server.url),
+            at_end: match (server.ephemeral, server.tended) {
+                (true, _) => AtEnd::Kept,
+                (false, true) => AtEnd::HandedOver { server: server.url },
+                (false, false) => AtEnd::Dropped { server: server.url },
+            },
         })
     }
 

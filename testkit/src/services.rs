@@ -29,6 +29,10 @@ pub struct ServicesFile {
     /// Seconds without a run after which the holder stops them (none: until `services down`).
     #[serde(default)]
     pub idle_seconds: Option<u64>,
+    /// The holder started that Postgres itself and tends it: it keeps spare test databases
+    /// there and drops the ones tests are done with (see `spares`).
+    #[serde(default)]
+    pub tends_postgres: bool,
 }
 
 /// A server's admin URL and, in words, where it came from.
@@ -39,6 +43,9 @@ pub struct Endpoint {
     /// The server goes away with this run (the runner's or this process's own): what a test
     /// creates there needs no cleaning up. Otherwise every test drops what it created.
     pub ephemeral: bool,
+    /// The warm servers' Postgres, tended by their holder (see `spares`): tests take spare
+    /// databases there and leave dropping theirs to the holder, between runs.
+    pub tended: bool,
 }
 
 /// Set by the runner to the services it started itself (`postgres,redis`): they go away with
@@ -116,6 +123,7 @@ pub fn configured(service: Service) -> Option<Endpoint> {
                 && std::env::var(EPHEMERAL_VAR)
                     .is_ok_and(|list| list.split(',').any(|s| s == service.name()));
             return Some(Endpoint {
+                tended: tended(service, &url),
                 url,
                 origin: format!("environment ({var})"),
                 ephemeral,
@@ -130,6 +138,7 @@ pub fn configured(service: Service) -> Option<Endpoint> {
     // Keeps the holder from stopping them while they are in use (best effort).
     let _ = std::fs::File::create(services_used_file());
     Some(Endpoint {
+        tended: service == Service::Postgres && file.tends_postgres,
         url,
         origin: format!(
             "running services ({}, `cargo xtask services up`)",
@@ -137,6 +146,14 @@ pub fn configured(service: Service) -> Option<Endpoint> {
         ),
         ephemeral: false,
     })
+}
+
+/// Whether `url` is the warm servers' Postgres and their holder tends it (the runner passes
+/// the warm servers on by URL, so the file says whose they are).
+fn tended(service: Service, url: &str) -> bool {
+    service == Service::Postgres
+        && read_services_file()
+            .is_some_and(|f| f.tends_postgres && f.postgres.as_deref() == Some(url))
 }
 
 /// Resolves a server, starting a local one for this process if nothing is configured.
@@ -154,6 +171,7 @@ pub fn endpoint(service: Service) -> Result<Endpoint> {
         url,
         origin: "local server started by this test process".into(),
         ephemeral: true,
+        tended: false,
     })
 }
 

@@ -3,15 +3,18 @@
 //! `CREATE DATABASE` copies the template's files and checkpoints: tens of milliseconds on a
 //! quiet machine, hundreds on a busy one, for every test. Between two runs the warm servers'
 //! holder clones the recently used templates into spares (`<template>_s_<random>`), and a test
-//! takes one by renaming it, which is instant. Only on servers the holder started itself: it
-//! goes away with them, spares included, so nothing is left on anyone's server.
+//! takes one by renaming it, which is instant. At its end a test only closes its database to
+//! new connections (`ALLOW_CONNECTIONS false`, which no database in use ever has), and the
+//! holder drops it, and its role, once the run is over: `DROP DATABASE` checkpoints too.
+//! Only on servers the holder started itself: it goes away with them, spares and all, so
+//! nothing is left on anyone's server.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::Result;
 use sqlx::postgres::PgListener;
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// Spares kept per template: one per test of most topics (more fall back to `CREATE DATABASE`).
 const SPARES: usize = 24;
@@ -52,13 +55,31 @@ pub(crate) async fn claim(admin: &mut PgConnection, template: &str, name: &str) 
             Err(e) => return Err(e.into()),
         }
     }
-    // Nobody listens on a server without a holder: the notification is dropped there.
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(WANTED)
         .bind(template)
         .execute(&mut *admin)
         .await?;
     Ok(false)
+}
+
+/// Marks the test database `name` done, for the holder to drop (best effort: a failure is
+/// reported, and the database goes with the warm servers).
+pub(crate) fn hand_over(admin_url: String, name: String) {
+    crate::cleanup::block_on_own_thread(move || async move {
+        let closed = async {
+            let mut admin = PgConnection::connect(&admin_url).await?;
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+            )))
+            .execute(&mut admin)
+            .await?;
+            admin.close().await
+        };
+        if let Err(e) = closed.await {
+            eprintln!("kata: could not hand the test database {name} over for dropping: {e}");
+        }
+    });
 }
 
 /// The holder's side: keeps spares of the most recently used templates on the server at
@@ -149,6 +170,24 @@ async fn top_up(admin: &mut PgListener, recent: &mut Recent) -> Result<bool> {
     }
     if busy {
         return Ok(false);
+    }
+    // Tests' databases they are done with go first (their role owns nothing else).
+    let done: Option<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'kata\\_t\\_%' AND NOT datallowconn \
+         LIMIT 1",
+    )
+    .fetch_optional(&mut *admin)
+    .await?;
+    if let Some(done) = done {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {done} WITH (FORCE)"),
+            format!("DROP ROLE IF EXISTS {done}"),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut *admin)
+                .await?;
+        }
+        return Ok(true);
     }
     let templates: Vec<String> = sqlx::query_scalar(
         "SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE 'kata\\_tpl\\_%'",

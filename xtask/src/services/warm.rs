@@ -105,12 +105,16 @@ pub fn hold(prefer: Prefer, idle: Option<Duration>) -> Result<()> {
             .find(|(k, _)| k == var)
             .map(|(_, v)| v.clone())
     };
+    // Servers of its own (not a configured one): spare test databases make each test's instant.
+    let own = url(kit::EPHEMERAL_VAR).unwrap_or_default();
+    let tends_postgres = own.contains("postgres");
     let file = ServicesFile {
         postgres: url("KATA_POSTGRES_URL"),
         redis: url("KATA_REDIS_URL"),
         origin: servers.described.join("; "),
         holder_pid: std::process::id(),
         idle_seconds: idle.map(|d| d.as_secs()),
+        tends_postgres,
     };
     let path = kit::services_file();
     std::fs::create_dir_all(kit::state_dir())?;
@@ -118,9 +122,7 @@ pub fn hold(prefer: Prefer, idle: Option<Duration>) -> Result<()> {
     let temporary = path.with_extension("json.tmp");
     std::fs::write(&temporary, serde_json::to_string_pretty(&file)?)?;
     std::fs::rename(&temporary, &path)?;
-    // Servers of its own (not a configured one): spare test databases make each test's instant.
-    let own = url(kit::EPHEMERAL_VAR).unwrap_or_default();
-    if let Some(postgres) = file.postgres.clone().filter(|_| own.contains("postgres")) {
+    if let Some(postgres) = file.postgres.clone().filter(|_| tends_postgres) {
         kata_testkit::spares::keep(postgres);
     }
     println!("ready");
