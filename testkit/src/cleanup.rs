@@ -51,7 +51,7 @@ fn is_leftover(name: &str) -> bool {
 
 /// Runs `work` to completion on a runtime of its own, on a thread of its own: usable from
 /// `Drop`, inside or outside the test's runtime.
-pub(crate) fn block_on_own_thread<F>(work: impl FnOnce() -> F + Send + 'static)
+fn block_on_own_thread<F>(work: impl FnOnce() -> F + Send + 'static)
 where
     F: Future<Output = ()>,
 {
@@ -66,28 +66,39 @@ where
     let _ = thread.join();
 }
 
-/// Drops a test's database and role (best effort: a failure is reported, not fatal).
-pub fn drop_database(admin_url: String, name: String) {
-    block_on_own_thread(move || async move {
-        if let Err(e) = drop_pg(&admin_url, std::slice::from_ref(&name)).await {
-            eprintln!("kata: could not drop the test database {name}: {e}");
-        }
+/// Drops a test's database and role, on the process's admin connections (best effort: a
+/// failure is reported, not fatal).
+pub fn drop_database(server_url: String, name: String) {
+    let what = name.clone();
+    let dropped = crate::admin::for_server(&server_url).and_then(|admin| {
+        admin.run_blocking(move |pool| async move {
+            drop_pg_on(&mut *pool.acquire().await?, &[name]).await?;
+            Ok(())
+        })
     });
+    if let Err(e) = dropped {
+        eprintln!("kata: could not drop the test database {what}: {e:#}");
+    }
 }
 
 async fn drop_pg(admin_url: &str, names: &[String]) -> sqlx::Result<()> {
     let mut admin = PgConnection::connect(admin_url).await?;
+    drop_pg_on(&mut admin, names).await?;
+    admin.close().await
+}
+
+async fn drop_pg_on(admin: &mut PgConnection, names: &[String]) -> sqlx::Result<()> {
     for name in names {
         sqlx::raw_sql(AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
         )))
-        .execute(&mut admin)
+        .execute(&mut *admin)
         .await?;
         sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
-            .execute(&mut admin)
+            .execute(&mut *admin)
             .await?;
     }
-    admin.close().await
+    Ok(())
 }
 
 /// Once per process: drops the databases and roles killed runs left on the server.

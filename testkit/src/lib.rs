@@ -10,6 +10,7 @@
 //! item), [`redis_fakes`] (stand-ins and proxies for the Redis failures a real server will not
 //! produce on demand).
 
+mod admin;
 pub mod cleanup;
 pub mod http;
 pub mod install;

@@ -27,6 +27,8 @@ pub struct TestDb {
     role: String,
     url: String,
     pub(crate) admin_url: String,
+    /// [`TestDb::inspect`]'s connection, opened on first use.
+    inspector: tokio::sync::OnceCell<tokio::sync::Mutex<PgConnection>>,
     at_end: AtEnd,
 }
 
@@ -77,51 +79,34 @@ impl TestDb {
     }
 
     async fn create(schema: &str) -> Result<TestDb> {
-        let server =
-            tokio::task::spawn_blocking(|| services::endpoint(Service::Postgres)).await??;
-        let mut admin = PgConnection::connect(&server.url)
-            .await
-            .with_context(|| format!("Failed to connect to Postgres from {}", server.origin))?;
-        if !server.ephemeral {
-            crate::cleanup::sweep_postgres_once(&mut admin, &server.url).await;
-        }
-        let template = ensure_template(&mut admin, &server.url, schema).await?;
-
-        let id = crate::cleanup::new_name();
-        let password = format!("{:032x}", rand::random::<u128>());
-        // A member of the templates' owner: the clone's objects are the test role's to alter
-        // and drop without `REASSIGN OWNED` (a connection to the clone and a catalog rewrite).
-        // Other tests' databases stay closed to it: CONNECT is only their own role's.
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE ROLE {id} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE \
-                 IN ROLE {TEMPLATE_OWNER};
-             -- A wrong answer that blocks should fail with a message, not hang the run.
-             ALTER ROLE {id} SET statement_timeout = '30s';
-             ALTER ROLE {id} SET lock_timeout = '10s';
-             ALTER ROLE {id} SET idle_in_transaction_session_timeout = '30s';"
-        )))
-        .execute(&mut admin)
-        .await?;
-        // Warm servers hold spare clones (see `spares`); others never do.
-        if !(server.tended && crate::spares::claim(&mut admin, &template, &id).await?) {
-            let file_copy = if server_version(&mut admin, &server.url).await? >= 150_000 {
-                "STRATEGY FILE_COPY"
-            } else {
-                ""
-            };
-            // A statement of its own: CREATE DATABASE cannot run in a transaction.
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE DATABASE {id} TEMPLATE {template} {file_copy}"
-            )))
-            .execute(&mut admin)
+        let (server, admin) = tokio::task::spawn_blocking(|| {
+            let server = services::endpoint(Service::Postgres)?;
+            let admin = crate::admin::for_server(&server.url)
+                .with_context(|| format!("Failed to connect to Postgres from {}", server.origin))?;
+            anyhow::Ok((server, admin))
+        })
+        .await??;
+        let (id, password) = (
+            crate::cleanup::new_name(),
+            format!("{:032x}", rand::random::<u128>()),
+        );
+        let (schema, name, secret, for_setup) = (
+            schema.to_string(),
+            id.clone(),
+            password.clone(),
+            server.clone(),
+        );
+        admin
+            .run(move |pool| async move {
+                let mut conn = pool.acquire().await?;
+                let made = set_up(&mut conn, &for_setup, &schema, &name, &secret).await;
+                if made.is_err() {
+                    // It may still hold the template lock: it goes, and the lock with it.
+                    conn.close_on_drop();
+                }
+                made
+            })
             .await?;
-        }
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "ALTER DATABASE {id} OWNER TO {id};
-             REVOKE ALL ON DATABASE {id} FROM PUBLIC; GRANT ALL ON DATABASE {id} TO {id};"
-        )))
-        .execute(&mut admin)
-        .await?;
         let admin_url = replace_credentials(&server.url, None, &id);
         let url = replace_credentials(&server.url, Some((&id, &password)), &id);
         Ok(TestDb {
@@ -129,6 +114,7 @@ impl TestDb {
             role: id,
             url,
             admin_url,
+            inspector: tokio::sync::OnceCell::new(),
             at_end: match (server.ephemeral, server.tended) {
                 (true, _) => AtEnd::Kept,
                 (false, true) => AtEnd::HandedOver { server: server.url },
@@ -169,6 +155,19 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("could not open the admin connection: {e}"))
     }
 
+    /// The test's own superuser connection to this database, opened on first use and kept
+    /// for the test's seeding and reads: each [`TestDb::admin`] is a new Postgres backend
+    /// (about 3 ms of the server's CPU). Take it for one statement at a time
+    /// (`.fetch_all(&mut *db.inspect().await)`): a second `inspect` while the first guard
+    /// lives waits for it.
+    pub async fn inspect(&self) -> tokio::sync::MutexGuard<'_, PgConnection> {
+        self.inspector
+            .get_or_init(|| async { tokio::sync::Mutex::new(self.admin().await) })
+            .await
+            .lock()
+            .await
+    }
+
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -193,7 +192,6 @@ impl TestDb {
         expected: &str,
         mut ready: impl FnMut(usize) -> bool,
     ) -> usize {
-        let mut observer = self.admin().await;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let waiting: i64 = sqlx::query_scalar(
@@ -201,7 +199,7 @@ impl TestDb {
                  WHERE usename = $1 AND wait_event_type = 'Lock'",
             )
             .bind(&self.role)
-            .fetch_one(&mut observer)
+            .fetch_one(&mut *self.inspect().await)
             .await
             .expect("the test could not read pg_stat_activity");
             let waiting = waiting as usize;
@@ -227,6 +225,55 @@ impl TestDb {
         let ran = self.learner_statements(&mut admin).await.ok();
         ran.map(|ran| ran.statements)
     }
+}
+
+/// On the admin connection: the template (once), the test's role and its database `id`.
+async fn set_up(
+    admin: &mut PgConnection,
+    server: &services::Endpoint,
+    schema: &str,
+    id: &str,
+    password: &str,
+) -> Result<()> {
+    if !server.ephemeral {
+        crate::cleanup::sweep_postgres_once(&mut *admin, &server.url).await;
+    }
+    let template = ensure_template(&mut *admin, &server.url, schema).await?;
+
+    // A member of the templates' owner: the clone's objects are the test role's to alter
+    // and drop without `REASSIGN OWNED` (a connection to the clone and a catalog rewrite).
+    // Other tests' databases stay closed to it: CONNECT is only their own role's.
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE ROLE {id} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE \
+             IN ROLE {TEMPLATE_OWNER};
+         -- A wrong answer that blocks should fail with a message, not hang the run.
+         ALTER ROLE {id} SET statement_timeout = '30s';
+         ALTER ROLE {id} SET lock_timeout = '10s';
+         ALTER ROLE {id} SET idle_in_transaction_session_timeout = '30s';"
+    )))
+    .execute(&mut *admin)
+    .await?;
+    // Warm servers hold spare clones (see `spares`); others never do.
+    if !(server.tended && crate::spares::claim(&mut *admin, &template, id).await?) {
+        let file_copy = if server_version(&mut *admin, &server.url).await? >= 150_000 {
+            "STRATEGY FILE_COPY"
+        } else {
+            ""
+        };
+        // A statement of its own: CREATE DATABASE cannot run in a transaction.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE DATABASE {id} TEMPLATE {template} {file_copy}"
+        )))
+        .execute(&mut *admin)
+        .await?;
+    }
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER DATABASE {id} OWNER TO {id};
+         REVOKE ALL ON DATABASE {id} FROM PUBLIC; GRANT ALL ON DATABASE {id} TO {id};"
+    )))
+    .execute(&mut *admin)
+    .await?;
+    Ok(())
 }
 
 /// A pool whose every connection is refused (`127.0.0.1:9`, where nothing listens), for code

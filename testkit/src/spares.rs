@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use sqlx::postgres::PgListener;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{AssertSqlSafe, PgConnection};
 
 /// Spares kept per template: one per test of most topics (more fall back to `CREATE DATABASE`).
 const SPARES: usize = 24;
@@ -63,23 +63,24 @@ pub(crate) async fn claim(admin: &mut PgConnection, template: &str, name: &str) 
     Ok(false)
 }
 
-/// Marks the test database `name` done, for the holder to drop (best effort: a failure is
-/// reported, and the database goes with the warm servers).
-pub(crate) fn hand_over(admin_url: String, name: String) {
-    crate::cleanup::block_on_own_thread(move || async move {
-        let closed = async {
-            let mut admin = PgConnection::connect(&admin_url).await?;
+/// Marks the test database `name` done, for the holder to drop, on the process's admin
+/// connections (best effort: a failure is reported, and the database goes with the warm
+/// servers).
+pub(crate) fn hand_over(server_url: String, name: String) {
+    let what = name.clone();
+    let closed = crate::admin::for_server(&server_url).and_then(|admin| {
+        admin.run_blocking(move |pool| async move {
             sqlx::raw_sql(AssertSqlSafe(format!(
                 "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
             )))
-            .execute(&mut admin)
+            .execute(&pool)
             .await?;
-            admin.close().await
-        };
-        if let Err(e) = closed.await {
-            eprintln!("kata: could not hand the test database {name} over for dropping: {e}");
-        }
+            Ok(())
+        })
     });
+    if let Err(e) = closed {
+        eprintln!("kata: could not hand the test database {what} over for dropping: {e:#}");
+    }
 }
 
 /// The holder's side: keeps spares of the most recently used templates on the server at

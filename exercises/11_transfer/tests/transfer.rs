@@ -63,7 +63,7 @@ async fn bank(accounts: &[(i64, i64)]) -> TestDb {
     )
     .bind(ids)
     .bind(balances)
-    .execute(&mut db.admin().await)
+    .execute(&mut *db.inspect().await)
     .await
     .expect("seeding accounts");
     db
@@ -71,14 +71,14 @@ async fn bank(accounts: &[(i64, i64)]) -> TestDb {
 
 async fn balances(db: &TestDb) -> Vec<(i64, i64)> {
     sqlx::query_as("SELECT id, balance_cents FROM accounts ORDER BY id")
-        .fetch_all(&mut db.admin().await)
+        .fetch_all(&mut *db.inspect().await)
         .await
         .expect("reading balances")
 }
 
 async fn ledger_rows(db: &TestDb) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM ledger")
-        .fetch_one(&mut db.admin().await)
+        .fetch_one(&mut *db.inspect().await)
         .await
         .expect("reading ledger")
 }
@@ -160,7 +160,7 @@ async fn a_transfer_moves_the_money_and_writes_one_ledger_row() {
     let row: (i64, i64, i64, i64, String) = sqlx::query_as(
         "SELECT id, from_account, to_account, amount_cents, idempotency_key FROM ledger",
     )
-    .fetch_one(&mut db.admin().await)
+    .fetch_one(&mut *db.inspect().await)
     .await
     .expect("expected exactly one ledger row");
     assert_eq!(
@@ -243,7 +243,7 @@ async fn insufficient_funds_is_an_error_that_changes_nothing() {
     );
 
     sqlx::query("UPDATE accounts SET balance_cents = 200 WHERE id = 1")
-        .execute(&mut db.admin().await)
+        .execute(&mut *db.inspect().await)
         .await
         .expect("topping up account 1");
     let result = transfer(&pool, 1, 2, 101, "k1").await;

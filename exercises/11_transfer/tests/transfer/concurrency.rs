@@ -142,7 +142,7 @@ async fn a_hundred_concurrent_transfers_conserve_money() {
                     - coalesce((SELECT sum(amount_cents) FROM ledger WHERE from_account = a.id), 0)::int8
          FROM accounts a ORDER BY a.id",
     )
-    .fetch_all(&mut db.admin().await)
+    .fetch_all(&mut *db.inspect().await)
     .await
     .expect("reading the ledger");
     for ((id, before), ((_, now), (_, flow))) in accounts.iter().zip(after.iter().zip(&flows)) {
