@@ -6,9 +6,10 @@
 //! ```
 //! Where the servers come from is decided in [`services`]. What tests share beyond the servers:
 //! [`http`] (requests through a topic's router), [`race`] (races forced with held locks or
-//! paused writes), [`stats`] (statements and rows counted by Postgres), [`lists`] (a long list compared item by
-//! item), [`redis_fakes`] (stand-ins and proxies for the Redis failures a real server will not
-//! produce on demand).
+//! paused writes), [`stats`] (statements and rows counted by Postgres), [`lists`] (a long list
+//! compared item by item), [`redis_fakes`] (stand-ins and proxies for the Redis failures a real
+//! server will not produce on demand), [`silent`] (servers that never answer, and the paused
+//! clock their tests run on).
 
 mod admin;
 pub mod cleanup;
@@ -21,6 +22,7 @@ pub mod race;
 pub mod redis;
 pub mod redis_fakes;
 pub mod services;
+pub mod silent;
 pub mod spares;
 pub mod stats;
 

@@ -1,6 +1,6 @@
-//! Stand-ins for Redis on local ports, for what a real server will not do on demand: never
-//! answer, drop every connection, refuse writes, answer slowly, report which commands it
-//! received, or lose the connection right after a write.
+//! Stand-ins for Redis on local ports, for what a real server will not do on demand: drop
+//! every connection, refuse writes, answer slowly, report which commands it received, or lose
+//! the connection right after a write (one that never answers: [`crate::silent`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -9,21 +9,6 @@ use std::time::Duration;
 use crate::TestRedis;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
-
-/// A server that accepts connections and never writes a byte back (a frozen Redis, a dead
-/// network path): its port, and the task to abort when the test is done.
-pub async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.expect("a free port");
-    let port = listener.local_addr().expect("a bound address").port();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    (port, silent)
-}
 
 /// A stand-in for Redis on a local port, for the failures a real server will not produce on
 /// demand. It answers each command with `reply(&command)`: raw RESP after a delay, or `None` to

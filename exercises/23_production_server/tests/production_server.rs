@@ -111,19 +111,16 @@ async fn readyz_is_503_naming_each_dependency_that_is_down() {
     }
 }
 
-// On a paused clock: the silent servers are in-process, so the waits pass in virtual time and
-// the elapsed time measured is exact, however loaded the machine.
+// On a paused clock (see `kata_testkit::silent`): the elapsed time measured is exact, however
+// loaded the machine.
 #[tokio::test(start_paused = true)]
 async fn readyz_gives_up_on_dependencies_that_never_answer_after_ready_timeout() {
     // Both accept connections and never write a byte back: a frozen server, a dead path.
-    let (postgres_port, silent_postgres) = kata_testkit::redis_fakes::silent_server().await;
-    let (redis_port, silent_redis) = kata_testkit::redis_fakes::silent_server().await;
+    let (postgres_port, silent_postgres) = kata_testkit::silent::silent_server().await;
+    let (redis_port, silent_redis) = kata_testkit::silent::silent_server().await;
     let mut state = state_down(config());
-    // A pool that would wait a minute for a connection: only the probe's own bound stops it.
-    state.db = sqlx::postgres::PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(60))
-        .connect_lazy(&format!("postgres://kata@127.0.0.1:{postgres_port}/kata"))
-        .expect("a valid database URL");
+    // It would wait a minute for a connection: only the probe's own bound stops it.
+    state.db = kata_testkit::silent::silent_pool(postgres_port);
     state.redis =
         redis::Client::open(format!("redis://127.0.0.1:{redis_port}")).expect("a valid Redis URL");
     let app = app(state);

@@ -1,10 +1,8 @@
 //! Redis down, dropping connections, refusing writes, slow or silent: the call still gets its
 //! value, and in bounded time.
 //!
-//! Tests whose only server is an in-process fake run on a paused clock (`start_paused`): the
-//! fake's delays and the client's timeouts pass in virtual time, in the same order as in real
-//! time, and cost the learner nothing. A test that talks to the real Redis cannot: its replies
-//! take real time, and the paused clock would jump past them.
+//! Tests whose only server is an in-process fake run on a paused clock (`start_paused`; why:
+//! `kata_testkit::silent`); the others talk to the real Redis and keep real time.
 
 use std::time::Duration;
 
@@ -204,7 +202,7 @@ async fn a_redis_slow_to_set_up_the_connection_within_redis_timeout_is_waited_fo
 #[tokio::test(start_paused = true)]
 async fn a_redis_that_never_answers_does_not_hang_the_call() {
     // Accepts connections and never writes a byte back: a frozen server or a dead network path.
-    let (port, silent) = kata_testkit::redis_fakes::silent_server().await;
+    let (port, silent) = kata_testkit::silent::silent_server().await;
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("a valid URL");
     let (cache, db) = (Cache::new(client, "kata_silent", TTL), Db::default());
 

@@ -1,15 +1,15 @@
 //! Redis down, refusing connections or silent: requests go through, in bounded time.
 //!
-//! Tests whose only server is an in-process fake run on a paused clock (`start_paused`): the
-//! client's timeouts pass in virtual time, in the same order as in real time, and cost the
-//! learner nothing. Tests through `slow_proxy` talk to the real Redis and keep real time.
+//! Tests whose only server is an in-process fake run on a paused clock (`start_paused`; why:
+//! `kata_testkit::silent`). Tests through `slow_proxy` talk to the real Redis and keep real time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use kata_testkit::TestRedis;
-use kata_testkit::redis_fakes::{cutting_proxy, fake_redis, silent_server, slow_proxy};
+use kata_testkit::redis_fakes::{cutting_proxy, fake_redis, slow_proxy};
+use kata_testkit::silent::silent_server;
 use rate_limiting::{LimiterConfig, RATELIMIT_REMAINING, RateLimiter, app};
 
 use super::support::*;

@@ -68,8 +68,7 @@ async fn the_probe_is_false_when_nothing_listens() {
     );
 }
 
-// On a paused clock: nothing but the kernel answers here, so PROBE_TIMEOUT passes in virtual
-// time, in the same order as in real time, and costs the learner nothing.
+// On a paused clock (see `kata_testkit::silent`): nothing but the kernel answers here.
 #[tokio::test(start_paused = true)]
 async fn the_probe_gives_up_on_a_server_that_never_answers() {
     // The kernel accepts the connection (backlog) but nobody ever reads or writes on it.
