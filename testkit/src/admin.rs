@@ -12,10 +12,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Admin connections a process keeps: enough for its tests' set-ups running side by side.
 const CONNECTIONS: u32 = 8;
+/// Their `application_name`: the warm servers' holder waits for a run to end before it works,
+/// and a process's idle admin connections do not count as a run (see `spares`).
+pub(crate) const APPLICATION_NAME: &str = "kata-admin";
 
 pub(crate) struct Admin {
     runtime: tokio::runtime::Handle,
@@ -42,13 +45,17 @@ pub(crate) fn for_server(url: &str) -> Result<Arc<Admin>> {
                 Ok(runtime) => runtime,
                 Err(e) => return drop(made.send(Err(anyhow!(e)))),
             };
-            let pool = runtime.block_on(
+            let pool = runtime.block_on(async {
+                let options = owned_url
+                    .parse::<PgConnectOptions>()?
+                    .application_name(APPLICATION_NAME);
                 PgPoolOptions::new()
                     .max_connections(CONNECTIONS)
                     // Parallel tests' set-ups wait here for the one building a template.
                     .acquire_timeout(Duration::from_secs(120))
-                    .connect(&owned_url),
-            );
+                    .connect_with(options)
+                    .await
+            });
             let pool = pool.map_err(anyhow::Error::from);
             let ok = pool.is_ok();
             let _ = made.send(pool.map(|pool| (runtime.handle().clone(), pool)));

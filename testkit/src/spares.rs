@@ -161,8 +161,10 @@ impl Recent {
 async fn top_up(admin: &mut PgListener, recent: &mut Recent) -> Result<bool> {
     let busy: bool = sqlx::query_scalar(
         "SELECT exists(SELECT FROM pg_stat_activity \
-         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())",
+         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() \
+         AND NOT (application_name = $1 AND state = 'idle'))",
     )
+    .bind(crate::admin::APPLICATION_NAME)
     .fetch_one(&mut *admin)
     .await?;
     // Heard while that query ran, kept until the next look at the templates.

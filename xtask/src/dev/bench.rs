@@ -325,11 +325,26 @@ fn testdb_times(url: &str, count: usize, ephemeral: bool) -> Result<Vec<f64>> {
         .env_remove(kit::EPHEMERAL_VAR)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit());
+    // Warm servers are the ones a holder tends (this process, see `databases`): the child
+    // learns it from a services file of its own, as a learner's tests learn it from theirs.
+    let state = std::env::temp_dir().join(format!("kata-bench-{}", std::process::id()));
     if ephemeral {
         child.env(kit::EPHEMERAL_VAR, "postgres");
+    } else {
+        let tended = kit::ServicesFile {
+            postgres: Some(url.to_string()),
+            origin: "local".into(),
+            holder_pid: std::process::id(),
+            tends_postgres: true,
+            ..kit::ServicesFile::default()
+        };
+        std::fs::create_dir_all(&state)?;
+        std::fs::write(state.join("services.json"), serde_json::to_string(&tended)?)?;
+        child.env("KATA_STATE_DIR", &state);
     }
-    let out = crate::process::output(&mut child)
-        .context("Failed to start the per-test database child process")?;
+    let out = crate::process::output(&mut child);
+    let _ = std::fs::remove_dir_all(&state);
+    let out = out.context("Failed to start the per-test database child process")?;
     if !out.status.success() {
         bail!(
             "The per-test database child process failed ({})",
