@@ -130,6 +130,20 @@ pub fn check(only: Vec<String>, no_lint: bool, repeat: u32) -> Result<ExitCode> 
             ])),
         );
         tally.result(
+            "the launcher (a workspace of its own): cargo fmt --check, clippy",
+            launcher(&["fmt", "--check"]).and_then(|mut problems| {
+                problems.extend(launcher(&[
+                    "clippy",
+                    "--all-targets",
+                    "--quiet",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])?);
+                Ok(problems)
+            }),
+        );
+        tally.result(
             "GitHub workflows: actionlint and zizmor find nothing",
             workflows::lint(),
         );
@@ -147,6 +161,7 @@ pub fn check(only: Vec<String>, no_lint: bool, repeat: u32) -> Result<ExitCode> 
                 "kata-testkit",
             ])),
         );
+        tally.result("the launcher's own tests", launcher(&["test", "--quiet"]));
         tally.result(
             &format!("the student template builds and `verify {TEMPLATE_TOPIC}` fails on its stub"),
             student_template(),
@@ -233,6 +248,19 @@ pub fn check(only: Vec<String>, no_lint: bool, repeat: u32) -> Result<ExitCode> 
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `cargo ARGS` on the launcher behind `cargo xtask` (xtask/launch), which the workspace's
+/// commands do not reach.
+fn launcher(args: &[&str]) -> Result<Vec<String>> {
+    let (subcommand, rest) = args.split_first().expect("a cargo subcommand");
+    let manifest = manifest::root().join("xtask/launch/Cargo.toml");
+    command(
+        cargo::cargo()
+            .args([subcommand, "--manifest-path"])
+            .arg(manifest)
+            .args(rest),
+    )
 }
 
 fn command(cmd: &mut Command) -> Result<Vec<String>> {
