@@ -42,7 +42,7 @@ mod rehash;
 
 use std::collections::HashSet;
 use std::panic::catch_unwind;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 use password_hashing::{
@@ -316,34 +316,36 @@ fn unicode_passwords_round_trip() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hashing_on_many_threads_at_once_gives_distinct_random_salts_and_hashes_that_all_verify() {
+#[test]
+fn hashing_on_many_threads_at_once_gives_distinct_random_salts_and_hashes_that_all_verify() {
     const TASKS: usize = 8;
-    let barrier = Arc::new(Barrier::new(TASKS));
+    let barrier = Barrier::new(TASKS);
 
-    let handles: Vec<_> = (0..TASKS)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            tokio::task::spawn_blocking(move || {
-                let password = format!("password number {i}");
-                barrier.wait(); // all eight hash at the same time
-                let stored = hash_password(&password);
-                let verified = match &stored {
-                    Ok(s) => verify_password(&password, s),
-                    Err(e) => Err(e.clone()),
-                };
-                (password, stored, verified)
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let password = format!("password number {i}");
+                    barrier.wait(); // all eight hash at the same time
+                    let stored = hash_password(&password);
+                    let verified = match &stored {
+                        Ok(s) => verify_password(&password, s),
+                        Err(e) => Err(e.clone()),
+                    };
+                    (password, stored, verified)
+                })
             })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for handle in handles {
-        results.push(
-            handle
-                .await
-                .unwrap_or_else(|e| panic!("a hashing task panicked: {e}")),
-        );
-    }
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| panic!("a hashing thread panicked"))
+            })
+            .collect()
+    });
 
     let mut distinct = HashSet::new();
     for (password, stored, verified) in &results {
