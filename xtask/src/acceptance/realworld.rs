@@ -165,9 +165,11 @@ pub fn suite_dir() -> Result<PathBuf> {
             continue;
         }
         let partial = path.with_extension("part");
+        // One attempt: offline, curl's retries cost 3 s on every capstone verify, for the same
+        // message; a passing verify runs the suite, and so tries again, on the next save.
         let status = process::status(
             Command::new("curl")
-                .args("-fsSL --retry 2 --connect-timeout 10 --max-time 60 -o".split(' '))
+                .args("-fsSL --connect-timeout 5 --max-time 60 -o".split(' '))
                 .arg(&partial)
                 .arg(url(file)),
         );
