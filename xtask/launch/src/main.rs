@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::SystemTime;
 
+/// The runner's own status for "could not run" (`verify` keeps 1 for a failing test).
+const COULD_NOT_RUN: u8 = 2;
+
 /// Files that change the runner's build without being one of its sources.
 const BUILD_INPUTS: [&str; 6] = [
     "Cargo.toml",
@@ -41,10 +44,10 @@ fn main() -> ExitCode {
             // Cargo may find nothing to rebuild (an edited alias, a touched file): the stamp
             // says the runner is up to date with everything as it was when the build started.
             Ok(status) if status.success() => stamp(&runner, started),
-            Ok(_) => return ExitCode::FAILURE, // cargo has said why
+            Ok(_) => return ExitCode::from(COULD_NOT_RUN), // cargo has said why
             Err(e) => {
                 eprintln!("Failed to run cargo to build the runner: {e}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(COULD_NOT_RUN);
             }
         }
     }
@@ -120,16 +123,20 @@ fn run(command: &mut Command, runner: &Path) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let e = command.exec();
     eprintln!("Failed to start the runner {}: {e}", runner.display());
-    ExitCode::FAILURE
+    ExitCode::from(COULD_NOT_RUN)
 }
 
 #[cfg(not(unix))]
 fn run(command: &mut Command, runner: &Path) -> ExitCode {
     match command.status() {
-        Ok(status) => ExitCode::from(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1))),
+        Ok(status) => ExitCode::from(
+            status
+                .code()
+                .map_or(COULD_NOT_RUN, |c| u8::try_from(c).unwrap_or(COULD_NOT_RUN)),
+        ),
         Err(e) => {
             eprintln!("Failed to start the runner {}: {e}", runner.display());
-            ExitCode::FAILURE
+            ExitCode::from(COULD_NOT_RUN)
         }
     }
 }
