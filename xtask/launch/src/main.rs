@@ -61,12 +61,13 @@ fn main() -> ExitCode {
 /// this launcher asked for). A source that is gone (a module removed) counts as changed; a build
 /// input that does not exist cannot be newer.
 fn is_fresh(root: &Path, runner: &Path) -> bool {
-    let (Some(built), Ok(dep_info)) = (
-        modified(runner).max(modified(&runner.with_extension("built"))),
+    let (Some(linked), Ok(dep_info)) = (
+        modified(runner),
         std::fs::read_to_string(runner.with_extension("d")),
     ) else {
         return false;
     };
+    let built = linked.max(modified(&runner.with_extension("built")).unwrap_or(linked));
     let sources = dep_info_sources(&dep_info);
     !sources.is_empty()
         && sources
@@ -197,6 +198,12 @@ mod tests {
             is_fresh(&dir, &runner),
             "built (nothing to do) after the lockfile changed"
         );
+        std::fs::remove_file(&runner).expect("remove runner");
+        assert!(
+            !is_fresh(&dir, &runner),
+            "the runner is gone, its stamp is not"
+        );
+        touch(&runner, at(6));
         std::fs::remove_file(&source).expect("remove source");
         assert!(!is_fresh(&dir, &runner), "a source is gone");
         std::fs::remove_dir_all(&dir).expect("clean up");
